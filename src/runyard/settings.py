@@ -1,0 +1,223 @@
+"""One settings tree for every runyard process.
+
+Precedence, highest first: CLI flags (passed as init arguments) > environment (``RUNYARD_*``, plus the
+standard ``AWS_ENDPOINT_URL`` / ``MLFLOW_S3_ENDPOINT_URL``) > a TOML config file (``--config`` or
+``RUNYARD_CONFIG``) > defaults. Nothing is read at import time: callers build ``ServerSettings`` /
+``AgentSettings`` explicitly and pass them down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_PORT = 5050
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_DATA_DIR = Path("~/.runyard")
+CONFIG_FILE_ENV = "RUNYARD_CONFIG"
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
+ARTIFACT_SCHEMES = ("file", "s3")
+
+
+def _config_file_from_env() -> Path | None:
+    value = os.environ.get(CONFIG_FILE_ENV)
+    return Path(value).expanduser() if value else None
+
+
+class PoolConfig(BaseModel):
+    """A compute pool declared by configuration: which queues its agents serve."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    gpus_per_replica: int = Field(default=0, ge=0, le=64)
+    queues: list[str] = Field(default_factory=lambda: ["default"])
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class _RunyardSettings(BaseSettings):
+    """Shared behaviour: env prefix, TOML file source, precedence."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_", extra="forbid", validate_default=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = _config_file_from_env()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+class ServerSettings(_RunyardSettings):
+    """Settings of ``runyard server`` (and of the commands that open its stores)."""
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Local data directory (embedded default).")
+    host: str = Field(default=DEFAULT_HOST, description="Address to bind.")
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, description="Port to listen on.")
+    workers: int = Field(default=1, ge=1, le=64, description="Server worker processes.")
+    backend_store_uri: str | None = Field(
+        default=None, description="Metadata database URL; default sqlite:///<data-dir>/runyard.db."
+    )
+    artifacts_destination: str | None = Field(
+        default=None, description="Artifact store: a path, file://… or s3://bucket/prefix."
+    )
+    registry_uri: str | None = Field(
+        default=None, description="Where registered model versions are copied; default <data-dir>/registry."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "s3_endpoint_url", "RUNYARD_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL"
+        ),
+        description="S3 endpoint override (MinIO, s3proxy…).",
+    )
+    redis_url: SecretStr | None = Field(default=None, description="Optional Redis for wake-ups and caches.")
+    root_url: str | None = Field(default=None, description="Public URL of the server (behind ingress).")
+    auth_enabled: bool = Field(default=False, description="Require authentication.")
+    cookie_secret: SecretStr | None = Field(default=None, description="Session cookie secret (>= 64 chars).")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    migrate_on_start: bool | None = Field(
+        default=None, description="Apply migrations on start; default: only for SQLite."
+    )
+    local_pool: bool = Field(default=True, description="Run an embedded compute pool beside the server.")
+    pools: list[PoolConfig] = Field(default_factory=list, description="Declared compute pools.")
+    lease_seconds: float = Field(default=60.0, gt=0, description="Worker lease (missed heartbeats).")
+    stale_run_seconds: float | None = Field(
+        default=None, gt=0, description="Mark tracking runs RUNNING without activity this long FAILED."
+    )
+    external_mlflow_uri: str | None = Field(
+        default=None, description="Send job tracking to an external MLflow server instead."
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @field_validator("backend_store_uri")
+    @classmethod
+    def _check_database_uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if "://" not in value or scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported database URL {redact_url(value)!r}: use sqlite:///PATH, "
+                "postgresql://USER@HOST/DB or mysql://USER@HOST/DB (mariadb:// also accepted)"
+            )
+        return value
+
+    @field_validator("artifacts_destination", "registry_uri")
+    @classmethod
+    def _check_storage_uri(cls, value: str | None) -> str | None:
+        if value is None or "://" not in value:
+            return value
+        scheme = value.split("://", 1)[0].lower()
+        if scheme not in ARTIFACT_SCHEMES:
+            raise ValueError(f"unsupported storage URI scheme {scheme!r}: use a path, file://… or s3://…")
+        if scheme == "s3" and not value[len("s3://") :].strip("/"):
+            raise ValueError("an s3:// URI needs a bucket: s3://BUCKET[/PREFIX]")
+        return value
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> ServerSettings:
+        if self.cookie_secret is not None and len(self.cookie_secret.get_secret_value()) < 64:
+            raise ValueError("cookie_secret must be at least 64 characters long")
+        if self.auth_enabled and self.cookie_secret is None:
+            raise ValueError("auth_enabled requires cookie_secret (RUNYARD_COOKIE_SECRET, >= 64 characters)")
+        names = [pool.name for pool in self.pools]
+        if len(names) != len(set(names)):
+            raise ValueError("pools: each compute pool name must be unique")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """The metadata database URL, defaulting to SQLite in the data directory."""
+        return self.backend_store_uri or f"sqlite:///{self.data_dir / 'runyard.db'}"
+
+    @property
+    def artifacts_uri(self) -> str:
+        """The artifact store URI, defaulting to a folder in the data directory."""
+        return self.artifacts_destination or str(self.data_dir / "artifacts")
+
+    @property
+    def registry_location(self) -> str:
+        """Where registered model versions live, defaulting to a folder beside the artifacts."""
+        return self.registry_uri or str(self.data_dir / "registry")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        return self.is_sqlite if self.migrate_on_start is None else self.migrate_on_start
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective configuration with secrets and URL passwords hidden (for ``config check``)."""
+        data = self.model_dump(mode="json")
+        data["database_url"] = redact_url(self.database_url)
+        data["artifacts_uri"] = self.artifacts_uri
+        data["registry_location"] = self.registry_location
+        if data.get("backend_store_uri"):
+            data["backend_store_uri"] = redact_url(data["backend_store_uri"])
+        for secret in ("redis_url", "cookie_secret"):
+            if data.get(secret):
+                data[secret] = "**********"
+        return data
+
+
+class AgentSettings(_RunyardSettings):
+    """Settings of ``runyard agent`` (environment prefix ``RUNYARD_AGENT_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_AGENT_", extra="forbid", validate_default=True)
+
+    server_url: str = Field(default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", description="Server to join.")
+    pool: str = Field(default="local", description="Compute pool this agent serves.")
+    name: str | None = Field(default=None, description="Worker name; default: hostname-pid.")
+    gpus: str = Field(default="auto", description="'auto', 'none', or a list such as '0,1,2,3'.")
+    slots: int | None = Field(default=None, ge=1, description="Concurrent CPU jobs when there are no GPUs.")
+    token: SecretStr | None = Field(default=None, description="Agent credential.")
+    work_dir: Path | None = Field(default=None, description="Where job working directories are made.")
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+
+
+class SandboxSettings(_RunyardSettings):
+    """Sandbox defaults applied by agents (environment prefix ``RUNYARD_SANDBOX_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_SANDBOX_", extra="forbid", validate_default=True)
+
+    isolation: Literal["auto", "process", "namespace", "bubblewrap"] = "auto"
+    memory_limit_mb: int | None = Field(default=None, ge=16)
+    cpu_seconds: int | None = Field(default=None, ge=1)
+    max_processes: int | None = Field(default=None, ge=1)
+    max_file_size_mb: int | None = Field(default=None, ge=1)
+    network: bool = True
+    timeout_seconds: float | None = Field(default=None, gt=0)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password in ``scheme://user:password@host/…``."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    if ":" in credentials:
+        credentials = credentials.split(":", 1)[0] + ":***"
+    return f"{scheme}://{credentials}@{host}"
