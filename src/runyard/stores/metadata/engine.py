@@ -1,0 +1,68 @@
+"""Engine construction: URL normalisation and per-dialect connection setup.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL`` (a committed transaction survives a process
+crash; only an OS crash can lose the last ones) and write transactions take the write lock up front
+(``BEGIN IMMEDIATE``) so concurrent writers queue on ``busy_timeout`` instead of failing with
+"database is locked" when a reader tries to upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+IMMEDIATE_OPTION = "runyard_write"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalise_database_url(url: str) -> str:
+    """Pick runyard's drivers: psycopg 3 for PostgreSQL, PyMySQL for MySQL/MariaDB."""
+    scheme, rest = url.split("://", 1)
+    base = scheme.split("+", 1)[0].lower()
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    if base in ("mysql", "mariadb"):
+        return f"mysql+pymysql://{rest}"
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """Create the engine for ``url`` with runyard's connection settings."""
+    sa_url = make_url(normalise_database_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        return _make_sqlite_engine(sa_url.render_as_string(hide_password=False))
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": pool_size}
+    if sa_url.get_backend_name() == "mysql":
+        sa_url = sa_url.update_query_dict({"charset": "utf8mb4"})
+        kwargs["isolation_level"] = "READ COMMITTED"
+    return create_engine(sa_url, **kwargs)
+
+
+def _make_sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control from the driver so we can choose BEGIN vs BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(IMMEDIATE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

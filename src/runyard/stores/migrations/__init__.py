@@ -1,0 +1,1 @@
+"""Alembic migrations of the metadata database (one chain for SQLite, PostgreSQL and MariaDB)."""

@@ -1,0 +1,73 @@
+"""Apply and inspect migrations: ``runyard db upgrade``, ``db current``, ``db check`` and start-up checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from runyard.errors import Unavailable
+from runyard.stores.metadata.tables import metadata
+
+MIGRATIONS_DIR = Path(__file__).parent
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revisions() -> tuple[str, ...]:
+    """The head revision(s) of the chain; a healthy chain has exactly one."""
+    return tuple(ScriptDirectory.from_config(_config()).get_heads())
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or ``None`` for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def pending_revisions(engine: Engine) -> list[str]:
+    """Revisions between the database's current one and head, oldest first."""
+    script = ScriptDirectory.from_config(_config())
+    current = current_revision(engine)
+    pending = [rev.revision for rev in script.iterate_revisions("heads", current)]
+    return list(reversed(pending))
+
+
+def upgrade(engine: Engine, *, progress: Callable[[str], None] | None = None) -> list[str]:
+    """Bring the database to head; returns the revisions applied."""
+    applied = pending_revisions(engine)
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        for revision in applied:
+            if progress is not None:
+                progress(revision)
+            command.upgrade(config, revision)
+    return applied
+
+
+def schema_differences(engine: Engine) -> list[object]:
+    """Differences between the live tables and the database (empty when they agree)."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def ensure_up_to_date(engine: Engine) -> None:
+    """Refuse to serve an out-of-date database, saying which command fixes it."""
+    pending = pending_revisions(engine)
+    if pending:
+        raise Unavailable(
+            f"the database schema is out of date ({len(pending)} migration(s) pending: "
+            f"{', '.join(pending)}); run `runyard db upgrade --backend-store-uri …` first"
+        )
