@@ -67,6 +67,14 @@ def _is_connection_problem(error: OperationalError) -> bool:
     text = str(error.orig).lower()
     return error.connection_invalidated or any(
         marker in text
-        for marker in ("connection refused", "could not connect", "server closed", "lost connection",
-                       "can't connect", "database is locked", "connection reset", "terminating connection")
+        for marker in (
+            "connection refused",
+            "could not connect",
+            "server closed",
+            "lost connection",
+            "can't connect",
+            "database is locked",
+            "connection reset",
+            "terminating connection",
+        )
     )

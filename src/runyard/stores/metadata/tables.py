@@ -36,6 +36,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 KEY_LENGTH = 250
 RUN_ID_LENGTH = 32
 NAME_LENGTH = 256
+EXPERIMENT_NAME_LENGTH = 500
 LIFECYCLE_LENGTH = 20
 
 
@@ -47,7 +48,7 @@ experiments = Table(
     "experiments",
     metadata,
     Column("experiment_id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("name", String(EXPERIMENT_NAME_LENGTH), nullable=False, unique=True),
     Column("artifact_location", String(1000), nullable=True),
     Column("lifecycle_stage", String(LIFECYCLE_LENGTH), nullable=False, server_default="active"),
     Column("creation_time", BigInteger, nullable=True),
@@ -111,7 +112,7 @@ metrics = Table(
     Column("step", BigInteger, primary_key=True, autoincrement=False),
     Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
     Column("value", Double(), primary_key=True),
-    Column("is_nan", Boolean, nullable=False, server_default="0"),
+    Column("is_nan", Boolean, primary_key=True, server_default="0"),
 )
 
 # The point with the largest (step, timestamp, value) per (run, key): what search and the run view show.

@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "experiments",
         sa.Column("experiment_id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("name", sa.String(length=256), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
         sa.Column("artifact_location", sa.String(length=1000), nullable=True),
         sa.Column("lifecycle_stage", sa.String(length=20), server_default="active", nullable=False),
         sa.Column("creation_time", sa.BigInteger(), nullable=True),
@@ -155,7 +155,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["run_uuid"], ["runs.run_uuid"], name=op.f("fk_metrics_run_uuid_runs"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("run_uuid", "key", "step", "timestamp", "value", name=op.f("pk_metrics")),
+        sa.PrimaryKeyConstraint("run_uuid", "key", "step", "timestamp", "value", "is_nan", name=op.f("pk_metrics")),
     )
     op.create_table(
         "params",

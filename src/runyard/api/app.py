@@ -1,0 +1,64 @@
+"""``create_app(settings)``: the ASGI application, its routers, error mapping and lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from runyard import __version__
+from runyard.api import health
+from runyard.api.context import AppContext
+from runyard.api.errors import install_error_handlers
+from runyard.api.mlflow import experiments, metrics, runs, server_info
+from runyard.api.responses import JSONResponse
+from runyard.settings import ServerSettings
+from runyard.stores.metadata.session import Database
+from runyard.stores.migrations import runner
+
+MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+MLFLOW_V3_PREFIXES = ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
+
+
+def _mlflow_router() -> APIRouter:
+    router = APIRouter()
+    for module in (experiments, runs, metrics):
+        router.include_router(module.router)
+    return router
+
+
+def prepare_database(settings: ServerSettings) -> Database:
+    """Open the metadata database: migrate it (embedded default) or refuse an out-of-date one."""
+    database = Database.from_url(settings.database_url)
+    if settings.should_migrate_on_start:
+        runner.upgrade(database.engine)
+    else:
+        runner.ensure_up_to_date(database.engine)
+    return database
+
+
+def create_app(settings: ServerSettings, database: Database | None = None) -> FastAPI:
+    """Build the server application for ``settings``."""
+    context = AppContext(settings=settings, database=database or prepare_database(settings))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        context.database.dispose()
+
+    app = FastAPI(
+        title="runyard",
+        version=__version__,
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    app.include_router(health.router)
+    mlflow_router = _mlflow_router()
+    for prefix in MLFLOW_PREFIXES:
+        app.include_router(mlflow_router, prefix=prefix)
+    for prefix in MLFLOW_V3_PREFIXES:
+        app.include_router(server_info.router, prefix=prefix)
+    return app

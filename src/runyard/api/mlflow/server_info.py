@@ -1,0 +1,27 @@
+"""``/api/3.0/mlflow/server-info``: what MLflow 3 clients ask before choosing upload strategies."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from runyard.api.context import get_context
+from runyard.api.responses import JSONResponse
+
+router = APIRouter(tags=["mlflow-server-info"])
+
+
+@router.get("/server-info")
+async def server_info(request: Request) -> Response:
+    """Store type and artifact capabilities."""
+    multipart = bool(get_context(request).extras.get("multipart_uploads", False))
+    return JSONResponse(
+        {
+            "store_type": "SqlStore",
+            "workspaces_enabled": False,
+            "trace_archival_enabled": False,
+            "multipart_uploads_enabled": multipart,
+            "multipart_downloads_enabled": False,
+        }
+    )

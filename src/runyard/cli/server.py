@@ -1,0 +1,113 @@
+"""``runyard server``: run the tracking server, registry, platform API and scheduler."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
+
+from runyard.api.app import create_app, prepare_database
+from runyard.cli.output import console, fail
+from runyard.cli.settings_flags import (
+    ArtifactsOption,
+    BackendStoreOption,
+    ConfigOption,
+    DataDirOption,
+    RegistryOption,
+    build_settings,
+)
+from runyard.errors import RunyardError
+from runyard.settings import ServerSettings, redact_url
+
+
+def _listening_socket(config: uvicorn.Config) -> socket.socket:
+    sock = config.bind_socket()
+    # Accepted sockets inherit this: without it kept-alive clients wait ~40 ms per request on delayed ACKs.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _export_to_workers(settings: ServerSettings) -> None:
+    """Worker processes rebuild settings from the environment, so put every effective value there."""
+    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
+        if name == "pools":
+            import json
+
+            os.environ["RUNYARD_POOLS"] = json.dumps(value)
+        elif name in ("redis_url", "cookie_secret"):
+            secret = getattr(settings, name)
+            os.environ[f"RUNYARD_{name.upper()}"] = secret.get_secret_value()
+        else:
+            os.environ[f"RUNYARD_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def serve(settings: ServerSettings) -> None:
+    """Open the stores, then serve until interrupted."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        database = prepare_database(settings)
+    except RunyardError as error:
+        fail(error.message)
+    except SQLAlchemyError as error:
+        fail(
+            f"cannot open the database {redact_url(settings.database_url)}: {error.__class__.__name__}: {error.args[0]}"
+        )
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": settings.log_level == "debug",
+        "timeout_keep_alive": 30,
+    }
+    console.print(
+        f"runyard server on http://{settings.host}:{settings.port} — database {redact_url(settings.database_url)}, "
+        f"artifacts {settings.artifacts_uri}"
+    )
+    if settings.workers == 1:
+        config = uvicorn.Config(create_app(settings, database), **common)  # type: ignore[arg-type]
+        server = uvicorn.Server(config)
+        server.run(sockets=[_listening_socket(config)])
+        return
+    database.dispose()
+    _export_to_workers(settings)
+    config = uvicorn.Config(
+        "runyard.api.asgi:create_app_from_environment", factory=True, workers=settings.workers, **common
+    )  # type: ignore[arg-type]
+    from uvicorn.supervisors import Multiprocess
+
+    server = uvicorn.Server(config)
+    Multiprocess(config, target=server.run, sockets=[_listening_socket(config)]).run()
+
+
+def server(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1; env RUNYARD_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 5050; env RUNYARD_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default 1; env RUNYARD_WORKERS).")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    backend_store_uri: BackendStoreOption = None,
+    artifacts_destination: ArtifactsOption = None,
+    registry_destination: RegistryOption = None,
+    local_pool: Annotated[
+        bool | None,
+        typer.Option("--local-pool/--no-local-pool", help="Run a compute pool beside the server (default on)."),
+    ] = None,
+) -> None:
+    """Run the runyard server (MLflow-compatible tracking API, registry, platform API, scheduler)."""
+    settings = build_settings(
+        config,
+        host=host,
+        port=port,
+        workers=workers,
+        data_dir=data_dir,
+        backend_store_uri=backend_store_uri,
+        artifacts_destination=artifacts_destination,
+        registry_uri=registry_destination,
+        local_pool=local_pool,
+    )
+    serve(settings)

@@ -1,0 +1,46 @@
+"""Searching experiments (filter grammar support lives in ``runyard.domain.search_filter``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, select
+
+from runyard.domain.tracking import Experiment, Page, ViewType
+from runyard.errors import InvalidParameter
+from runyard.services.metric_history import decode_offset_token, encode_offset_token
+from runyard.stores.metadata import experiments as store
+from runyard.stores.metadata.tables import experiments
+
+SEARCH_MAX_RESULTS_DEFAULT = 1000
+SEARCH_MAX_RESULTS_THRESHOLD = 50000
+
+
+def search_experiments(
+    connection: Connection,
+    *,
+    view_type: ViewType = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] = (),
+    page_token: str | None = None,
+) -> Page[Experiment]:
+    limit = SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results
+    if not 1 <= limit <= SEARCH_MAX_RESULTS_THRESHOLD:
+        raise InvalidParameter(
+            f"Invalid value {limit} for parameter 'max_results' supplied. It must be at most "
+            f"{SEARCH_MAX_RESULTS_THRESHOLD}, and at least 1."
+        )
+    if filter_string or order_by:
+        raise InvalidParameter("experiment filters are not supported yet")
+    offset = decode_offset_token(page_token)
+    statement = (
+        select(experiments)
+        .where(experiments.c.lifecycle_stage.in_(view_type.stages()))
+        .order_by(experiments.c.creation_time.desc(), experiments.c.experiment_id.asc())
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    rows = connection.execute(statement).all()
+    token = encode_offset_token(offset + limit) if len(rows) > limit else None
+    return Page(store.experiments_from_rows(connection, rows[:limit]), token)

@@ -1,0 +1,124 @@
+"""Experiment rows and their tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from runyard.domain.tracking import Experiment, Tag
+from runyard.errors import AlreadyExists
+from runyard.stores.metadata import dialects
+from runyard.stores.metadata.tables import experiment_tags, experiments
+
+
+def insert_experiment(
+    connection: Connection, *, name: str, artifact_location: str | None, now: int, tags: Sequence[Tag]
+) -> int:
+    """Create an experiment; ``artifact_location=None`` means "under the proxy root, by id"."""
+    try:
+        with connection.begin_nested():
+            result = connection.execute(
+                insert(experiments).values(
+                    name=name,
+                    artifact_location=artifact_location or "",
+                    lifecycle_stage="active",
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+    except IntegrityError:
+        raise AlreadyExists(f"Experiment(name={name}) already exists.") from None
+    experiment_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    if not artifact_location:
+        connection.execute(
+            update(experiments)
+            .where(experiments.c.experiment_id == experiment_id)
+            .values(artifact_location=f"mlflow-artifacts:/{experiment_id}")
+        )
+    set_tags(connection, experiment_id, tags)
+    return experiment_id
+
+
+def _to_experiment(row: Row[Any], tags: list[Tag]) -> Experiment:
+    return Experiment(
+        experiment_id=str(row.experiment_id),
+        name=row.name,
+        artifact_location=row.artifact_location or "",
+        lifecycle_stage=row.lifecycle_stage,
+        creation_time=row.creation_time,
+        last_update_time=row.last_update_time,
+        tags=tags,
+    )
+
+
+def tags_by_experiment(connection: Connection, experiment_ids: Sequence[int]) -> dict[int, list[Tag]]:
+    result: dict[int, list[Tag]] = {experiment_id: [] for experiment_id in experiment_ids}
+    if not experiment_ids:
+        return result
+    rows = connection.execute(
+        select(experiment_tags.c.experiment_id, experiment_tags.c.key, experiment_tags.c.value).where(
+            experiment_tags.c.experiment_id.in_(list(experiment_ids))
+        )
+    )
+    for experiment_id, key, value in rows:
+        result[experiment_id].append(Tag(key, value or ""))
+    return result
+
+
+def get_experiment(connection: Connection, experiment_id: int) -> Experiment | None:
+    row = connection.execute(select(experiments).where(experiments.c.experiment_id == experiment_id)).first()
+    if row is None:
+        return None
+    return _to_experiment(row, tags_by_experiment(connection, [experiment_id])[experiment_id])
+
+
+def get_experiment_by_name(connection: Connection, name: str) -> Experiment | None:
+    row = connection.execute(select(experiments).where(experiments.c.name == name)).first()
+    if row is None:
+        return None
+    return _to_experiment(row, tags_by_experiment(connection, [row.experiment_id])[row.experiment_id])
+
+
+def experiments_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[Experiment]:
+    tags = tags_by_experiment(connection, [row.experiment_id for row in rows])
+    return [_to_experiment(row, tags[row.experiment_id]) for row in rows]
+
+
+def lock_experiment(connection: Connection, experiment_id: int) -> Row[Any] | None:
+    """Read an experiment row, locking it for the rest of the transaction (where the database can)."""
+    statement = select(experiments).where(experiments.c.experiment_id == experiment_id)
+    if connection.dialect.name != "sqlite":
+        statement = statement.with_for_update()
+    return connection.execute(statement).first()
+
+
+def update_experiment(connection: Connection, experiment_id: int, *, now: int, **values: Any) -> None:
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                update(experiments)
+                .where(experiments.c.experiment_id == experiment_id)
+                .values(last_update_time=now, **values)
+            )
+    except IntegrityError:
+        raise AlreadyExists(f"Experiment(name={values.get('name')}) already exists.") from None
+
+
+def set_tags(connection: Connection, experiment_id: int, tags: Sequence[Tag]) -> None:
+    dialects.upsert(
+        connection,
+        experiment_tags,
+        [{"experiment_id": experiment_id, "key": tag.key, "value": tag.value} for tag in tags],
+        key_columns=("experiment_id", "key"),
+        update_columns=("value",),
+    )
+
+
+def delete_tag(connection: Connection, experiment_id: int, key: str) -> int:
+    result = connection.execute(
+        delete(experiment_tags).where(experiment_tags.c.experiment_id == experiment_id, experiment_tags.c.key == key)
+    )
+    return result.rowcount

@@ -1,0 +1,170 @@
+"""Run rows with their params, tags, latest metrics, dataset inputs and model links."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+
+from runyard.domain.tracking import (
+    Dataset,
+    DatasetInput,
+    Metric,
+    ModelLink,
+    Param,
+    Run,
+    RunInfo,
+    Tag,
+)
+from runyard.stores.metadata import dialects
+from runyard.stores.metadata.tables import (
+    datasets,
+    input_tags,
+    inputs,
+    latest_metrics,
+    params,
+    run_model_links,
+    run_tags,
+    runs,
+)
+
+RUN_NAME_TAG = "mlflow.runName"
+
+
+def insert_run(connection: Connection, **values: Any) -> None:
+    connection.execute(insert(runs).values(**values))
+
+
+def lock_run(connection: Connection, run_id: str) -> Row[Any] | None:
+    """Read a run row and lock it, so concurrent writers to one run queue up (not on SQLite,
+    where the write transaction already holds the database lock)."""
+    statement = select(runs).where(runs.c.run_uuid == run_id)
+    if connection.dialect.name != "sqlite":
+        statement = statement.with_for_update()
+    return connection.execute(statement).first()
+
+
+def get_run_row(connection: Connection, run_id: str) -> Row[Any] | None:
+    return connection.execute(select(runs).where(runs.c.run_uuid == run_id)).first()
+
+
+def update_run(connection: Connection, run_id: str, **values: Any) -> None:
+    connection.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
+
+
+def to_run_info(row: Row[Any]) -> RunInfo:
+    return RunInfo(
+        run_id=row.run_uuid,
+        run_name=row.name or "",
+        experiment_id=str(row.experiment_id),
+        user_id=row.user_id or "",
+        status=row.status,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        artifact_uri=row.artifact_uri or "",
+        lifecycle_stage=row.lifecycle_stage,
+    )
+
+
+def load_runs(connection: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
+    """Build full ``Run`` objects for ``rows`` (run table rows) with one query per child table."""
+    run_ids = [row.run_uuid for row in rows]
+    if not run_ids:
+        return []
+    metric_map: dict[str, list[Metric]] = defaultdict(list)
+    for r in connection.execute(select(latest_metrics).where(latest_metrics.c.run_uuid.in_(run_ids))):
+        metric_map[r.run_uuid].append(
+            Metric(r.key, float("nan") if r.is_nan else r.value, r.timestamp, r.step, run_id=r.run_uuid)
+        )
+    param_map: dict[str, list[Param]] = defaultdict(list)
+    for r in connection.execute(select(params).where(params.c.run_uuid.in_(run_ids))):
+        param_map[r.run_uuid].append(Param(r.key, r.value))
+    tag_map: dict[str, list[Tag]] = defaultdict(list)
+    for r in connection.execute(select(run_tags).where(run_tags.c.run_uuid.in_(run_ids))):
+        tag_map[r.run_uuid].append(Tag(r.key, r.value or ""))
+    inputs_map = _dataset_inputs(connection, run_ids)
+    links_in: dict[str, list[ModelLink]] = defaultdict(list)
+    links_out: dict[str, list[ModelLink]] = defaultdict(list)
+    for r in connection.execute(select(run_model_links).where(run_model_links.c.run_uuid.in_(run_ids))):
+        target = links_in if r.direction == "input" else links_out
+        target[r.run_uuid].append(ModelLink(r.model_id, r.step))
+    return [
+        Run(
+            info=to_run_info(row),
+            metrics=metric_map[row.run_uuid],
+            params=param_map[row.run_uuid],
+            tags=tag_map[row.run_uuid],
+            dataset_inputs=inputs_map[row.run_uuid],
+            model_inputs=links_in[row.run_uuid],
+            model_outputs=links_out[row.run_uuid],
+        )
+        for row in rows
+    ]
+
+
+def _dataset_inputs(connection: Connection, run_ids: Sequence[str]) -> dict[str, list[DatasetInput]]:
+    result: dict[str, list[DatasetInput]] = defaultdict(list)
+    link_rows = connection.execute(
+        select(inputs.c.input_uuid, inputs.c.destination_id, datasets)
+        .join(datasets, datasets.c.dataset_uuid == inputs.c.source_id)
+        .where(
+            inputs.c.destination_type == "RUN",
+            inputs.c.source_type == "DATASET",
+            inputs.c.destination_id.in_(list(run_ids)),
+        )
+    ).all()
+    if not link_rows:
+        return result
+    tags: dict[str, list[Tag]] = defaultdict(list)
+    for r in connection.execute(
+        select(input_tags).where(input_tags.c.input_uuid.in_([row.input_uuid for row in link_rows]))
+    ):
+        tags[r.input_uuid].append(Tag(r.name, r.value))
+    for row in link_rows:
+        dataset = Dataset(row.name, row.digest, row.source_type, row.source, row.schema, row.profile)
+        result[row.destination_id].append(DatasetInput(dataset, tags[row.input_uuid]))
+    return result
+
+
+def set_tags(connection: Connection, run_id: str, tags: Sequence[Tag]) -> None:
+    dialects.upsert(
+        connection,
+        run_tags,
+        [{"run_uuid": run_id, "key": tag.key, "value": tag.value} for tag in tags],
+        key_columns=("run_uuid", "key"),
+        update_columns=("value",),
+    )
+
+
+def get_tag(connection: Connection, run_id: str, key: str) -> str | None:
+    return connection.execute(
+        select(run_tags.c.value).where(run_tags.c.run_uuid == run_id, run_tags.c.key == key)
+    ).scalar()
+
+
+def delete_tag(connection: Connection, run_id: str, key: str) -> int:
+    return connection.execute(delete(run_tags).where(run_tags.c.run_uuid == run_id, run_tags.c.key == key)).rowcount
+
+
+def existing_params(connection: Connection, run_id: str, keys: Sequence[str]) -> dict[str, str]:
+    rows = connection.execute(
+        select(params.c.key, params.c.value).where(params.c.run_uuid == run_id, params.c.key.in_(list(keys)))
+    )
+    return {row.key: row.value for row in rows}
+
+
+def insert_params(connection: Connection, run_id: str, new_params: Sequence[Param]) -> None:
+    if new_params:
+        connection.execute(insert(params), [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in new_params])
+
+
+def link_models(connection: Connection, run_id: str, links: Sequence[ModelLink], direction: str) -> None:
+    if not links:
+        return
+    statement = dialects.insert_ignoring_duplicates(connection, run_model_links)
+    connection.execute(
+        statement,
+        [{"run_uuid": run_id, "model_id": link.model_id, "direction": direction, "step": link.step} for link in links],
+    )
