@@ -256,3 +256,51 @@ Usage: include "runyard.pool.effective" (dict "root" $ "pool" $p) | fromYaml
 {{- end -}}
 {{- toJson $pools -}}
 {{- end -}}
+
+{{/*
+Environment the server reads from Secrets (never from the ConfigMap): the database URL assembled from the
+Secret's parts with Kubernetes $(VAR) expansion, storage and Redis credentials, cookie secret, OIDC.
+*/}}
+{{- define "runyard.server.secretEnv" -}}
+{{- $secret := include "runyard.server.secretName" . -}}
+{{- $existing := .Values.secrets.existingServerSecret -}}
+{{- if eq .Values.database.type "postgresql" }}
+- name: DATABASE_USERNAME
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: dbUsername}}
+- name: DATABASE_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: dbPassword}}
+- name: DATABASE_HOST
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: dbHost}}
+- name: DATABASE_NAME
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: dbName}}
+- name: RUNYARD_BACKEND_STORE_URI
+  value: {{ include "runyard.database.url" . | quote }}
+{{- end }}
+{{- if or $existing .Values.secrets.cookieSecret }}
+- name: RUNYARD_COOKIE_SECRET
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: cookieSecret, optional: {{ not (empty $existing) }}}}
+{{- end }}
+{{- if or $existing .Values.secrets.auth.oidc.providers }}
+- name: RUNYARD_OIDC_PROVIDERS
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: oidcProviders, optional: {{ not (empty $existing) }}}}
+{{- end }}
+{{- if include "runyard.storage.hasCredentials" . }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom: {secretKeyRef: {name: {{ include "runyard.storage.secretName" . | quote }}, key: accessKeyId}}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom: {secretKeyRef: {name: {{ include "runyard.storage.secretName" . | quote }}, key: secretAccessKey}}
+{{- end }}
+{{- if include "runyard.redis.inUse" . }}
+- name: RUNYARD_REDIS_URL
+  valueFrom: {secretKeyRef: {name: {{ include "runyard.redis.secretName" . | quote }}, key: redisUrl}}
+{{- end }}
+{{- end -}}
+
+{{/* PostgreSQL URL assembled at run time from the DATABASE_* variables (Kubernetes $(VAR) expansion). */}}
+{{- define "runyard.database.url" -}}
+{{- $url := "postgresql://$(DATABASE_USERNAME):$(DATABASE_PASSWORD)@$(DATABASE_HOST)/$(DATABASE_NAME)" -}}
+{{- with .Values.database.postgresql.options -}}
+{{- $url = printf "%s?%s" $url . -}}
+{{- end -}}
+{{- $url -}}
+{{- end -}}
