@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from runyard.stores.metadata.tables import metadata
+from runyard.stores.metadata.schema import metadata
 
 config = context.config
 connection: Connection | None = config.attributes.get("connection")

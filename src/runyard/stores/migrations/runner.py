@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from runyard.errors import Unavailable
-from runyard.stores.metadata.tables import metadata
+from runyard.stores.metadata.schema import metadata
 
 MIGRATIONS_DIR = Path(__file__).parent
 
