@@ -304,3 +304,28 @@ Secret's parts with Kubernetes $(VAR) expansion, storage and Redis credentials, 
 {{- end -}}
 {{- $url -}}
 {{- end -}}
+
+{{/* RUNYARD_SANDBOX_* for the agents; empty values leave the agent's default. */}}
+{{- define "runyard.sandbox.env" -}}
+{{- $s := .Values.sandbox }}
+- name: RUNYARD_SANDBOX_ISOLATION
+  value: {{ $s.isolation | quote }}
+- name: RUNYARD_SANDBOX_NETWORK
+  value: {{ $s.network | quote }}
+{{- range $key, $env := dict "memoryLimitMb" "RUNYARD_SANDBOX_MEMORY_LIMIT_MB" "cpuSeconds" "RUNYARD_SANDBOX_CPU_SECONDS" "maxProcesses" "RUNYARD_SANDBOX_MAX_PROCESSES" "maxFileSizeMb" "RUNYARD_SANDBOX_MAX_FILE_SIZE_MB" "timeoutSeconds" "RUNYARD_SANDBOX_TIMEOUT_SECONDS" }}
+{{- $value := get $s $key }}
+{{- if not (eq (toString $value) "") }}
+- name: {{ $env }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The agent's probe: its heartbeat file (written on every successful heartbeat to the server, path in
+RUNYARD_AGENT_HEARTBEAT_FILE) exists and is younger than heartbeatMaxAgeSeconds. The agent serves no
+HTTP port, so the probe checks the one thing that proves it is alive and talking to the server.
+*/}}
+{{- define "runyard.agent.heartbeatCheck" -}}
+import os, sys, time; p = os.environ.get("RUNYARD_AGENT_HEARTBEAT_FILE", "/tmp/runyard-agent/heartbeat"); sys.exit(0 if os.path.exists(p) and time.time() - os.path.getmtime(p) < {{ int .heartbeatMaxAgeSeconds }} else 1)
+{{- end -}}
