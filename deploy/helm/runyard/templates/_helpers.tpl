@@ -84,10 +84,10 @@ app.kubernetes.io/component: {{ .component }}
 {{/* metadata.annotations from commonAnnotations plus extra ones. Usage: include "runyard.annotations" (dict "root" $ "extra" $map) */}}
 {{- define "runyard.annotations" -}}
 {{- $all := merge (dict) (default (dict) .extra) (default (dict) .root.Values.commonAnnotations) -}}
-{{- if $all }}
+{{- if $all -}}
 annotations:
   {{- toYaml $all | nindent 2 }}
-{{- end }}
+{{- end -}}
 {{- end -}}
 
 {{/*
