@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -9,7 +10,9 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
+from uvicorn.supervisors import Multiprocess
 
 from runyard.api.app import create_app, prepare_database
 from runyard.cli.output import console, fail
@@ -36,8 +39,6 @@ def _export_to_workers(settings: ServerSettings) -> None:
     """Worker processes rebuild settings from the environment, so put every effective value there."""
     for name, value in settings.model_dump(mode="json", exclude_none=True).items():
         if name == "pools":
-            import json
-
             os.environ["RUNYARD_POOLS"] = json.dumps(value)
         elif name in ("redis_url", "cookie_secret"):
             secret = getattr(settings, name)
@@ -57,31 +58,31 @@ def serve(settings: ServerSettings) -> None:
         fail(
             f"cannot open the database {redact_url(settings.database_url)}: {error.__class__.__name__}: {error.args[0]}"
         )
-    common = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level,
-        "access_log": settings.log_level == "debug",
-        "timeout_keep_alive": 30,
-    }
     console.print(
         f"runyard server on http://{settings.host}:{settings.port} — database {redact_url(settings.database_url)}, "
         f"artifacts {settings.artifacts_uri}"
     )
     if settings.workers == 1:
-        config = uvicorn.Config(create_app(settings, database), **common)  # type: ignore[arg-type]
-        server = uvicorn.Server(config)
-        server.run(sockets=[_listening_socket(config)])
+        config = _uvicorn_config(settings, create_app(settings, database))
+        uvicorn.Server(config).run(sockets=[_listening_socket(config)])
         return
     database.dispose()
     _export_to_workers(settings)
-    config = uvicorn.Config(
-        "runyard.api.asgi:create_app_from_environment", factory=True, workers=settings.workers, **common
-    )  # type: ignore[arg-type]
-    from uvicorn.supervisors import Multiprocess
+    config = _uvicorn_config(settings, "runyard.api.asgi:create_app_from_environment")
+    Multiprocess(config, sockets=[_listening_socket(config)]).run()
 
-    server = uvicorn.Server(config)
-    Multiprocess(config, target=server.run, sockets=[_listening_socket(config)]).run()
+
+def _uvicorn_config(settings: ServerSettings, app: FastAPI | str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        factory=isinstance(app, str),
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        timeout_keep_alive=30,
+    )
 
 
 def server(

@@ -28,7 +28,7 @@ def create_experiment(
     return str(experiment_id)
 
 
-def get_experiment(connection: Connection, experiment_id: str | int) -> Experiment:
+def get_experiment(connection: Connection, experiment_id: str | int | None) -> Experiment:
     parsed = validation.parse_experiment_id(experiment_id)
     experiment = store.get_experiment(connection, parsed)
     if experiment is None:
@@ -45,7 +45,7 @@ def get_experiment_by_name(connection: Connection, name: str | None) -> Experime
     return experiment
 
 
-def _require_experiment(connection: Connection, experiment_id: str | int) -> int:
+def _require_experiment(connection: Connection, experiment_id: str | int | None) -> int:
     parsed = validation.parse_experiment_id(experiment_id)
     if store.lock_experiment(connection, parsed) is None:
         raise NotFound(f"No Experiment with id={parsed} exists")
@@ -60,21 +60,21 @@ def require_active(experiment: Experiment) -> None:
         )
 
 
-def rename_experiment(connection: Connection, experiment_id: str | int, new_name: str | None) -> None:
+def rename_experiment(connection: Connection, experiment_id: str | int | None, new_name: str | None) -> None:
     new_name = validation.validate_experiment_name(new_name)
     experiment = get_experiment(connection, experiment_id)
     require_active(experiment)
     store.update_experiment(connection, int(experiment.experiment_id), now=now_ms(), name=new_name)
 
 
-def delete_experiment(connection: Connection, experiment_id: str | int) -> None:
+def delete_experiment(connection: Connection, experiment_id: str | int | None) -> None:
     parsed = _require_experiment(connection, experiment_id)
     if parsed == 0:
         raise InvalidParameter("Cannot delete the default experiment '0'. This is an internally reserved experiment.")
     store.update_experiment(connection, parsed, now=now_ms(), lifecycle_stage=LifecycleStage.DELETED.value)
 
 
-def restore_experiment(connection: Connection, experiment_id: str | int) -> None:
+def restore_experiment(connection: Connection, experiment_id: str | int | None) -> None:
     experiment = get_experiment(connection, experiment_id)
     if experiment.lifecycle_stage != LifecycleStage.DELETED:
         raise InvalidParameter(f"Cannot restore an active experiment. Experiment {experiment.experiment_id} is active.")
@@ -83,7 +83,7 @@ def restore_experiment(connection: Connection, experiment_id: str | int) -> None
     )
 
 
-def set_experiment_tag(connection: Connection, experiment_id: str | int, key: str, value: str) -> None:
+def set_experiment_tag(connection: Connection, experiment_id: str | int | None, key: str, value: str) -> None:
     tag = Tag(key, value)
     validation.validate_experiment_tag(tag)
     experiment = get_experiment(connection, experiment_id)
@@ -91,7 +91,7 @@ def set_experiment_tag(connection: Connection, experiment_id: str | int, key: st
     store.set_tags(connection, int(experiment.experiment_id), [tag])
 
 
-def delete_experiment_tag(connection: Connection, experiment_id: str | int, key: str) -> None:
+def delete_experiment_tag(connection: Connection, experiment_id: str | int | None, key: str) -> None:
     experiment = get_experiment(connection, experiment_id)
     require_active(experiment)
     if store.delete_tag(connection, int(experiment.experiment_id), key) == 0:

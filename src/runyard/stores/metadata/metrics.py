@@ -81,7 +81,7 @@ def history_page(
     )
     if limit is not None:
         statement = statement.limit(limit)
-    return [tuple(row) for row in connection.execute(statement)]  # type: ignore[misc]
+    return [tuple(row) for row in connection.execute(statement)]
 
 
 def history_in_range(
@@ -98,4 +98,4 @@ def history_in_range(
         .where(and_(*conditions))
         .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan)
     )
-    return [tuple(row) for row in connection.execute(statement)]  # type: ignore[misc]
+    return [tuple(row) for row in connection.execute(statement)]
