@@ -11,7 +11,7 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -58,6 +58,12 @@ async def _integrity_error(_request: Request, error: Exception) -> Response:
     return error_response("RESOURCE_ALREADY_EXISTS", "the resource already exists or conflicts with another")
 
 
+async def _data_error(_request: Request, error: Exception) -> Response:
+    # The database refused a value (too long, out of range) that validation let through: still the client's input.
+    assert isinstance(error, DataError)
+    return error_response("INVALID_PARAMETER_VALUE", f"the database refused a value in the request: {error.orig}")
+
+
 async def _operational_error(_request: Request, error: Exception) -> Response:
     logger.warning("database unavailable: %s", error)
     return error_response("TEMPORARILY_UNAVAILABLE", "the metadata database is unavailable; retry shortly")
@@ -73,5 +79,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _operational_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -18,6 +18,8 @@ from runyard.errors import InvalidParameter
 M = TypeVar("M", bound=BaseModel)
 
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
+# PostgreSQL cannot store NUL in text, and no MLflow name or value needs it: refuse it up front for every database.
+NUL_MESSAGE = "Invalid request: strings must not contain NUL (\\u0000) characters."
 
 
 def _describe(error: ValidationError) -> str:
@@ -51,7 +53,20 @@ async def parse_json(request: Request, model: type[M]) -> M:
             raise InvalidParameter(f"Malformed JSON in request body: {error}") from None
     if not isinstance(data, dict):
         raise InvalidParameter("The request body must be a JSON object.")
+    # Cheap pre-check on the raw bytes; only walk the parsed body when an escaped NUL may be present.
+    if b"\\u0000" in body and _contains_nul(data):
+        raise InvalidParameter(NUL_MESSAGE)
     return validate(model, data)
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
 
 
 def parse_query(request: Request, model: type[M]) -> M:
@@ -59,6 +74,8 @@ def parse_query(request: Request, model: type[M]) -> M:
     data: dict[str, Any] = {}
     for key in request.query_params:
         values = request.query_params.getlist(key)
+        if "\x00" in key or any("\x00" in value for value in values):
+            raise InvalidParameter(NUL_MESSAGE)
         field = model.model_fields.get(key)
         is_list = field is not None and "list" in str(field.annotation).lower()
         data[key] = values if is_list else values[-1]

@@ -90,6 +90,7 @@ def _validate_dataset_input(dataset_input: DatasetInput, path: str) -> None:
     for field, limit, value in (
         ("name", validation.MAX_DATASET_NAME_SIZE, dataset.name),
         ("digest", validation.MAX_DATASET_DIGEST_SIZE, dataset.digest),
+        ("source_type", validation.MAX_DATASET_SOURCE_TYPE_SIZE, dataset.source_type),
         ("source", validation.MAX_DATASET_SOURCE_SIZE, dataset.source),
         ("schema", validation.MAX_DATASET_SCHEMA_SIZE, dataset.schema),
         ("profile", validation.MAX_DATASET_PROFILE_SIZE, dataset.profile),

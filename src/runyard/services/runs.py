@@ -40,6 +40,7 @@ def create_run(
             "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
             f"different values (run_name='{run_name}', mlflow.runName='{name_tag}')."
         )
+    validation.check_length("user_id", validation.MAX_USER_ID_LENGTH, user_id)
     run_name = run_name or name_tag or random_run_name()
     validation.check_length("run_name", validation.MAX_RUN_NAME_LENGTH, run_name)
     if name_tag is None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects import mysql
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -38,6 +39,9 @@ RUN_ID_LENGTH = 32
 NAME_LENGTH = 256
 EXPERIMENT_NAME_LENGTH = 500
 LIFECYCLE_LENGTH = 20
+# MySQL/MariaDB TEXT holds 64 KiB; MLflow's limits (20,000-character experiment tags, 1 MiB dataset schemas)
+# need MEDIUMTEXT there. Other databases have unbounded TEXT.
+LONG_TEXT = Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 
 
 def _run_fk() -> ForeignKey:
@@ -65,7 +69,7 @@ experiment_tags = Table(
         primary_key=True,
     ),
     Column("key", String(KEY_LENGTH), primary_key=True),
-    Column("value", Text, nullable=True),
+    Column("value", LONG_TEXT, nullable=True),
 )
 
 runs = Table(
@@ -91,7 +95,7 @@ run_tags = Table(
     metadata,
     Column("run_uuid", String(RUN_ID_LENGTH), _run_fk(), primary_key=True),
     Column("key", String(KEY_LENGTH), primary_key=True),
-    Column("value", Text, nullable=True),
+    Column("value", LONG_TEXT, nullable=True),
 )
 
 params = Table(
@@ -99,7 +103,7 @@ params = Table(
     metadata,
     Column("run_uuid", String(RUN_ID_LENGTH), _run_fk(), primary_key=True),
     Column("key", String(KEY_LENGTH), primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("value", LONG_TEXT, nullable=False),
 )
 
 # Every logged point. The primary key makes an identical point logged twice a no-op (MLflow drops
@@ -136,9 +140,9 @@ datasets = Table(
     Column("name", String(500), nullable=False),
     Column("digest", String(36), nullable=False),
     Column("source_type", String(36), nullable=False),
-    Column("source", Text, nullable=False),
-    Column("schema", Text, nullable=True),
-    Column("profile", Text, nullable=True),
+    Column("source", LONG_TEXT, nullable=False),
+    Column("schema", LONG_TEXT, nullable=True),
+    Column("profile", LONG_TEXT, nullable=True),
     Index(None, "experiment_id", "name", "digest", unique=True),
 )
 

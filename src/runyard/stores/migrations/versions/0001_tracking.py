@@ -11,6 +11,9 @@ import time
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
+
+LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 
 revision = "0001_tracking"
 down_revision = None
@@ -56,9 +59,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=500), nullable=False),
         sa.Column("digest", sa.String(length=36), nullable=False),
         sa.Column("source_type", sa.String(length=36), nullable=False),
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("schema", sa.Text(), nullable=True),
-        sa.Column("profile", sa.Text(), nullable=True),
+        sa.Column("source", LONG_TEXT, nullable=False),
+        sa.Column("schema", LONG_TEXT, nullable=True),
+        sa.Column("profile", LONG_TEXT, nullable=True),
         sa.ForeignKeyConstraint(
             ["experiment_id"],
             ["experiments.experiment_id"],
@@ -78,7 +81,7 @@ def upgrade() -> None:
         "experiment_tags",
         sa.Column("experiment_id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("value", sa.Text(), nullable=True),
+        sa.Column("value", LONG_TEXT, nullable=True),
         sa.ForeignKeyConstraint(
             ["experiment_id"],
             ["experiments.experiment_id"],
@@ -161,7 +164,7 @@ def upgrade() -> None:
         "params",
         sa.Column("run_uuid", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("value", LONG_TEXT, nullable=False),
         sa.ForeignKeyConstraint(
             ["run_uuid"], ["runs.run_uuid"], name=op.f("fk_params_run_uuid_runs"), ondelete="CASCADE"
         ),
@@ -182,7 +185,7 @@ def upgrade() -> None:
         "run_tags",
         sa.Column("run_uuid", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("value", sa.Text(), nullable=True),
+        sa.Column("value", LONG_TEXT, nullable=True),
         sa.ForeignKeyConstraint(
             ["run_uuid"], ["runs.run_uuid"], name=op.f("fk_run_tags_run_uuid_runs"), ondelete="CASCADE"
         ),
