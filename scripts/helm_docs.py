@@ -130,6 +130,12 @@ def documented_but_absent(values: Any, meta: Metadata) -> list[str]:
     return absent
 
 
+def _is_resources(path: str) -> bool:
+    """Whether a value is (inside) a container ``resources`` block, which stays open to any key."""
+    parts = path.split(".")
+    return "resources" in parts and parts.index("resources") >= len(parts) - 2
+
+
 def _json_type(value: Any) -> str | None:
     if isinstance(value, bool):
         return "boolean"
@@ -182,7 +188,8 @@ def build_schema(values: dict[str, Any], meta: Metadata, title: str) -> dict[str
         elif isinstance(value, dict):
             schema = {
                 "type": "object",
-                "additionalProperties": False,
+                # Container resources take any resource name (ephemeral-storage, nvidia.com/gpu, …).
+                "additionalProperties": _is_resources(path),
                 "properties": {key: node(child, f"{path}.{key}" if path else key) for key, child in value.items()},
             }
         elif isinstance(value, list):
