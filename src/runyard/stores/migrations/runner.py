@@ -35,17 +35,17 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def pending_revisions(engine: Engine) -> list[str]:
-    """Revisions between the database's current one and head, oldest first."""
+def pending_revisions(engine: Engine, target: str = "heads") -> list[str]:
+    """Revisions between the database's current one and ``target`` (head), oldest first."""
     script = ScriptDirectory.from_config(_config())
     current = current_revision(engine)
-    pending = [rev.revision for rev in script.iterate_revisions("heads", current)]
+    pending = [rev.revision for rev in script.iterate_revisions(target, current)]
     return list(reversed(pending))
 
 
-def upgrade(engine: Engine, *, progress: Callable[[str], None] | None = None) -> list[str]:
-    """Bring the database to head; returns the revisions applied."""
-    applied = pending_revisions(engine)
+def upgrade(engine: Engine, *, target: str = "heads", progress: Callable[[str], None] | None = None) -> list[str]:
+    """Bring the database to ``target`` (default: head), one revision at a time; returns those applied."""
+    applied = pending_revisions(engine, target)
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
