@@ -86,10 +86,11 @@ runyard: storage-credentials-incomplete
 {{- $errors = append $errors "redis.auth.username is set without redis.auth.password. Set redis.auth.password too." -}}
 {{- end -}}
 {{- end -}}
-{{- range $errors }}
-runyard: redis
-    {{ . }}
+{{- $out := list -}}
+{{- range $errors -}}
+{{- $out = append $out (printf "runyard: redis\n    %s" .) -}}
 {{- end -}}
+{{- join "\n" $out -}}
 {{- end -}}
 
 {{- define "runyard.validate.cookieSecret" -}}
