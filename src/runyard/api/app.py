@@ -11,19 +11,21 @@ from runyard import __version__
 from runyard.api import health
 from runyard.api.context import AppContext
 from runyard.api.errors import install_error_handlers
-from runyard.api.mlflow import experiments, metrics, runs, server_info
+from runyard.api.mlflow import artifacts, experiments, metrics, runs, server_info
 from runyard.api.responses import JSONResponse
 from runyard.settings import ServerSettings
+from runyard.stores.artifacts import open_store
 from runyard.stores.metadata.session import Database
 from runyard.stores.migrations import runner
 
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 MLFLOW_V3_PREFIXES = ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
+MLFLOW_ARTIFACTS_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 
 
 def _mlflow_router() -> APIRouter:
     router = APIRouter()
-    for module in (experiments, runs, metrics):
+    for module in (experiments, runs, metrics, artifacts):
         router.include_router(module.router)
     return router
 
@@ -41,6 +43,9 @@ def prepare_database(settings: ServerSettings) -> Database:
 def create_app(settings: ServerSettings, database: Database | None = None) -> FastAPI:
     """Build the server application for ``settings``."""
     context = AppContext(settings=settings, database=database or prepare_database(settings))
+    context.extras["artifacts"] = open_store(settings.artifacts_uri, settings)
+    # Parts go through the server's own upload URLs, whatever the store.
+    context.extras["multipart_uploads"] = True
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +64,8 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)
+    for prefix in MLFLOW_ARTIFACTS_PREFIXES:
+        app.include_router(artifacts.proxy_router, prefix=prefix)
     for prefix in MLFLOW_V3_PREFIXES:
         app.include_router(server_info.router, prefix=prefix)
     return app

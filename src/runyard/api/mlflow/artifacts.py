@@ -1,0 +1,207 @@
+"""MLflow's artifact proxy (``/api/2.0/mlflow-artifacts/*``) and the tracking-side artifact listing.
+
+``proxy_router`` serves ``mlflow-artifacts:/`` URIs: PUT/GET/DELETE ``/artifacts/{path}``, the listing
+``GET /artifacts?path=``, and multipart uploads (``POST /mpu/{create,complete,abort}/{directory}``, with
+parts sent to ``PUT /mpu/part/{path}`` — the URLs ``create`` hands out). ``router`` serves
+``GET /api/2.0/mlflow/artifacts/list?run_id=&path=``. Bodies stream both ways; see
+``runyard.services.artifacts``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+import unicodedata
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from runyard.api.context import get_context
+from runyard.api.requests import parse_json, parse_query
+from runyard.api.responses import JSONResponse
+from runyard.services import artifacts as service
+from runyard.services import runs as run_service
+from runyard.stores.artifacts.base import DEFAULT_CHUNK_SIZE, ArtifactStore, FileInfo
+
+router = APIRouter(prefix="/artifacts", tags=["mlflow-artifacts"])
+proxy_router = APIRouter(tags=["mlflow-artifacts"])
+
+# MLflow serves these as text/plain so its UI can preview them (mlflow/utils/mime_type_utils.py).
+_TEXT_EXTENSIONS = frozenset(
+    "txt log err cfg conf cnf cf ini properties prop hocon toml yaml yml xml json js py py3 csv tsv md rst ipynb "
+    "MLmodel MLproject".split()
+)
+
+
+def _store(request: Request) -> ArtifactStore:
+    store: ArtifactStore = get_context(request).extras["artifacts"]
+    return store
+
+
+def _file_json(info: FileInfo) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": info.path, "is_dir": info.is_dir}
+    if info.file_size is not None:
+        entry["file_size"] = info.file_size
+    return entry
+
+
+def _content_type(name: str) -> str:
+    extension = posixpath.splitext(name)[1].lstrip(".") or name
+    if extension in _TEXT_EXTENSIONS:
+        return "text/plain"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _attachment(name: str) -> str:
+    """``Content-Disposition: attachment`` for ``name`` (RFC 6266, with an ASCII fallback)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or "download"
+    ascii_name = ascii_name.replace("\\", "_").replace('"', "_")
+    if ascii_name == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+# -- the proxy: /api/2.0/mlflow-artifacts ---------------------------------------------------------
+
+
+class ListQuery(BaseModel):
+    path: str | None = None
+
+
+@proxy_router.get("/artifacts")
+async def list_artifacts(request: Request) -> Response:
+    """List the direct children of a directory of the artifact store."""
+    query = parse_query(request, ListQuery)
+    files = await service.list_directory(_store(request), query.path)
+    return JSONResponse({"files": [_file_json(info) for info in files]} if files else {})
+
+
+@proxy_router.put("/artifacts/{path:path}")
+async def upload_artifact(request: Request, path: str) -> Response:
+    """Store the request body at ``path``."""
+    await service.upload(_store(request), path, request.stream())
+    return JSONResponse({})
+
+
+@proxy_router.get("/artifacts/{path:path}")
+async def download_artifact(request: Request, path: str) -> Response:
+    """Stream the file at ``path``."""
+    reader = await service.open_download(_store(request), path)
+    name = posixpath.basename(path.rstrip("/"))
+    return StreamingResponse(
+        reader.chunks(DEFAULT_CHUNK_SIZE),
+        media_type=_content_type(name),
+        headers={
+            "Content-Length": str(reader.size),
+            "Content-Disposition": _attachment(name),
+            "X-Content-Type-Options": "nosniff",
+        },
+        # Closes the file even when the client goes away before the last chunk.
+        background=BackgroundTask(reader.close),
+    )
+
+
+@proxy_router.delete("/artifacts/{path:path}")
+async def delete_artifact(request: Request, path: str) -> Response:
+    """Delete the file or directory at ``path``."""
+    await service.delete(_store(request), path)
+    return JSONResponse({})
+
+
+class MultipartCreate(BaseModel):
+    path: str = ""
+    num_parts: int = 1
+
+
+class PartIn(BaseModel):
+    part_number: int
+    etag: str | None = None
+    url: str | None = None
+
+
+class MultipartComplete(BaseModel):
+    path: str = ""
+    upload_id: str = ""
+    parts: list[PartIn] = Field(default_factory=list)
+
+
+class MultipartAbort(BaseModel):
+    path: str = ""
+    upload_id: str = ""
+
+
+def _part_url(request: Request, target: service.PartTarget) -> str:
+    """The absolute URL a client PUTs one part to (through this server)."""
+    settings = get_context(request).settings
+    base = settings.root_url.rstrip("/") if settings.root_url else str(request.base_url).rstrip("/")
+    query = urlencode({"upload_id": target.upload_id, "part_number": target.part_number})
+    return f"{base}/api/2.0/mlflow-artifacts/mpu/part/{quote(target.path)}?{query}"
+
+
+@proxy_router.post("/mpu/create/{directory:path}")
+async def create_multipart_upload(request: Request, directory: str) -> Response:
+    """Begin a multipart upload; answers with one upload URL per part."""
+    body = await parse_json(request, MultipartCreate)
+    created = await service.create_multipart(_store(request), directory, body.path, body.num_parts)
+    credentials = [
+        {"url": _part_url(request, part), "part_number": part.part_number, "headers": {}} for part in created.parts
+    ]
+    return JSONResponse({"upload_id": created.upload_id, "credentials": credentials})
+
+
+class PartQuery(BaseModel):
+    upload_id: str
+    part_number: int
+
+
+@proxy_router.put("/mpu/part/{path:path}")
+async def upload_part(request: Request, path: str) -> Response:
+    """Store one part of a multipart upload; its ETag is in the ``ETag`` header."""
+    query = parse_query(request, PartQuery)
+    etag = await service.upload_part(_store(request), path, query.upload_id, query.part_number, request.stream())
+    return JSONResponse({}, headers={"ETag": etag})
+
+
+@proxy_router.post("/mpu/complete/{directory:path}")
+async def complete_multipart_upload(request: Request, directory: str) -> Response:
+    """Assemble the uploaded parts into the file."""
+    body = await parse_json(request, MultipartComplete)
+    parts = [(part.part_number, part.etag or "") for part in body.parts]
+    await service.complete_multipart(_store(request), directory, body.path, body.upload_id, parts)
+    return JSONResponse({})
+
+
+@proxy_router.post("/mpu/abort/{directory:path}")
+async def abort_multipart_upload(request: Request, directory: str) -> Response:
+    """Discard a multipart upload."""
+    body = await parse_json(request, MultipartAbort)
+    await service.abort_multipart(_store(request), directory, body.path, body.upload_id)
+    return JSONResponse({})
+
+
+# -- the tracking view: /api/2.0/mlflow/artifacts/list ---------------------------------------------
+
+
+class RunArtifactsQuery(BaseModel):
+    run_id: str | None = None
+    run_uuid: str | None = None
+    path: str | None = None
+    page_token: str | None = None
+
+
+@router.get("/list")
+async def list_run_artifacts(request: Request) -> Response:
+    """List a run's artifacts below ``path`` (run-relative paths), as MLflow's ``ListArtifacts``."""
+    query = parse_query(request, RunArtifactsQuery)
+    context = get_context(request)
+    run = await context.read(lambda connection: run_service.get_run(connection, query.run_id or query.run_uuid))
+    files = await service.list_run_artifacts(_store(request), run.info.artifact_uri, query.path)
+    body: dict[str, Any] = {"root_uri": run.info.artifact_uri}
+    if files:
+        body["files"] = [_file_json(info) for info in files]
+    return JSONResponse(body)
