@@ -1,0 +1,47 @@
+"""Workload sizes: the issue's sizes by default, small ones for a quick smoke run (``--quick``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each workload does; every loop in the suite is bounded by these numbers."""
+
+    clients: int = 8  # concurrent kept-alive clients for the throughput workloads
+    runs: int = 10_000  # runs created (timed), then given params/metrics: the search-runs data set
+    batch_requests: int = 200  # log-batch requests in the ingestion workload (spread over the clients)
+    batch_size: int = 1000  # metric points per log-batch request
+    single_requests: int = 2_000  # single log-metric requests (spread over the clients)
+    search_queries: int = 30  # timed runs/search calls (after 3 warm-up calls)
+    history_points: int = 100_000  # points of the one metric read back by get-history
+    history_repeats: int = 3
+    artifact_mb: int = 100  # size of the uploaded/downloaded file, MiB
+    artifact_repeats: int = 3
+    registry_models: int = 10_000  # registered models searched with a tag filter
+    registry_queries: int = 30
+
+    def describe(self) -> str:
+        return (
+            f"{self.clients} clients; {self.runs:,} runs; log-batch {self.batch_requests} × {self.batch_size}; "
+            f"{self.single_requests:,} log-metric; {self.search_queries} searches; "
+            f"history {self.history_points:,} points; artifact {self.artifact_mb} MiB; "
+            f"{self.registry_models:,} registered models"
+        )
+
+
+FULL = Sizes()
+QUICK = replace(
+    FULL,
+    runs=400,
+    batch_requests=24,
+    single_requests=240,
+    search_queries=10,
+    history_points=5_000,
+    history_repeats=2,
+    artifact_mb=8,
+    artifact_repeats=2,
+    registry_models=300,
+    registry_queries=10,
+)

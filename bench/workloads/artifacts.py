@@ -1,0 +1,80 @@
+"""Artifact workload: upload and download one large file through the server's artifact proxy, in MB/s."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+from httpclient import ARTIFACTS_API, check, encode, percentile, post
+from workloads.base import Bench, Workload
+
+CHUNK = 1 << 20
+MB = 1_000_000
+PROXY_SCHEME = "mlflow-artifacts:/"
+
+
+def source_file(shared: Path, mib: int) -> Path:
+    """An incompressible file of ``mib`` MiB, made once per suite run and shared by both servers."""
+    path = shared / f"artifact-{mib}MiB.bin"
+    if not path.exists() or path.stat().st_size != mib << 20:
+        with path.open("wb") as out:
+            for _ in range(mib):
+                out.write(os.urandom(1 << 20))
+    return path
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_baseline(shared: Path, mib: int, repeats: int, scratch: Path) -> float:
+    """MB/s of a plain ``shutil.copyfile`` of the same file on the same disk (the target's yardstick)."""
+    source = source_file(shared, mib)
+    speeds = []
+    for i in range(repeats):
+        target = scratch / f"copy-{i}.bin"
+        began = time.perf_counter()
+        shutil.copyfile(source, target)
+        speeds.append(source.stat().st_size / MB / (time.perf_counter() - began))
+        target.unlink()
+    return percentile(speeds, 50)
+
+
+def transfer(bench: Bench) -> dict[str, float]:
+    source = source_file(bench.shared, bench.sizes.artifact_mb)
+    size = source.stat().st_size
+    experiment_id = post(bench.client, "/experiments/create", encode({"name": "bench-artifacts"}))["experiment_id"]
+    run = post(bench.client, "/runs/create", encode({"experiment_id": experiment_id, "start_time": 0}))["run"]
+    artifact_uri = run["info"]["artifact_uri"]
+    if not artifact_uri.startswith(PROXY_SCHEME):
+        raise RuntimeError(f"run artifacts are not proxied by the server: {artifact_uri}")
+    base = f"{ARTIFACTS_API}/{artifact_uri.removeprefix(PROXY_SCHEME).strip('/')}"
+    client = bench.client
+    up, down = [], []
+    for i in range(bench.sizes.artifact_repeats):
+        url = f"{base}/model-{i}.bin"
+        with source.open("rb") as stream:
+            began = time.perf_counter()
+            check(client.put(url, content=stream, headers={"content-type": "application/octet-stream"}))
+            up.append(size / MB / (time.perf_counter() - began))
+        target = bench.scratch / f"download-{i}.bin"
+        began = time.perf_counter()
+        with client.stream("GET", url) as response, target.open("wb") as out:
+            check(response)
+            for chunk in response.iter_bytes(CHUNK):
+                out.write(chunk)
+        down.append(size / MB / (time.perf_counter() - began))
+        if target.stat().st_size != size or (i == 0 and _digest(target) != _digest(source)):
+            raise RuntimeError(f"downloaded artifact differs from the uploaded file ({target.stat().st_size} bytes)")
+        target.unlink()
+    return {"upload_mb_s": percentile(up, 50), "download_mb_s": percentile(down, 50)}
+
+
+WORKLOADS = [Workload("artifacts", ("upload_mb_s", "download_mb_s"), transfer)]

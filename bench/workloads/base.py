@@ -1,0 +1,37 @@
+"""What a workload is: a named, bounded piece of work against one live server that returns measurements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sizes import Sizes
+
+
+@dataclass
+class Bench:
+    """Everything a workload may use: the server, one kept-alive client per concurrent caller, sizes."""
+
+    server_name: str  # "runyard" or "mlflow"
+    clients: list[httpx.Client]
+    sizes: Sizes
+    scratch: Path  # this server's private temporary directory
+    shared: Path  # files shared by both servers of a run (the artifact source file)
+    state: dict[str, Any] = field(default_factory=dict)  # hand-over between workloads (e.g. the search data set)
+
+    @property
+    def client(self) -> httpx.Client:
+        return self.clients[0]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """``run`` returns ``{key: value}`` for every key in ``keys``; raising ``Unavailable`` marks them all so."""
+
+    name: str
+    keys: tuple[str, ...]
+    run: Callable[[Bench], dict[str, float]]

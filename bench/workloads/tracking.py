@@ -1,0 +1,204 @@
+"""Tracking workloads: run creation, metric ingestion (batched and single), search-runs, metric history."""
+
+from __future__ import annotations
+
+import random
+import time
+from functools import partial
+
+import httpx
+
+from httpclient import encode, get, percentile, post, run_concurrently
+from workloads.base import Bench, Workload
+
+MODELS = ("a", "b", "c", "d")
+SEARCH_FILTER = "metrics.loss < 0.5 and params.model = 'b'"
+SEARCH_ORDER = ["metrics.loss ASC"]
+SEARCH_PAGE = 100
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _experiment(bench: Bench, name: str) -> str:
+    return str(post(bench.client, "/experiments/create", encode({"name": name}))["experiment_id"])
+
+
+def _create_runs(bench: Bench, experiment_id: str, count: int) -> tuple[list[str], float]:
+    """Create ``count`` runs from all clients at once; returns their ids and the wall time."""
+    ids: list[str] = [""] * count
+    start = _now_ms()
+    bodies = [
+        encode({"experiment_id": experiment_id, "start_time": start + i, "run_name": f"r{i}"}) for i in range(count)
+    ]
+
+    def create(client: httpx.Client, i: int) -> None:
+        ids[i] = post(client, "/runs/create", bodies[i])["run"]["info"]["run_id"]
+
+    timed = run_concurrently(bench.clients, [partial(create, i=i) for i in range(count)])
+    return ids, timed.seconds
+
+
+def runs_create(bench: Bench) -> dict[str, float]:
+    """Timed: create the runs. Untimed afterwards: give each params, metrics and tags for search-runs."""
+    experiment_id = _experiment(bench, "bench-search")
+    run_ids, seconds = _create_runs(bench, experiment_id, bench.sizes.runs)
+    rng = random.Random(42)
+    now = _now_ms()
+    bodies = []
+    for i, run_id in enumerate(run_ids):
+        loss, acc = rng.random(), rng.random()
+        bodies.append(
+            encode(
+                {
+                    "run_id": run_id,
+                    "params": [
+                        {"key": "model", "value": MODELS[i % len(MODELS)]},
+                        {"key": "lr", "value": str(rng.choice((0.1, 0.01, 0.001)))},
+                        {"key": "layers", "value": str(rng.randint(1, 12))},
+                    ],
+                    "metrics": [
+                        {"key": "loss", "value": loss, "timestamp": now, "step": 0},
+                        {"key": "acc", "value": acc, "timestamp": now, "step": 0},
+                        {"key": "epoch", "value": float(i % 50), "timestamp": now, "step": 0},
+                    ],
+                    "tags": [{"key": "team", "value": f"t{i % 7}"}, {"key": "seed", "value": str(i)}],
+                }
+            )
+        )
+    run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-batch", b) for b in bodies], timed=False)
+    bench.state["search_experiment"] = experiment_id
+    return {"runs_created_per_s": len(run_ids) / seconds}
+
+
+def log_batch(bench: Bench) -> dict[str, float]:
+    """Metric points per second through log-batch, one run per client, distinct steps (no duplicates)."""
+    sizes = bench.sizes
+    experiment_id = _experiment(bench, "bench-ingest")
+    run_ids, _ = _create_runs(bench, experiment_id, len(bench.clients))
+    keys = 10
+    steps = sizes.batch_size // keys
+    now = _now_ms()
+    bodies = []
+    for j in range(sizes.batch_requests):
+        client_index, round_ = j % len(bench.clients), j // len(bench.clients)
+        metrics = [
+            {"key": f"m{k}", "value": (round_ * steps + s) * 0.001 + k, "timestamp": now, "step": round_ * steps + s}
+            for s in range(steps)
+            for k in range(keys)
+        ]
+        bodies.append(encode({"run_id": run_ids[client_index], "metrics": metrics}))
+    timed = run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-batch", b) for b in bodies])
+    return {
+        "batch_points_per_s": sizes.batch_requests * keys * steps / timed.seconds,
+        "batch_p95_ms": percentile(timed.latencies, 95) * 1000,
+    }
+
+
+def log_metric(bench: Bench) -> dict[str, float]:
+    """Single log-metric requests per second, one run per client."""
+    experiment_id = _experiment(bench, "bench-single")
+    run_ids, _ = _create_runs(bench, experiment_id, len(bench.clients))
+    now = _now_ms()
+    bodies = [
+        encode(
+            {
+                "run_id": run_ids[j % len(bench.clients)],
+                "key": "loss",
+                "value": 1.0 / (j + 1),
+                "timestamp": now + j,
+                "step": j // len(bench.clients),
+            }
+        )
+        for j in range(bench.sizes.single_requests)
+    ]
+    timed = run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-metric", b) for b in bodies])
+    return {
+        "log_metric_per_s": len(bodies) / timed.seconds,
+        "log_metric_p95_ms": percentile(timed.latencies, 95) * 1000,
+    }
+
+
+def search_runs(bench: Bench) -> dict[str, float]:
+    """Latency of one filtered, ordered search page over the runs made by ``runs_create`` (one client)."""
+    experiment_id = bench.state.get("search_experiment")
+    if experiment_id is None:
+        raise RuntimeError("the runs-created workload did not build the search data set")
+    body = encode(
+        {
+            "experiment_ids": [experiment_id],
+            "filter": SEARCH_FILTER,
+            "order_by": SEARCH_ORDER,
+            "max_results": SEARCH_PAGE,
+        }
+    )
+    returned = 0
+    for _ in range(3):  # warm-up: connection, caches, first-use imports
+        returned = len(post(bench.client, "/runs/search", body).get("runs", []))
+    latencies = []
+    for _ in range(bench.sizes.search_queries):
+        began = time.perf_counter()
+        post(bench.client, "/runs/search", body)
+        latencies.append(time.perf_counter() - began)
+    if returned == 0:  # every data set this suite builds has matching runs
+        raise RuntimeError("search-runs returned no runs")
+    return {
+        "search_p50_ms": percentile(latencies, 50) * 1000,
+        "search_p95_ms": percentile(latencies, 95) * 1000,
+        "search_returned": float(returned),
+    }
+
+
+def _read_history(client: httpx.Client, run_id: str, key: str) -> int:
+    """Every point of the metric, following page tokens when the server pages; returns the count."""
+    count, token = 0, None
+    for _ in range(100_000):  # bounded: a server that never stops paging is an error
+        params = {"run_id": run_id, "metric_key": key}
+        if token:
+            params["page_token"] = token
+        page = get(client, "/metrics/get-history", params)
+        count += len(page.get("metrics", []))
+        token = page.get("next_page_token")
+        if not token:
+            return count
+    raise RuntimeError("get-history kept returning page tokens")
+
+
+def history(bench: Bench) -> dict[str, float]:
+    """Time to read back one metric's whole history (loaded untimed through log-batch)."""
+    total = bench.sizes.history_points
+    experiment_id = _experiment(bench, "bench-history")
+    (run_id,), _ = _create_runs(bench, experiment_id, 1)
+    now = _now_ms()
+    bodies = [
+        encode(
+            {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": "curve", "value": step * 0.5, "timestamp": now + step, "step": step}
+                    for step in range(start, min(start + 1000, total))
+                ],
+            }
+        )
+        for start in range(0, total, 1000)
+    ]
+    run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-batch", b) for b in bodies], timed=False)
+    _read_history(bench.client, run_id, "curve")  # warm-up
+    times = []
+    for _ in range(bench.sizes.history_repeats):
+        began = time.perf_counter()
+        count = _read_history(bench.client, run_id, "curve")
+        times.append(time.perf_counter() - began)
+        if count != total:
+            raise RuntimeError(f"get-history returned {count} points, expected {total}")
+    return {"history_s": percentile(times, 50)}
+
+
+WORKLOADS = [
+    Workload("runs-create", ("runs_created_per_s",), runs_create),
+    Workload("log-batch", ("batch_points_per_s", "batch_p95_ms"), log_batch),
+    Workload("log-metric", ("log_metric_per_s", "log_metric_p95_ms"), log_metric),
+    Workload("search-runs", ("search_p50_ms", "search_p95_ms", "search_returned"), search_runs),
+    Workload("history", ("history_s",), history),
+]
