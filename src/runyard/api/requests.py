@@ -41,6 +41,11 @@ def validate(model: type[M], data: Any) -> M:
 
 async def parse_json(request: Request, model: type[M]) -> M:
     """The request's JSON body as ``model`` (an empty body counts as ``{}``)."""
+    return validate(model, await read_json_object(request))
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The request's body decoded as a JSON object, with NUL characters refused."""
     body = await request.body()
     if len(body) > MAX_JSON_BODY_BYTES:
         raise InvalidParameter(f"Request body is too large ({len(body)} bytes; limit {MAX_JSON_BODY_BYTES}).")
@@ -56,7 +61,7 @@ async def parse_json(request: Request, model: type[M]) -> M:
     # Cheap pre-check on the raw bytes; only walk the parsed body when an escaped NUL may be present.
     if b"\\u0000" in body and _contains_nul(data):
         raise InvalidParameter(NUL_MESSAGE)
-    return validate(model, data)
+    return data
 
 
 def _contains_nul(value: Any) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -49,8 +49,9 @@ class Param:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
+class Metric(NamedTuple):
+    """One metric point. A named tuple, because ingestion builds a thousand of these per request."""
+
     key: str
     value: float
     timestamp: int

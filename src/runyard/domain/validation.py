@@ -168,11 +168,21 @@ def validate_batch_limits(metrics: Sequence[Metric], params: Sequence[Param], ta
             )
 
 
+def validate_metrics(metrics: Sequence[Metric]) -> None:
+    """``validate_metric`` for every point, checking each distinct key once (batches repeat a few keys)."""
+    checked: set[str] = set()
+    for index, metric in enumerate(metrics):
+        if metric.key not in checked:
+            validate_name(metric.key, f"metrics[{index}].key", "Metric")
+            checked.add(metric.key)
+        if not (0 <= metric.timestamp <= INT64_MAX and INT64_MIN <= metric.step <= INT64_MAX):
+            validate_metric(metric, f"metrics[{index}]")
+
+
 def validate_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[Tag]) -> None:
     """All of MLflow's log-batch checks: counts, keys, lengths, duplicate param keys."""
     validate_batch_limits(metrics, params, tags)
-    for index, metric in enumerate(metrics):
-        validate_metric(metric, f"metrics[{index}]")
+    validate_metrics(metrics)
     for index, param in enumerate(params):
         validate_param(param, f"params[{index}]")
     for index, tag in enumerate(tags):

@@ -43,6 +43,14 @@ def log_batch(
     run_store.update_run(connection, run_uuid, last_activity_time=now_ms())
 
 
+def _stored_point(metric: Metric) -> metric_store.PointRow:
+    value = metric.value
+    if value - value == 0.0:  # finite: the common case, without a function call per point
+        return (metric.key, value, metric.timestamp, metric.step, False)
+    stored, is_nan = validation.metric_storage_value(value)
+    return (metric.key, stored, metric.timestamp, metric.step, is_nan)
+
+
 def _log_params(connection: Connection, run_id: str, params: Sequence[Param]) -> None:
     existing = run_store.existing_params(connection, run_id, [p.key for p in params])
     changed = [

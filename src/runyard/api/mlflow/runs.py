@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from runyard.api.context import get_context
+from runyard.api.mlflow.batch_parsing import parse_log_batch
 from runyard.api.mlflow.serializers import run_info_json, run_json
-from runyard.api.requests import parse_json, parse_query
+from runyard.api.requests import parse_json, parse_query, read_json_object
 from runyard.api.responses import JSONResponse
 from runyard.domain.tracking import Dataset, DatasetInput, Metric, ModelLink, Param, Tag, ViewType
 from runyard.services import logging as logging_service
@@ -22,18 +23,6 @@ router = APIRouter(prefix="/runs", tags=["mlflow-runs"])
 
 
 class TagIn(BaseModel):
-    key: str
-    value: str = ""
-
-
-class MetricIn(BaseModel):
-    key: str
-    value: float
-    timestamp: int
-    step: int = 0
-
-
-class ParamIn(BaseModel):
     key: str
     value: str = ""
 
@@ -83,12 +72,6 @@ class SetTag(RunRef):
 
 class DeleteTag(RunRef):
     key: str
-
-
-class LogBatch(RunRef):
-    metrics: list[MetricIn] = Field(default_factory=list)
-    params: list[ParamIn] = Field(default_factory=list)
-    tags: list[TagIn] = Field(default_factory=list)
 
 
 class LogModel(RunRef):
@@ -250,12 +233,9 @@ async def delete_tag(request: Request) -> Response:
 @router.post("/log-batch")
 async def log_batch(request: Request) -> Response:
     """Log up to 1000 metrics, 100 params and 100 tags atomically."""
-    body = await parse_json(request, LogBatch)
-    metrics = [Metric(m.key, m.value, m.timestamp, m.step) for m in body.metrics]
-    params = [Param(p.key, p.value) for p in body.params]
-    tags = [Tag(t.key, t.value) for t in body.tags]
+    run_id, metrics, params, tags = parse_log_batch(await read_json_object(request))
     await get_context(request).write(
-        lambda c: logging_service.log_batch(c, body.id, metrics=metrics, params=params, tags=tags)
+        lambda c: logging_service.log_batch(c, run_id, metrics=metrics, params=params, tags=tags)
     )
     return _empty()
 

@@ -19,15 +19,11 @@ PointRow = tuple[str, float, int, int, bool]
 
 
 def insert_points(connection: Connection, run_id: str, points: Sequence[PointRow]) -> None:
-    if not points:
-        return
-    statement = dialects.insert_ignoring_duplicates(connection, metrics)
-    connection.execute(
-        statement,
-        [
-            {"run_uuid": run_id, "key": key, "value": value, "timestamp": ts, "step": step, "is_nan": is_nan}
-            for key, value, ts, step, is_nan in points
-        ],
+    dialects.executemany_ignoring_duplicates(
+        connection,
+        metrics,
+        ("run_uuid", "key", "value", "timestamp", "step", "is_nan"),
+        [(run_id, key, value, ts, step, is_nan) for key, value, ts, step, is_nan in points],
     )
 
 
