@@ -183,11 +183,11 @@ imagePullSecrets:
 {{/* OIDC providers as the TOML array text runyard reads from RUNYARD_OIDC_PROVIDERS. */}}
 {{- define "runyard.oidcProvidersToml" -}}
 {{- $items := list -}}
-{{- range .Values.secrets.auth.oidc.providers -}}
+{{- range $provider := .Values.secrets.auth.oidc.providers -}}
 {{- $fields := list -}}
 {{- range $key := list "name" "key" "issuer_url" "client_id" "client_secret" "scopes" "pkce" "allow_sign_up" -}}
-{{- if hasKey $ $key -}}
-{{- $fields = append $fields (printf "%s = %s" $key (toJson (get $ $key))) -}}
+{{- if hasKey $provider $key -}}
+{{- $fields = append $fields (printf "%s = %s" $key (toJson (get $provider $key))) -}}
 {{- end -}}
 {{- end -}}
 {{- $items = append $items (printf "{ %s }" (join ", " $fields)) -}}

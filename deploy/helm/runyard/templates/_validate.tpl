@@ -4,16 +4,17 @@ the render fails once with all of them ("VALUES VALIDATION:"), in the manner of 
 */}}
 {{- define "runyard.validateValues" -}}
 {{- $messages := list -}}
-{{- $messages = append $messages (include "runyard.validate.serverSecret" .) -}}
-{{- $messages = append $messages (include "runyard.validate.storageSecret" .) -}}
-{{- $messages = append $messages (include "runyard.validate.redis" .) -}}
-{{- $messages = append $messages (include "runyard.validate.cookieSecret" .) -}}
-{{- $messages = append $messages (include "runyard.validate.database" .) -}}
-{{- $messages = append $messages (include "runyard.validate.artifacts" .) -}}
-{{- $messages = append $messages (include "runyard.validate.s3proxy" .) -}}
-{{- $messages = append $messages (include "runyard.validate.pools" .) -}}
-{{- $messages = append $messages (include "runyard.validate.ingress" .) -}}
-{{- $messages = append $messages (include "runyard.validate.tracking" .) -}}
+{{- $messages = append $messages (include "runyard.validate.serverSecret" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.storageSecret" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.redis" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.cookieSecret" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.database" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.artifacts" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.s3proxy" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.pools" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.ingress" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.tracking" . | trim) -}}
+{{- $messages = append $messages (include "runyard.validate.hpa" . | trim) -}}
 {{- $messages = without $messages "" -}}
 {{- if $messages -}}
 {{- printf "\nVALUES VALIDATION:\n%s" (join "\n" $messages) | fail -}}
@@ -30,7 +31,7 @@ the render fails once with all of them ("VALUES VALIDATION:"), in the manner of 
 {{- if $s.cookieSecret -}}{{- $inline = append $inline "secrets.cookieSecret" -}}{{- end -}}
 {{- if $s.agentToken -}}{{- $inline = append $inline "secrets.agentToken" -}}{{- end -}}
 {{- if $s.auth.oidc.providers -}}{{- $inline = append $inline "secrets.auth.oidc.providers" -}}{{- end -}}
-{{- if $inline -}}
+{{- if $inline }}
 runyard: existing-server-secret-conflict
     secrets.existingServerSecret={{ $s.existingServerSecret }} is set together with inline values. The existing
     Secret must hold them (keys dbUsername, dbPassword, dbHost, dbName, cookieSecret, oidcProviders,
@@ -45,16 +46,16 @@ runyard: existing-server-secret-conflict
 {{- $inline := list -}}
 {{- if $s.storage.accessKeyId -}}{{- $inline = append $inline "secrets.storage.accessKeyId" -}}{{- end -}}
 {{- if $s.storage.secretAccessKey -}}{{- $inline = append $inline "secrets.storage.secretAccessKey" -}}{{- end -}}
-{{- if $inline -}}
+{{- if $inline }}
 runyard: existing-storage-secret-conflict
     secrets.existingStorageSecret={{ $s.existingStorageSecret }} is set together with inline credentials. The
     existing Secret must hold them (keys accessKeyId, secretAccessKey). Remove: {{ join ", " $inline }}.
 {{- end -}}
-{{- else if and (not $s.storage.accessKeyId) $s.storage.secretAccessKey -}}
+{{- else if and (not $s.storage.accessKeyId) $s.storage.secretAccessKey }}
 runyard: storage-credentials-incomplete
     secrets.storage.secretAccessKey is set without secrets.storage.accessKeyId. Set both, or neither (to use
     the pod's cloud identity).
-{{- else if and $s.storage.accessKeyId (not $s.storage.secretAccessKey) -}}
+{{- else if and $s.storage.accessKeyId (not $s.storage.secretAccessKey) }}
 runyard: storage-credentials-incomplete
     secrets.storage.accessKeyId is set without secrets.storage.secretAccessKey. Set both, or neither (to use
     the pod's cloud identity).
@@ -95,12 +96,12 @@ runyard: storage-credentials-incomplete
 
 {{- define "runyard.validate.cookieSecret" -}}
 {{- $s := .Values.secrets -}}
-{{- if and $s.cookieSecret (lt (len $s.cookieSecret) 64) -}}
+{{- if and $s.cookieSecret (lt (len $s.cookieSecret) 64) }}
 runyard: cookie-secret-too-short
     secrets.cookieSecret is {{ len $s.cookieSecret }} characters long; it must be at least 64 (for example:
     `openssl rand -hex 32`), and the same on all server replicas.
 {{- end -}}
-{{- if and .Values.server.auth.enabled (not $s.cookieSecret) (not $s.existingServerSecret) -}}
+{{- if and .Values.server.auth.enabled (not $s.cookieSecret) (not $s.existingServerSecret) }}
 runyard: auth-requires-cookie-secret
     server.auth.enabled=true requires a cookie secret. Set secrets.cookieSecret (>= 64 characters) or the
     cookieSecret key of secrets.existingServerSecret.
@@ -111,7 +112,7 @@ runyard: auth-requires-cookie-secret
 {{- $replicas := int .Values.server.replicaCount -}}
 {{- $hpa := .Values.server.autoscaling.hpa -}}
 {{- if eq .Values.database.type "sqlite" -}}
-{{- if or (gt $replicas 1) $hpa.enabled -}}
+{{- if or (gt $replicas 1) $hpa.enabled }}
 runyard: sqlite-single-replica
     database.type=sqlite allows exactly one server replica (SQLite has one writer and its file lives on a
     ReadWriteOnce volume), but server.replicaCount={{ $replicas }}{{ if $hpa.enabled }} and server.autoscaling.hpa.enabled=true{{ end }}.
@@ -119,7 +120,7 @@ runyard: sqlite-single-replica
     set server.replicaCount=1 and server.autoscaling.hpa.enabled=false.
 {{- end -}}
 {{- $s := .Values.secrets -}}
-{{- if or $s.db.username $s.db.password $s.db.host $s.db.database -}}
+{{- if or $s.db.username $s.db.password $s.db.host $s.db.database }}
 runyard: sqlite-with-postgresql-credentials
     secrets.db.* is set but database.type=sqlite. Set database.type=postgresql to use PostgreSQL, or remove
     secrets.db.*.
@@ -131,17 +132,17 @@ runyard: sqlite-with-postgresql-credentials
 {{- range $key := list "username" "password" "host" "database" -}}
 {{- if not (get $s.db $key) -}}{{- $missing = append $missing (printf "secrets.db.%s" $key) -}}{{- end -}}
 {{- end -}}
-{{- if $missing -}}
+{{- if $missing }}
 runyard: postgresql-connection-incomplete
     database.type=postgresql needs the connection: set {{ join ", " $missing }}, or set
     secrets.existingServerSecret to a Secret with keys dbUsername, dbPassword, dbHost, dbName.
 {{- end -}}
-{{- if regexMatch "[@:/?#\\[\\] ]" $s.db.password -}}
+{{- if regexMatch "[@:/?#\\[\\] ]" $s.db.password }}
 runyard: postgresql-password-not-url-safe
     secrets.db.password contains a character reserved in URLs (@ : / ? # [ ] or space); it is placed in the
     database URL, so percent-encode it (e.g. @ as %40, : as %3A, / as %2F).
 {{- end -}}
-{{- if and $s.db.host (not (regexMatch "^[^:/]+(:[0-9]+)?$" $s.db.host)) -}}
+{{- if and $s.db.host (not (regexMatch "^[^:/]+(:[0-9]+)?$" $s.db.host)) }}
 runyard: postgresql-host-format
     secrets.db.host={{ $s.db.host }} must be host or host:port (no scheme, no path), e.g. db.example.com:5432.
 {{- end -}}
@@ -151,13 +152,13 @@ runyard: postgresql-host-format
 
 {{- define "runyard.validate.artifacts" -}}
 {{- $shared := or .Values.storage.artifactsDestination .Values.s3proxy.enabled -}}
-{{- if and (not $shared) (or (gt (int .Values.server.replicaCount) 1) .Values.server.autoscaling.hpa.enabled) -}}
+{{- if and (not $shared) (or (gt (int .Values.server.replicaCount) 1) .Values.server.autoscaling.hpa.enabled) }}
 runyard: artifacts-need-shared-store
     More than one server replica needs a shared artifact store, but storage.artifactsDestination is empty
     (artifacts would stay on one pod's volume). Set storage.artifactsDestination=s3://BUCKET/PREFIX (with
     storage.s3.* and secrets.storage.* or secrets.existingStorageSecret), or enable s3proxy.
 {{- end -}}
-{{- if and .Values.storage.registryUri (not .Values.storage.artifactsDestination) (not .Values.s3proxy.enabled) -}}
+{{- if and .Values.storage.registryUri (not .Values.storage.artifactsDestination) (not .Values.s3proxy.enabled) }}
 runyard: registry-without-artifact-store
     storage.registryUri is set but storage.artifactsDestination is empty. Set storage.artifactsDestination
     to the same bucket (s3://BUCKET/artifacts) or remove storage.registryUri.
@@ -167,27 +168,27 @@ runyard: registry-without-artifact-store
 {{- define "runyard.validate.s3proxy" -}}
 {{- $p := .Values.s3proxy -}}
 {{- if $p.enabled -}}
-{{- if .Values.storage.s3.endpoint -}}
+{{- if .Values.storage.s3.endpoint }}
 runyard: s3proxy-endpoint-conflict
     s3proxy.enabled=true points the server at the s3proxy Service, but storage.s3.endpoint={{ .Values.storage.s3.endpoint }}
     is set too. Remove storage.s3.endpoint, or set s3proxy.enabled=false to use that endpoint.
 {{- end -}}
-{{- if not .Values.storage.artifactsDestination -}}
+{{- if not .Values.storage.artifactsDestination }}
 runyard: s3proxy-needs-bucket
     s3proxy.enabled=true needs storage.artifactsDestination=s3://CONTAINER/PREFIX (an Azure Blob container).
 {{- end -}}
-{{- if not (include "runyard.storage.hasCredentials" .) -}}
+{{- if not (include "runyard.storage.hasCredentials" .) }}
 runyard: s3proxy-needs-credentials
     s3proxy.enabled=true needs the S3 credentials the server presents to s3proxy: set
     secrets.storage.accessKeyId and secrets.storage.secretAccessKey, or secrets.existingStorageSecret.
 {{- end -}}
 {{- if $p.azure.existingSecret -}}
-{{- if or $p.azure.storageAccount.name $p.azure.storageAccount.accessKey -}}
+{{- if or $p.azure.storageAccount.name $p.azure.storageAccount.accessKey }}
 runyard: s3proxy-azure-secret-conflict
     s3proxy.azure.existingSecret={{ $p.azure.existingSecret }} is set together with inline Azure credentials.
     Remove: s3proxy.azure.storageAccount.name, s3proxy.azure.storageAccount.accessKey.
 {{- end -}}
-{{- else if not (and $p.azure.storageAccount.name $p.azure.storageAccount.accessKey) -}}
+{{- else if not (and $p.azure.storageAccount.name $p.azure.storageAccount.accessKey) }}
 runyard: s3proxy-needs-azure-account
     s3proxy.enabled=true needs the Azure storage account: set s3proxy.azure.storageAccount.name and
     s3proxy.azure.storageAccount.accessKey, or s3proxy.azure.existingSecret.
@@ -199,17 +200,17 @@ runyard: s3proxy-needs-azure-account
 {{- $names := dict -}}
 {{- $fullnames := dict -}}
 {{- range $index, $pool := .Values.computePools -}}
-{{- if not $pool.name -}}
+{{- if not $pool.name }}
 runyard: compute-pool-name
     computePools[{{ $index }}] has no name. Give every pool a name (a DNS label such as "a100").
 {{- else -}}
-{{- if hasKey $names $pool.name -}}
+{{- if hasKey $names $pool.name }}
 runyard: compute-pool-duplicate
     computePools has two pools named "{{ $pool.name }}". Pool names must be unique.
 {{- end -}}
 {{- $_ := set $names $pool.name true -}}
 {{- $full := include "runyard.pool.fullname" (dict "root" $ "pool" $pool) -}}
-{{- if hasKey $fullnames $full -}}
+{{- if hasKey $fullnames $full }}
 runyard: compute-pool-name-too-long
     computePools "{{ $pool.name }}" and "{{ get $fullnames $full }}" both become "{{ $full }}" once cut to 63 characters.
     Shorten the pool names or set fullnameOverride.
@@ -220,15 +221,29 @@ runyard: compute-pool-name-too-long
 {{- end -}}
 
 {{- define "runyard.validate.ingress" -}}
-{{- if and .Values.ingress.enabled (not .Values.ingress.hosts) -}}
+{{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
 runyard: ingress-needs-hosts
     ingress.enabled=true needs at least one entry in ingress.hosts (host and paths).
 {{- end -}}
 {{- end -}}
 
 {{- define "runyard.validate.tracking" -}}
-{{- if and .Values.tracking.externalMlflow.enabled (not .Values.tracking.externalMlflow.url) -}}
+{{- if and .Values.tracking.externalMlflow.enabled (not .Values.tracking.externalMlflow.url) }}
 runyard: external-mlflow-needs-url
     tracking.externalMlflow.enabled=true needs tracking.externalMlflow.url (http(s)://host:port).
+{{- end -}}
+{{- end -}}
+
+{{- define "runyard.validate.hpa" -}}
+{{- $hpa := .Values.server.autoscaling.hpa -}}
+{{- if $hpa.enabled -}}
+{{- if and (eq (toString $hpa.targetCPU) "") (eq (toString $hpa.targetMemory) "") }}
+runyard: hpa-needs-a-target
+    server.autoscaling.hpa.enabled=true needs server.autoscaling.hpa.targetCPU and/or targetMemory (percent).
+{{- end -}}
+{{- if gt (int $hpa.minReplicas) (int $hpa.maxReplicas) }}
+runyard: hpa-min-above-max
+    server.autoscaling.hpa.minReplicas={{ $hpa.minReplicas }} is above maxReplicas={{ $hpa.maxReplicas }}.
+{{- end -}}
 {{- end -}}
 {{- end -}}
