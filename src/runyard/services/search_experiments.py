@@ -1,19 +1,17 @@
-"""Searching experiments (filter grammar support lives in ``runyard.domain.search_filter``)."""
+"""Searching experiments: MLflow's filter grammar (plus OR and parentheses), order_by, paging."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from runyard.domain.search_filter import EXPERIMENTS, parse_filter, parse_order_by
 from runyard.domain.tracking import Experiment, Page, ViewType
-from runyard.errors import InvalidParameter
 from runyard.services.metric_history import decode_offset_token, encode_offset_token
+from runyard.services.search_runs import check_max_results
 from runyard.stores.metadata import experiments as store
-from runyard.stores.metadata.tables import experiments
-
-SEARCH_MAX_RESULTS_DEFAULT = 1000
-SEARCH_MAX_RESULTS_THRESHOLD = 50000
+from runyard.stores.metadata import search
 
 
 def search_experiments(
@@ -25,22 +23,17 @@ def search_experiments(
     order_by: Sequence[str] = (),
     page_token: str | None = None,
 ) -> Page[Experiment]:
-    limit = SEARCH_MAX_RESULTS_DEFAULT if max_results is None else max_results
-    if not 1 <= limit <= SEARCH_MAX_RESULTS_THRESHOLD:
-        raise InvalidParameter(
-            f"Invalid value {limit} for parameter 'max_results' supplied. It must be at most "
-            f"{SEARCH_MAX_RESULTS_THRESHOLD}, and at least 1."
-        )
-    if filter_string or order_by:
-        raise InvalidParameter("experiment filters are not supported yet")
+    """One page of experiments matching ``filter_string``, in MLflow's order.
+
+    Raises:
+        InvalidParameter: for a bad filter, order_by, max_results or page token.
+    """
+    limit = check_max_results(max_results)
+    expr = parse_filter(filter_string, EXPERIMENTS)
+    order_keys = parse_order_by(order_by, EXPERIMENTS)
     offset = decode_offset_token(page_token)
-    statement = (
-        select(experiments)
-        .where(experiments.c.lifecycle_stage.in_(view_type.stages()))
-        .order_by(experiments.c.creation_time.desc(), experiments.c.experiment_id.asc())
-        .offset(offset)
-        .limit(limit + 1)
+    rows = search.search_experiment_rows(
+        connection, stages=view_type.stages(), expr=expr, order_keys=order_keys, offset=offset, limit=limit + 1
     )
-    rows = connection.execute(statement).all()
     token = encode_offset_token(offset + limit) if len(rows) > limit else None
     return Page(store.experiments_from_rows(connection, rows[:limit]), token)
