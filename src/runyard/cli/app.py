@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from runyard import __version__
-from runyard.cli import config, db, server
+from runyard.cli import agent, config, db, server
 
 app = typer.Typer(
     name="runyard",
@@ -15,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("server")(server.server)
+app.command("agent")(agent.agent)
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 

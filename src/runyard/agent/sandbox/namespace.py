@@ -1,0 +1,74 @@
+"""The ``namespace`` level: unprivileged user, mount, PID, IPC and UTS namespaces via util-linux ``unshare``.
+
+On top of the ``process`` level: the job sees only its own directory, ``/tmp`` (a folder of its
+own), read-only system paths and the Python installation (``_nsinit.py`` builds that root and
+pivots into it); it sees and can signal only its own processes (PID namespace; when the job's init
+dies the kernel kills everything left); ``RLIMIT_NPROC`` counts the job's processes alone (its own
+user namespace); with ``network = false`` it gets a network namespace with loopback only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+from runyard.agent.sandbox.base import Sandbox, SandboxSpec
+from runyard.agent.sandbox.limits import Limits, rlimits_for
+from runyard.agent.sandbox.paths import read_only_paths
+
+NSINIT = Path(__file__).with_name("_nsinit.py")
+
+
+class NamespaceSandbox(Sandbox):
+    """Runs the job under ``unshare`` with a private root filesystem."""
+
+    name: ClassVar[str] = "namespace"
+    guarantees: ClassVar[tuple[str, ...]] = (
+        "everything the process level guarantees",
+        "filesystem: only the job directory is writable; system paths and the Python installation are "
+        "visible read-only; nothing else of the host (no home directories, no agent files, no /var)",
+        "own PID namespace: the job cannot see or signal other processes; its death kills all it started",
+        "own user namespace: root inside has no privileges on the host; the process limit counts only the job",
+        "no-network mode: a private network namespace with loopback only",
+    )
+    enforces_network: ClassVar[bool] = True
+    isolates_filesystem: ClassVar[bool] = True
+
+    @classmethod
+    def available(cls) -> str | None:
+        if shutil.which("unshare") is None:
+            return "util-linux unshare is not installed"
+        return None
+
+    def command(self, spec: SandboxSpec) -> list[str]:
+        control = spec.control_dir
+        new_root = control / "root"
+        new_root.mkdir(parents=True, exist_ok=True)
+        tmp = spec.root_dir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        init_spec = {
+            "new_root": str(new_root),
+            "ro_paths": read_only_paths(tuple(spec.extra_ro_paths)),
+            "rw_path": str(spec.root_dir),
+            "tmp_path": str(tmp),
+            "devices": [str(device) for device in spec.devices],
+            "cwd": str(spec.work_dir),
+            "argv": list(spec.argv),
+            "network": spec.network,
+            "control_dir": str(control),
+            "rlimits": [[which, soft, hard] for which, (soft, hard) in rlimits_for(spec.limits)],
+        }
+        spec_path = control / "nsinit.json"
+        spec_path.write_text(json.dumps(init_spec))
+        flags = ["--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child", "--ipc", "--uts"]
+        if not spec.network:
+            flags.append("--net")
+        return ["unshare", *flags, "--", sys.executable, "-I", "-S", str(NSINIT), str(spec_path)]
+
+    def launcher_limits(self, spec: SandboxSpec) -> Limits:
+        # The namespace init applies the limits just before it runs the job: a small address-space
+        # limit must not stop unshare and the init themselves from starting.
+        return Limits()

@@ -1,0 +1,94 @@
+"""``runyard agent``: join a compute pool and run the jobs the scheduler assigns, each in a sandbox."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from runyard.agent.gpus import GpuSpecError, parse_gpus
+from runyard.agent.sandbox import BY_STRENGTH, SandboxError, choose, probe
+from runyard.agent.worker import Agent, WorkerIdentity, default_name, protect_own_environment
+from runyard.cli.output import console, fail
+from runyard.client._agent import AgentAPI
+from runyard.settings import AgentSettings, SandboxSettings
+
+
+def _settings(flags: dict[str, Any]) -> tuple[AgentSettings, SandboxSettings]:
+    given = {name: value for name, value in flags.items() if value is not None}
+    try:
+        return AgentSettings(**given), SandboxSettings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        fail(f"invalid configuration: {where}: {first['msg']}")
+
+
+def _run_as(sandbox: SandboxSettings) -> tuple[int, int] | None:
+    """Jobs run as ``run_as_uid`` only when the agent is root (an unprivileged agent cannot switch)."""
+    if sandbox.run_as_uid is None or os.geteuid() != 0:
+        return None
+    return sandbox.run_as_uid, sandbox.run_as_gid or sandbox.run_as_uid
+
+
+def agent(
+    server: Annotated[str | None, typer.Option("--server", help="Server URL (env RUNYARD_AGENT_SERVER_URL).")] = None,
+    pool: Annotated[str | None, typer.Option("--pool", help="Compute pool (env RUNYARD_AGENT_POOL).")] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option("--gpus", help="auto (NVML/nvidia-smi), none, or ids such as 0,1,2,3 (env RUNYARD_AGENT_GPUS)."),
+    ] = None,
+    slots: Annotated[
+        int | None,
+        typer.Option("--slots", help="Concurrent CPU-only jobs (default CPU count; env RUNYARD_AGENT_SLOTS)."),
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option("--work-dir", help="Job directories and bundles (env RUNYARD_AGENT_WORK_DIR)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Worker name (default hostname-pid).")] = None,
+) -> None:
+    """Run an agent: register with the server, then run assigned jobs in a sandbox until SIGTERM."""
+    settings, sandbox = _settings(
+        {"server_url": server, "pool": pool, "gpus": gpus, "slots": slots, "work_dir": work_dir, "name": name}
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        gpu_ids = parse_gpus(settings.gpus)
+    except GpuSpecError as error:
+        fail(str(error))
+    run_as = _run_as(sandbox)
+    if os.geteuid() == 0 and run_as is None:
+        logging.getLogger("runyard.agent").warning(
+            "the agent runs as root and RUNYARD_SANDBOX_RUN_AS_UID is not set: jobs run as root"
+        )
+    try:
+        level = choose(sandbox.isolation, run_as, need_network_isolation=not sandbox.network).name
+    except SandboxError as error:
+        fail(str(error))
+    unavailable = {other: probe(other, run_as) for other in BY_STRENGTH if probe(other, run_as) is not None}
+    protect_own_environment()
+    identity = WorkerIdentity(
+        name=settings.name or default_name(),
+        pool=settings.pool,
+        hostname=socket.gethostname(),
+        gpus=gpu_ids,
+        slots=settings.slots or os.cpu_count() or 1,
+        labels=settings.labels,
+    )
+    token = settings.token.get_secret_value() if settings.token is not None else None
+    client = AgentAPI(settings.server_url, token=token)
+    console.print(
+        f"runyard agent {identity.name}: pool {identity.pool}, server {settings.server_url}, "
+        f"GPUs {','.join(gpu_ids) or 'none'}, slots {identity.slots}, sandbox {level}"
+        + "".join(f"\n  {other} level unavailable: {why}" for other, why in unavailable.items())
+    )
+    try:
+        Agent(settings, sandbox, identity, client, run_as=run_as).run()
+    finally:
+        client.close()
