@@ -196,6 +196,11 @@ class AgentSettings(_RunyardSettings):
     token: SecretStr | None = Field(default=None, description="Agent credential.")
     work_dir: Path | None = Field(default=None, description="Where job working directories are made.")
     heartbeat_seconds: float = Field(default=10.0, gt=0)
+    heartbeat_file: Path = Field(
+        default=Path("/tmp/runyard-agent/heartbeat"), description="Touched while the agent's loops are alive."
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Worker labels (JSON in the environment).")
+    claim_wait_seconds: float = Field(default=20.0, gt=0, le=300, description="Long-poll wait of one claim.")
 
 
 class SandboxSettings(_RunyardSettings):
@@ -210,6 +215,10 @@ class SandboxSettings(_RunyardSettings):
     max_file_size_mb: int | None = Field(default=None, ge=1)
     network: bool = True
     timeout_seconds: float | None = Field(default=None, gt=0)
+    run_as_uid: int | None = Field(
+        default=None, ge=1, description="Run jobs as this unprivileged user id (only when the agent is root)."
+    )
+    run_as_gid: int | None = Field(default=None, ge=1, description="Group id for run_as_uid (default: the same).")
 
 
 def redact_url(url: str) -> str:
