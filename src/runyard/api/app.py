@@ -11,8 +11,20 @@ from runyard import __version__
 from runyard.api import health
 from runyard.api.context import AppContext
 from runyard.api.errors import install_error_handlers
-from runyard.api.mlflow import artifacts, experiments, metrics, runs, server_info
+from runyard.api.mlflow import (
+    artifacts,
+    experiments,
+    logged_models,
+    metrics,
+    model_versions,
+    registered_models,
+    registry_artifacts,
+    runs,
+    server_info,
+)
+from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
+from runyard.api.v1 import compute, registry_events
 from runyard.settings import ServerSettings
 from runyard.stores.artifacts import open_store
 from runyard.stores.metadata.session import Database
@@ -25,7 +37,7 @@ MLFLOW_ARTIFACTS_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-
 
 def _mlflow_router() -> APIRouter:
     router = APIRouter()
-    for module in (experiments, runs, metrics, artifacts):
+    for module in (experiments, runs, metrics, artifacts, registered_models, model_versions, logged_models):
         router.include_router(module.router)
     return router
 
@@ -47,9 +59,12 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     # Parts go through the server's own upload URLs, whatever the store.
     context.extras["multipart_uploads"] = True
 
+    compute.install(context)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with compute.lifespan(context):
+            yield
         context.database.dispose()
 
     app = FastAPI(
@@ -60,11 +75,16 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     )
     app.state.context = context
     install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
+    app.include_router(compute.compute_router(), prefix="/api/v1")
+    app.include_router(registry_events.router, prefix="/api/v1")
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)
     for prefix in MLFLOW_ARTIFACTS_PREFIXES:
+        app.include_router(registry_artifacts.router, prefix=prefix)  # before the proxy: serves _registry/
         app.include_router(artifacts.proxy_router, prefix=prefix)
     for prefix in MLFLOW_V3_PREFIXES:
         app.include_router(server_info.router, prefix=prefix)

@@ -68,8 +68,20 @@ def serve(settings: ServerSettings) -> None:
         return
     database.dispose()
     _export_to_workers(settings)
+    _prepare_multiprocess_metrics(settings)
     config = _uvicorn_config(settings, "runyard.api.asgi:create_app_from_environment")
     Multiprocess(config, sockets=[_listening_socket(config)]).run()
+
+
+def _prepare_multiprocess_metrics(settings: ServerSettings) -> None:
+    """Workers write Prometheus samples to files so ``/metrics`` on any worker reports the whole server."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        return
+    directory = settings.data_dir / "prometheus" / str(os.getpid())
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def _uvicorn_config(settings: ServerSettings, app: FastAPI | str) -> uvicorn.Config:

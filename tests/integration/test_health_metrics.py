@@ -1,0 +1,37 @@
+"""Operator endpoints: /health, /ready, /version and Prometheus /metrics."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.support.servers import LiveServer
+
+
+def test_health_and_ready(server: LiveServer) -> None:
+    assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/ready").json() == {"status": "ready"}
+    assert httpx.get(f"{server.url}/version").text
+
+
+def test_prometheus_metrics_count_requests_by_route(server: LiveServer) -> None:
+    for _ in range(3):
+        httpx.get(f"{server.url}/api/2.0/mlflow/experiments/get", params={"experiment_id": "0"})
+    text = httpx.get(f"{server.url}/metrics").text
+    lines = [
+        line
+        for line in text.splitlines()
+        if line.startswith("runyard_http_requests_total{")
+        and 'route="/api/2.0/mlflow/experiments/get"' in line
+        and 'status="200"' in line
+    ]
+    assert lines, text[:2000]
+    assert float(lines[0].rsplit(" ", 1)[1]) >= 3
+    assert "runyard_http_request_duration_seconds_bucket" in text
+
+
+def test_multi_worker_server_serves_and_reports_metrics(server_pool) -> None:  # type: ignore[no-untyped-def]
+    live = server_pool.start_new("postgresql", extra_args=["--workers", "2"])
+    with httpx.Client(base_url=live.url) as http:
+        for _ in range(6):
+            assert http.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": "0"}).status_code == 200
+        assert "runyard_http_requests_total" in http.get("/metrics").text
