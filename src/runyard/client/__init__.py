@@ -1,1 +1,6 @@
 """runyard's Python SDK: an HTTP client for the platform API (``/api/v1``)."""
+
+from runyard.client._recipes import make_bundle
+from runyard.client.client import Client
+
+__all__ = ["Client", "make_bundle"]

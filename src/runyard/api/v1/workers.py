@@ -1,0 +1,142 @@
+"""``/api/v1/workers``: the agent side of docs/agent-protocol.md (register, heartbeat, claim) and ``worker ls``."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from runyard.api.context import get_context
+from runyard.api.requests import parse_json, parse_query
+from runyard.api.responses import JSONResponse
+from runyard.scheduler.runtime import ComputeRuntime
+from runyard.services import pools as pool_service
+from runyard.services import workers as service
+from runyard.stores.events.wakeups import queue_topic
+
+router = APIRouter(prefix="/workers", tags=["workers"])
+
+MAX_WAIT_SECONDS = 60.0
+# Waiting claims also re-check on this timer, in case a wake-up never arrives (e.g. Redis is down).
+RECHECK_SECONDS = 2.0
+
+
+class RegisterBody(BaseModel):
+    name: str = Field(default="", max_length=256)
+    pool: str = pool_service.LOCAL_POOL
+    hostname: str | None = None
+    gpus: list[str] = Field(default_factory=list)
+    slots: int = Field(default=1, ge=0, le=1024)
+    labels: dict[str, str] = Field(default_factory=dict)
+    version: str | None = None
+
+
+class HeldAttempt(BaseModel):
+    job_id: str
+    attempt: int
+
+
+class HeartbeatBody(BaseModel):
+    running: list[HeldAttempt] = Field(default_factory=list)
+
+
+class ClaimBody(BaseModel):
+    wait_seconds: float = Field(default=20.0, ge=0, le=MAX_WAIT_SECONDS)
+
+
+class ListQuery(BaseModel):
+    pool: str | None = None
+    all: bool = False
+
+
+def runtime_of(request: Request) -> ComputeRuntime:
+    runtime: ComputeRuntime = get_context(request).extras["compute"]
+    return runtime
+
+
+@router.post("/register")
+async def register(request: Request) -> Response:
+    body = await parse_json(request, RegisterBody)
+    lease = runtime_of(request).lease_seconds
+    registration = await get_context(request).write(
+        lambda connection: service.register(
+            connection,
+            name=body.name,
+            pool=body.pool,
+            hostname=body.hostname,
+            gpus=body.gpus,
+            slots=body.slots,
+            labels=body.labels,
+            version=body.version,
+            lease_seconds=lease,
+        )
+    )
+    return JSONResponse(dataclasses.asdict(registration))
+
+
+@router.post("/{worker_id}/heartbeat")
+async def heartbeat(worker_id: str, request: Request) -> Response:
+    """Extend the lease; the answer lists attempts the agent must kill."""
+    body = await parse_json(request, HeartbeatBody)
+    runtime = runtime_of(request)
+    beat = await get_context(request).write(
+        lambda connection: service.heartbeat(
+            connection,
+            worker_id,
+            [(held.job_id, held.attempt) for held in body.running],
+            lease_seconds=runtime.lease_seconds,
+            stale_after_ms=runtime.delivery_grace_ms,
+        )
+    )
+    await runtime.wakeups.notify(queue_topic(queue) for queue in beat.requeued_queues)
+    return JSONResponse(
+        {"cancel": [dataclasses.asdict(order) for order in beat.cancel], "lease_expires_at": beat.lease_expires_at}
+    )
+
+
+@router.post("/{worker_id}/deregister")
+async def deregister(worker_id: str, request: Request) -> Response:
+    requeued = await get_context(request).write(lambda connection: service.deregister(connection, worker_id))
+    await runtime_of(request).wakeups.notify(queue_topic(queue) for queue in requeued)
+    return JSONResponse({})
+
+
+@router.post("/{worker_id}/claim")
+async def claim(worker_id: str, request: Request) -> Response:
+    """Long-poll for work: answers as soon as the scheduler assigns this worker an attempt."""
+    body = await parse_json(request, ClaimBody)
+    context = get_context(request)
+    runtime = runtime_of(request)
+    worker = await context.read(lambda connection: service.get_worker(connection, worker_id))
+    queues = await context.read(lambda connection: pool_service.get_pool(connection, worker.pool).queues)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + body.wait_seconds
+    with runtime.wakeups.subscribe([queue_topic(queue) for queue in queues]) as waiter:
+        while True:
+            waiter.clear()
+            assignment = await context.write(lambda connection: runtime.placer.claim(connection, worker_id))
+            if assignment is not None:
+                return JSONResponse({"assignment": dataclasses.asdict(assignment)})
+            remaining = deadline - loop.time()
+            if remaining <= 0 or await request.is_disconnected():
+                return JSONResponse({"assignment": None})
+            await waiter.wait(min(remaining, RECHECK_SECONDS))
+
+
+@router.get("")
+async def list_workers(request: Request) -> Response:
+    query = parse_query(request, ListQuery)
+    workers = await get_context(request).read(
+        lambda connection: service.list_workers(connection, pool=query.pool, include_gone=query.all)
+    )
+    return JSONResponse({"workers": [dataclasses.asdict(worker) for worker in workers]})
+
+
+@router.get("/{worker_id}")
+async def get_worker(worker_id: str, request: Request) -> Response:
+    worker = await get_context(request).read(lambda connection: service.get_worker(connection, worker_id))
+    return JSONResponse({"worker": dataclasses.asdict(worker)})

@@ -1,0 +1,222 @@
+"""Job rows, their attempts, event history and log lines; the placement candidate query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, select, update
+
+from runyard.stores.metadata.compute_tables import job_attempts, job_events, job_logs, jobs
+from runyard.stores.metadata.tables import runs
+
+ACTIVE_STATES = ("assigned", "running")
+
+
+def insert_job(connection: Connection, **values: Any) -> int:
+    result = connection.execute(insert(jobs).values(**values))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def get_job(connection: Connection, job_id: int, *, lock: bool = False) -> Row[Any] | None:
+    """The job's row; ``lock`` makes concurrent transitions of one job queue up (PostgreSQL/MariaDB)."""
+    statement = select(jobs).where(jobs.c.job_id == job_id)
+    if lock and connection.dialect.name != "sqlite":
+        statement = statement.with_for_update()
+    return connection.execute(statement).first()
+
+
+def update_job(connection: Connection, job_id: int, **values: Any) -> None:
+    connection.execute(update(jobs).where(jobs.c.job_id == job_id).values(**values))
+
+
+def list_jobs(
+    connection: Connection,
+    *,
+    states: Sequence[str],
+    queue: str | None,
+    recipe: str | None,
+    worker_id: str | None,
+    limit: int,
+    before_id: int | None,
+) -> list[Row[Any]]:
+    """Newest first; ``before_id`` pages backwards (keyset pagination)."""
+    statement = select(jobs).order_by(jobs.c.job_id.desc()).limit(limit)
+    if states:
+        statement = statement.where(jobs.c.state.in_(states))
+    if queue:
+        statement = statement.where(jobs.c.queue == queue)
+    if recipe:
+        statement = statement.where(jobs.c.recipe_name == recipe)
+    if worker_id:
+        statement = statement.where(jobs.c.worker_id == worker_id)
+    if before_id is not None:
+        statement = statement.where(jobs.c.job_id < before_id)
+    return list(connection.execute(statement))
+
+
+def active_jobs_of_worker(connection: Connection, worker_id: str) -> list[Row[Any]]:
+    return list(connection.execute(select(jobs).where(jobs.c.worker_id == worker_id, jobs.c.state.in_(ACTIVE_STATES))))
+
+
+def active_job_usage(connection: Connection) -> list[Row[Any]]:
+    """(worker_id, assigned_gpus) of every job holding capacity, for ``worker ls``."""
+    return list(
+        connection.execute(
+            select(jobs.c.worker_id, jobs.c.assigned_gpus, jobs.c.job_id).where(jobs.c.state.in_(ACTIVE_STATES))
+        )
+    )
+
+
+def lock_candidates(
+    connection: Connection, *, queues: Sequence[str], min_gpus: int, max_gpus: int, limit: int
+) -> list[Row[Any]]:
+    """Queued jobs of ``queues`` that could fit, in placement order, locked.
+
+    Rows another replica has locked are skipped (``SKIP LOCKED``), so N servers placing at once never
+    hand one job out twice and never wait on each other. SQLite has no row locks: its write
+    transactions hold the database write lock (``BEGIN IMMEDIATE``), which serialises placement.
+    """
+    condition = and_(
+        jobs.c.state == "queued", jobs.c.queue.in_(queues), jobs.c.gpus >= min_gpus, jobs.c.gpus <= max_gpus
+    )
+    statement = (
+        select(jobs).where(condition).order_by(jobs.c.queue_rank, jobs.c.priority_rank, jobs.c.job_id).limit(limit)
+    )
+    if connection.dialect.name != "sqlite":
+        statement = statement.with_for_update(skip_locked=True)
+    return list(connection.execute(statement))
+
+
+def insert_attempt(connection: Connection, **values: Any) -> None:
+    connection.execute(insert(job_attempts).values(**values))
+
+
+def get_attempt(connection: Connection, job_id: int, attempt: int) -> Row[Any] | None:
+    return connection.execute(
+        select(job_attempts).where(job_attempts.c.job_id == job_id, job_attempts.c.attempt == attempt)
+    ).first()
+
+
+def update_attempt(connection: Connection, job_id: int, attempt: int, **values: Any) -> None:
+    connection.execute(
+        update(job_attempts).where(job_attempts.c.job_id == job_id, job_attempts.c.attempt == attempt).values(**values)
+    )
+
+
+def list_attempts(connection: Connection, job_id: int) -> list[Row[Any]]:
+    return list(
+        connection.execute(select(job_attempts).where(job_attempts.c.job_id == job_id).order_by(job_attempts.c.attempt))
+    )
+
+
+def undelivered_attempt(connection: Connection, worker_id: str) -> Row[Any] | None:
+    """An attempt placed on the worker but not yet handed to it (e.g. a claim answer was lost)."""
+    return connection.execute(
+        select(job_attempts)
+        .join(jobs, and_(jobs.c.job_id == job_attempts.c.job_id, jobs.c.attempt == job_attempts.c.attempt))
+        .where(
+            jobs.c.worker_id == worker_id,
+            jobs.c.state == "assigned",
+            job_attempts.c.delivered_time.is_(None),
+        )
+        .order_by(job_attempts.c.assigned_time)
+        .limit(1)
+    ).first()
+
+
+def attempt_by_token_hash(connection: Connection, token_hash: str) -> Row[Any] | None:
+    return connection.execute(select(job_attempts).where(job_attempts.c.token_hash == token_hash)).first()
+
+
+def insert_events(connection: Connection, events: Sequence[dict[str, Any]]) -> None:
+    if events:
+        connection.execute(insert(job_events), list(events))
+
+
+def list_events(connection: Connection, job_id: int, *, after_id: int, limit: int) -> list[Row[Any]]:
+    return list(
+        connection.execute(
+            select(job_events)
+            .where(job_events.c.job_id == job_id, job_events.c.event_id > after_id)
+            .order_by(job_events.c.event_id)
+            .limit(limit)
+        )
+    )
+
+
+def insert_log_lines(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        connection.execute(insert(job_logs), list(rows))
+
+
+def list_log_lines(
+    connection: Connection, job_id: int, *, after_id: int, attempt: int | None, limit: int
+) -> list[Row[Any]]:
+    statement = (
+        select(job_logs)
+        .where(job_logs.c.job_id == job_id, job_logs.c.line_id > after_id)
+        .order_by(job_logs.c.line_id)
+        .limit(limit)
+    )
+    if attempt is not None:
+        statement = statement.where(job_logs.c.attempt == attempt)
+    return list(connection.execute(statement))
+
+
+def inactivity_candidates(connection: Connection) -> list[Row[Any]]:
+    """Running jobs with their attempt's last log time and run's last activity (for the watchdog)."""
+    return list(
+        connection.execute(
+            select(
+                jobs.c.job_id,
+                jobs.c.recipe_name,
+                jobs.c.recipe_version,
+                jobs.c.attempt,
+                jobs.c.inactive,
+                jobs.c.cancel_requested,
+                jobs.c.started_time,
+                job_attempts.c.last_log_time,
+                runs.c.last_activity_time,
+            )
+            .join(job_attempts, and_(jobs.c.job_id == job_attempts.c.job_id, jobs.c.attempt == job_attempts.c.attempt))
+            .outerjoin(runs, runs.c.run_uuid == jobs.c.run_id)
+            .where(jobs.c.state == "running")
+        )
+    )
+
+
+def stale_attempts(connection: Connection, worker_id: str, *, delivered_before: int) -> list[Row[Any]]:
+    """Assigned jobs of the worker delivered long ago that never started (the agent dropped them)."""
+    return list(
+        connection.execute(
+            select(jobs)
+            .join(job_attempts, and_(jobs.c.job_id == job_attempts.c.job_id, jobs.c.attempt == job_attempts.c.attempt))
+            .where(
+                jobs.c.worker_id == worker_id,
+                jobs.c.state == "assigned",
+                job_attempts.c.delivered_time < delivered_before,
+            )
+        )
+    )
+
+
+def count_by_state(connection: Connection) -> dict[str, int]:
+    rows = connection.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state))
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def stale_runs(connection: Connection, *, inactive_before: int, limit: int) -> list[str]:
+    """Ids of RUNNING tracking runs idle since ``inactive_before`` that no active job attempt owns."""
+    owned = select(jobs.c.run_id).where(jobs.c.state.in_(ACTIVE_STATES), jobs.c.run_id.is_not(None))
+    statement = (
+        select(runs.c.run_uuid)
+        .where(
+            runs.c.status == "RUNNING",
+            runs.c.lifecycle_stage == "active",
+            runs.c.last_activity_time < inactive_before,
+            runs.c.run_uuid.not_in(owned),
+        )
+        .limit(limit)
+    )
+    return list(connection.execute(statement).scalars())
