@@ -1,0 +1,207 @@
+"""``/api/2.0/mlflow/registered-models/*``: MLflow's registered model, tag and alias endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from runyard.api.context import get_context
+from runyard.api.mlflow.registry_context import parse_request, remove_registry_files, request_user
+from runyard.api.mlflow.registry_serializers import model_version_json, registered_model_json
+from runyard.api.responses import JSONResponse
+from runyard.domain.tracking import Tag
+from runyard.services import registry as service
+from runyard.services import registry_search, registry_versions
+
+router = APIRouter(prefix="/registered-models", tags=["mlflow-registry"])
+
+
+class TagIn(BaseModel):
+    key: str
+    value: str = ""
+
+
+class ModelCreate(BaseModel):
+    name: str | None = None
+    tags: list[TagIn] = Field(default_factory=list)
+    description: str | None = None
+    deployment_job_id: str | None = None
+
+
+class ModelRef(BaseModel):
+    name: str | None = None
+
+
+class ModelUpdate(BaseModel):
+    name: str | None = None
+    description: str | None = None
+    deployment_job_id: str | None = None
+
+
+class ModelRename(BaseModel):
+    name: str | None = None
+    new_name: str | None = None
+
+
+class ModelSearch(BaseModel):
+    filter: str | None = None
+    max_results: int | None = None
+    order_by: list[str] = Field(default_factory=list)
+    page_token: str | None = None
+
+
+class LatestVersionsQuery(BaseModel):
+    name: str | None = None
+    stages: list[str] = Field(default_factory=list)
+
+
+class ModelTagSet(BaseModel):
+    name: str | None = None
+    key: str
+    value: str = ""
+
+
+class ModelTagDelete(BaseModel):
+    name: str | None = None
+    key: str
+
+
+class AliasSet(BaseModel):
+    name: str | None = None
+    alias: str | None = None
+    version: str | None = None
+
+
+class AliasRef(BaseModel):
+    name: str | None = None
+    alias: str | None = None
+
+
+@router.post("/create")
+async def create_registered_model(request: Request) -> Response:
+    """Create a registered model."""
+    body = await parse_request(request, ModelCreate)
+    user = request_user(request)
+    tags = [Tag(t.key, t.value) for t in body.tags]
+    model = await get_context(request).write(
+        lambda c: service.create_registered_model(c, body.name, tags=tags, description=body.description, user=user)
+    )
+    return JSONResponse({"registered_model": registered_model_json(model)})
+
+
+@router.get("/get")
+async def get_registered_model(request: Request) -> Response:
+    """Get a registered model by name."""
+    query = await parse_request(request, ModelRef)
+    model = await get_context(request).read(lambda c: service.get_registered_model(c, query.name))
+    return JSONResponse({"registered_model": registered_model_json(model)})
+
+
+@router.patch("/update")
+async def update_registered_model(request: Request) -> Response:
+    """Update a registered model's description."""
+    body = await parse_request(request, ModelUpdate)
+    user = request_user(request)
+    model = await get_context(request).write(
+        lambda c: service.update_registered_model(c, body.name, body.description, user=user)
+    )
+    return JSONResponse({"registered_model": registered_model_json(model)})
+
+
+@router.post("/rename")
+async def rename_registered_model(request: Request) -> Response:
+    """Rename a registered model (its versions follow)."""
+    body = await parse_request(request, ModelRename)
+    user = request_user(request)
+    model = await get_context(request).write(
+        lambda c: service.rename_registered_model(c, body.name, body.new_name, user=user)
+    )
+    return JSONResponse({"registered_model": registered_model_json(model)})
+
+
+@router.delete("/delete")
+async def delete_registered_model(request: Request) -> Response:
+    """Delete a registered model, its versions and their stored files."""
+    body = await parse_request(request, ModelRef)
+    user = request_user(request)
+    context = get_context(request)
+    folder = await context.write(lambda c: service.delete_registered_model(c, body.name, user=user))
+    await remove_registry_files(get_context(request), folder)
+    return JSONResponse({})
+
+
+@router.get("/search")
+async def search_registered_models(request: Request) -> Response:
+    """Search registered models (filter, order_by, paging)."""
+    query = await parse_request(request, ModelSearch)
+    page = await get_context(request).read(
+        lambda c: registry_search.search_registered_models(
+            c,
+            filter_string=query.filter,
+            max_results=query.max_results,
+            order_by=query.order_by,
+            page_token=query.page_token,
+        )
+    )
+    data: dict[str, object] = {"registered_models": [registered_model_json(m) for m in page.items]}
+    if page.next_page_token:
+        data["next_page_token"] = page.next_page_token
+    return JSONResponse(data)
+
+
+@router.api_route("/get-latest-versions", methods=["GET", "POST"])
+async def get_latest_versions(request: Request) -> Response:
+    """The newest version in each stage (or in the stages asked for)."""
+    query = await parse_request(request, LatestVersionsQuery)
+    versions = await get_context(request).read(
+        lambda c: registry_versions.get_latest_versions(c, query.name, query.stages)
+    )
+    return JSONResponse({"model_versions": [model_version_json(v) for v in versions]})
+
+
+@router.post("/set-tag")
+async def set_registered_model_tag(request: Request) -> Response:
+    """Set a tag on a registered model."""
+    body = await parse_request(request, ModelTagSet)
+    user = request_user(request)
+    await get_context(request).write(
+        lambda c: service.set_registered_model_tag(c, body.name, body.key, body.value, user=user)
+    )
+    return JSONResponse({})
+
+
+@router.delete("/delete-tag")
+async def delete_registered_model_tag(request: Request) -> Response:
+    """Delete a tag from a registered model."""
+    body = await parse_request(request, ModelTagDelete)
+    user = request_user(request)
+    await get_context(request).write(lambda c: service.delete_registered_model_tag(c, body.name, body.key, user=user))
+    return JSONResponse({})
+
+
+@router.post("/alias")
+async def set_registered_model_alias(request: Request) -> Response:
+    """Point an alias at a version (moving it if needed)."""
+    body = await parse_request(request, AliasSet)
+    user = request_user(request)
+    await get_context(request).write(lambda c: service.set_alias(c, body.name, body.alias, body.version, user=user))
+    return JSONResponse({})
+
+
+@router.delete("/alias")
+async def delete_registered_model_alias(request: Request) -> Response:
+    """Delete an alias."""
+    body = await parse_request(request, AliasRef)
+    user = request_user(request)
+    await get_context(request).write(lambda c: service.delete_alias(c, body.name, body.alias, user=user))
+    return JSONResponse({})
+
+
+@router.get("/alias")
+async def get_model_version_by_alias(request: Request) -> Response:
+    """The version an alias points at."""
+    query = await parse_request(request, AliasRef)
+    version = await get_context(request).read(lambda c: service.get_version_by_alias(c, query.name, query.alias))
+    return JSONResponse({"model_version": model_version_json(version)})

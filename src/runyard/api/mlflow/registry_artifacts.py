@@ -1,0 +1,90 @@
+"""Registered model versions' files through the artifact proxy, read-only.
+
+A version's download URI is ``mlflow-artifacts:/_registry/<storage path>``: the ``mlflow`` client reads
+it through ``/api/2.0/mlflow-artifacts`` like any artifact, so it never needs storage credentials.
+These routes are mounted ahead of the artifact proxy: reads under ``_registry/`` come from the
+registry store, writes and deletes there are refused, and every other listing is handed on to the
+proxy's own handler.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from runyard.api.context import get_context
+from runyard.api.mlflow import artifacts as proxy
+from runyard.api.mlflow.registry_context import registry_store
+from runyard.api.requests import parse_query
+from runyard.api.responses import JSONResponse
+from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX
+from runyard.errors import PermissionDenied
+from runyard.services import artifacts as artifact_service
+from runyard.stores.artifacts.base import DEFAULT_CHUNK_SIZE
+
+router = APIRouter(tags=["mlflow-registry"])
+PREFIX = REGISTRY_ARTIFACT_PREFIX
+
+
+class ListQuery(BaseModel):
+    path: str | None = None
+
+
+def _registry_part(path: str | None) -> str | None:
+    """The path inside the registry store if ``path`` is under the reserved prefix, else ``None``."""
+    normalised = (path or "").strip("/")
+    if normalised == PREFIX:
+        return ""
+    if normalised.startswith(PREFIX + "/"):
+        return normalised[len(PREFIX) + 1 :]
+    return None
+
+
+@router.get("/artifacts")
+async def list_artifacts(request: Request) -> Response:
+    """List a directory: registry folders here, everything else by the artifact proxy."""
+    query = parse_query(request, ListQuery)
+    inner = _registry_part(query.path)
+    if inner is None:
+        return await proxy.list_artifacts(request)
+    files = await artifact_service.list_directory(registry_store(get_context(request)), inner)
+    body = [
+        {"path": f.path, "is_dir": f.is_dir, **({"file_size": f.file_size} if f.file_size is not None else {})}
+        for f in files
+    ]
+    return JSONResponse({"files": body} if body else {})
+
+
+@router.get(f"/artifacts/{PREFIX}/{{path:path}}")
+async def download_artifact(request: Request, path: str) -> Response:
+    """Stream one file of a registered version."""
+    reader = await artifact_service.open_download(registry_store(get_context(request)), path)
+    name = posixpath.basename(path.rstrip("/"))
+    return StreamingResponse(
+        reader.chunks(DEFAULT_CHUNK_SIZE),
+        media_type="application/octet-stream",
+        headers={"Content-Length": str(reader.size), "Content-Disposition": f'attachment; filename="{name}"'},
+        background=BackgroundTask(reader.close),
+    )
+
+
+def _read_only() -> PermissionDenied:
+    return PermissionDenied(
+        "Registered model version files are immutable: they cannot be written or deleted through the artifact "
+        "API. Register a new version instead."
+    )
+
+
+@router.api_route(f"/artifacts/{PREFIX}", methods=["PUT", "DELETE", "POST", "PATCH"])
+@router.api_route(f"/artifacts/{PREFIX}/{{path:path}}", methods=["PUT", "DELETE", "POST", "PATCH"])
+@router.api_route(f"/mpu/{{action}}/{PREFIX}", methods=["PUT", "POST"])
+@router.api_route(f"/mpu/{{action}}/{PREFIX}/{{path:path}}", methods=["PUT", "POST"])
+async def refuse_write(request: Request) -> Response:
+    """Writes under the registry prefix are refused."""
+    del request
+    raise _read_only()
