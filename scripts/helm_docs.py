@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import fcntl
 import json
 import re
 import shutil
@@ -249,7 +250,17 @@ def render_schema(chart: Path) -> str:
 
 
 def install_generator() -> Path:
-    """Install the pinned readme generator into .tools/ (``npm ci``: lockfile and integrity hashes)."""
+    """Install the pinned readme generator into .tools/ (``npm ci``: lockfile and integrity hashes).
+
+    A file lock serialises concurrent callers (parallel test workers).
+    """
+    GENERATOR_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with (GENERATOR_DIR.parent / ".readme-generator.lock").open("w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        return _install_generator()
+
+
+def _install_generator() -> Path:
     lock = (TOOLS_SOURCE / "package-lock.json").read_bytes()
     marker = GENERATOR_DIR / "package-lock.json"
     if GENERATOR_BIN.is_file() and marker.is_file() and marker.read_bytes() == lock:
