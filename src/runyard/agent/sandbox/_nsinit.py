@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import socket
 import stat
 import struct
@@ -172,6 +173,10 @@ def run_job(spec: dict[str, Any]) -> int:
     if pid == 0:
         try:
             os.chdir(spec["cwd"])
+            # Python ignores SIGPIPE and SIGXFSZ and ignored signals survive exec: give the job the defaults.
+            for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ"):
+                if hasattr(signal, name):
+                    signal.signal(getattr(signal, name), signal.SIG_DFL)
             for which, soft, hard in spec["rlimits"]:
                 resource.setrlimit(which, (soft, hard))
             os.execvp(spec["argv"][0], spec["argv"])
