@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from runyard import __version__
-from runyard.cli import agent, config, db, server
+from runyard.cli import agent, config, db, model, server
 
 app = typer.Typer(
     name="runyard",
@@ -18,6 +18,7 @@ app.command("server")(server.server)
 app.command("agent")(agent.agent)
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
+app.add_typer(model.app, name="model")
 
 
 def _version(value: bool) -> None:

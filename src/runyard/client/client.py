@@ -6,9 +6,10 @@ from runyard.client._agent import AgentAPI
 from runyard.client._jobs import JobsMixin
 from runyard.client._pools import PoolsMixin
 from runyard.client._recipes import RecipesMixin
+from runyard.client._registry import RegistryMixin
 
 
-class Client(RecipesMixin, JobsMixin, PoolsMixin, AgentAPI):
+class Client(RecipesMixin, JobsMixin, PoolsMixin, RegistryMixin, AgentAPI):
     """A client of one runyard server: ``Client("http://127.0.0.1:5050")``."""
 
     def __enter__(self) -> Client:
