@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from runyard import __version__
-from runyard.cli import agent, config, db, model, server
+from runyard.cli import agent, config, db, job, model, pool, queue, recipe, server, worker
 
 app = typer.Typer(
     name="runyard",
@@ -18,6 +18,11 @@ app.command("server")(server.server)
 app.command("agent")(agent.agent)
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
+app.add_typer(recipe.app, name="recipe")
+app.add_typer(job.app, name="job")
+app.add_typer(queue.app, name="queue")
+app.add_typer(pool.app, name="pool")
+app.add_typer(worker.app, name="worker")
 app.add_typer(model.app, name="model")
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.supervisors import Multiprocess
 
 from runyard.api.app import create_app, prepare_database
+from runyard.cli import local_pool
 from runyard.cli.output import console, fail
 from runyard.cli.settings_flags import (
     ArtifactsOption,
@@ -62,15 +63,16 @@ def serve(settings: ServerSettings) -> None:
         f"runyard server on http://{settings.host}:{settings.port} — database {redact_url(settings.database_url)}, "
         f"artifacts {settings.artifacts_uri}"
     )
-    if settings.workers == 1:
-        config = _uvicorn_config(settings, create_app(settings, database))
-        uvicorn.Server(config).run(sockets=[_listening_socket(config)])
-        return
-    database.dispose()
-    _export_to_workers(settings)
-    _prepare_multiprocess_metrics(settings)
-    config = _uvicorn_config(settings, "runyard.api.asgi:create_app_from_environment")
-    Multiprocess(config, sockets=[_listening_socket(config)]).run()
+    with local_pool.local_agent(settings):
+        if settings.workers == 1:
+            config = _uvicorn_config(settings, create_app(settings, database))
+            uvicorn.Server(config).run(sockets=[_listening_socket(config)])
+            return
+        database.dispose()
+        _export_to_workers(settings)
+        _prepare_multiprocess_metrics(settings)
+        config = _uvicorn_config(settings, "runyard.api.asgi:create_app_from_environment")
+        Multiprocess(config, sockets=[_listening_socket(config)]).run()
 
 
 def _prepare_multiprocess_metrics(settings: ServerSettings) -> None:
