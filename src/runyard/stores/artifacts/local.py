@@ -41,6 +41,20 @@ _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _IOV_MAX = 1024
 
 
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+@contextlib.contextmanager
+def _storage_errors(what: str) -> Iterator[None]:
+    """Disk full, read-only or forbidden: the server's storage is at fault, not the request."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in _STORAGE_ERRNOS:
+            raise
+        raise Unavailable(f"{what}: the artifact store cannot write ({error.strerror}).") from None
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -89,18 +103,21 @@ class _TempFileWriter:
     def __init__(self, target: Path, mode: int, etag: str = "") -> None:
         self._target = target
         self._etag = etag
-        _make_parent(target)
-        self._fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
+        with _storage_errors(f"Writing '{target.name}'"):
+            _make_parent(target)
+            self._fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
         self._temp = Path(name)
         os.fchmod(self._fd, mode)
         self._size = 0
         self._open = True
 
     def write(self, chunks: Sequence[bytes]) -> None:
-        self._size += _write_all(self._fd, chunks)
+        with _storage_errors(f"Writing '{self._target.name}'"):
+            self._size += _write_all(self._fd, chunks)
 
     def append_file(self, source: Path) -> None:
-        self._size += _copy_into(self._fd, source)
+        with _storage_errors(f"Writing '{self._target.name}'"):
+            self._size += _copy_into(self._fd, source)
 
     def commit(self) -> Written:
         self._close()

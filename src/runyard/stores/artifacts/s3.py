@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
 
 from runyard.errors import InvalidParameter, NotFound, Unavailable
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
 
 PART_SIZE = 8 << 20
+PARTS_IN_FLIGHT = 2
 # Parts held in memory before spilling to disk, for parts that arrive from clients.
 PART_SPOOL_BYTES = 8 << 20
 _DELETE_BATCH = 1000
@@ -83,7 +86,12 @@ def make_client(endpoint_url: str | None, addressing_style: str | None) -> S3Cli
 
 
 class _MultipartWriter:
-    """Streams a file of unknown length to one key: PutObject if small, else a multipart upload."""
+    """Streams a file of unknown length to one key: PutObject if small, else a multipart upload.
+
+    Full parts are sent by a small per-upload thread pool while the next part fills, at most
+    ``PARTS_IN_FLIGHT`` at a time, so reading the request and writing to S3 overlap and memory stays
+    bounded (the filling buffer plus the parts in flight).
+    """
 
     def __init__(self, store: S3ArtifactStore, key: str, path: str) -> None:
         self._store = store
@@ -91,28 +99,39 @@ class _MultipartWriter:
         self._path = path
         self._buffer = bytearray()
         self._upload_id: str | None = None
+        self._next_part = 1
         self._parts: list[CompletedPartTypeDef] = []
+        self._in_flight: deque[Future[CompletedPartTypeDef]] = deque()
+        self._senders: ThreadPoolExecutor | None = None
         self._size = 0
 
     def write(self, chunks: Sequence[bytes]) -> None:
         for chunk in chunks:
             self._buffer += chunk
             self._size += len(chunk)
-        while len(self._buffer) >= part_size_for(len(self._parts) + 1):
-            limit = part_size_for(len(self._parts) + 1)
-            self._upload_part(bytes(self._buffer[:limit]))
+        while len(self._buffer) >= (limit := part_size_for(self._next_part)):
+            body = bytes(self._buffer[:limit])
             del self._buffer[:limit]
+            self._submit(body)
 
-    def _upload_part(self, body: bytes) -> None:
-        client, bucket = self._store.client, self._store.bucket
+    def _submit(self, body: bytes) -> None:
+        if self._upload_id is None:
+            with _translated(f"Uploading '{self._path}'"):
+                response = self._store.client.create_multipart_upload(Bucket=self._store.bucket, Key=self._key)
+            self._upload_id = response["UploadId"]
+            self._senders = ThreadPoolExecutor(max_workers=PARTS_IN_FLIGHT, thread_name_prefix="runyard-s3-part")
+        assert self._senders is not None
+        while len(self._in_flight) >= PARTS_IN_FLIGHT:
+            self._parts.append(self._in_flight.popleft().result())
+        number, self._next_part = self._next_part, self._next_part + 1
+        self._in_flight.append(self._senders.submit(self._send, self._upload_id, number, body))
+
+    def _send(self, upload_id: str, number: int, body: bytes) -> CompletedPartTypeDef:
         with _translated(f"Uploading '{self._path}'"):
-            if self._upload_id is None:
-                self._upload_id = client.create_multipart_upload(Bucket=bucket, Key=self._key)["UploadId"]
-            number = len(self._parts) + 1
-            response = client.upload_part(
-                Bucket=bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
+            response = self._store.client.upload_part(
+                Bucket=self._store.bucket, Key=self._key, UploadId=upload_id, PartNumber=number, Body=body
             )
-        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+        return {"PartNumber": number, "ETag": response["ETag"]}
 
     def commit(self) -> Written:
         client, bucket = self._store.client, self._store.bucket
@@ -122,19 +141,34 @@ class _MultipartWriter:
                     client.put_object(Bucket=bucket, Key=self._key, Body=bytes(self._buffer))
             else:
                 if self._buffer:
-                    self._upload_part(bytes(self._buffer))
+                    self._submit(bytes(self._buffer))
+                while self._in_flight:
+                    self._parts.append(self._in_flight.popleft().result())
                 with _translated(f"Uploading '{self._path}'"):
                     client.complete_multipart_upload(
                         Bucket=bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
                     )
+                self._upload_id = None
         except BaseException:
             self.abort()
             raise
+        finally:
+            self._stop_senders()
         self._buffer = bytearray()
         return Written(self._size)
 
+    def _stop_senders(self) -> None:
+        for future in self._in_flight:
+            future.cancel()
+        self._in_flight.clear()
+        if self._senders is not None:
+            self._senders.shutdown(wait=True)
+            self._senders = None
+
     def abort(self) -> None:
         self._buffer = bytearray()
+        # Parts still being sent must finish (or fail) first, or they would outlive the abort.
+        self._stop_senders()
         if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
             with contextlib.suppress(Exception):
