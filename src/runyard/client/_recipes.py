@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import tarfile
@@ -23,7 +24,11 @@ def make_bundle(directory: str | os.PathLike[str]) -> bytes:
     if not any((root / name).is_file() for name in MANIFEST_NAMES):
         raise FileNotFoundError(f"{root} has no {MANIFEST_NAMES[0]} (the recipe manifest)")
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as archive:
+    # gzip's header carries a timestamp: zero it so the same files always give the same bytes.
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
         for path in _files(root):
             relative = path.relative_to(root).as_posix()
             info = tarfile.TarInfo(relative)
