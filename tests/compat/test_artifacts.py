@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import socket
 import threading
 import time
 import zlib
@@ -230,6 +231,43 @@ def test_multipart_protocol_errors_and_abort(store_server: LiveServer, store_mlf
     aborted = httpx.post(f"{mpu}/abort/{directory}", json={"path": "/home/me/big.bin", "upload_id": upload_id})
     assert aborted.status_code == 200
     assert store_mlflow_client.list_artifacts(run.info.run_id) == []
+
+
+def test_names_with_spaces_and_unicode_roundtrip(store_mlflow_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = _new_run(store_mlflow_client)
+    source = tmp_path / "r\u00e9sultats finaux (1).txt"
+    source.write_text("ok")
+    store_mlflow_client.log_artifact(run.info.run_id, str(source), artifact_path="rapport \u00e9t\u00e9")
+    [info] = mlflow.artifacts.list_artifacts(artifact_uri=f"{run.info.artifact_uri}/rapport \u00e9t\u00e9")
+    assert info.path == "rapport \u00e9t\u00e9/r\u00e9sultats finaux (1).txt"
+    path = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{run.info.artifact_uri}/rapport \u00e9t\u00e9", dst_path=str(tmp_path / "out")
+    )
+    assert (Path(path) / "r\u00e9sultats finaux (1).txt").read_text() == "ok"
+
+
+def test_client_hanging_up_mid_upload_leaves_no_partial_file(store_server: LiveServer, s3_server) -> None:  # type: ignore[no-untyped-def]
+    folder = f"hangup/{unique('h')}"
+    url = httpx.URL(f"{store_server.url}{PROXY}/{folder}/model.bin")
+    assert httpx.put(url, content=b"the previous version").status_code == 200
+    # Announce 40 MiB, send 20 (several S3 parts), then drop the connection.
+    with socket.create_connection((url.host, url.port)) as sock:
+        sock.sendall(f"PUT {url.raw_path.decode()} HTTP/1.1\r\nHost: x\r\nContent-Length: {40 * MIB}\r\n\r\n".encode())
+        for _ in range(20):
+            sock.sendall(os.urandom(MIB))
+
+    def leftovers() -> list[str]:
+        if store_server.artifacts.startswith("s3://"):
+            bucket = store_server.artifacts.removeprefix("s3://").split("/", 1)[0]
+            uploads = s3_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+            return [u["Key"] for u in uploads if folder in u["Key"]]
+        return [p.name for p in Path(store_server.artifacts, folder).iterdir() if p.name != "model.bin"]
+
+    deadline = time.monotonic() + 20
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftovers() == []
+    assert httpx.get(url).content == b"the previous version"
 
 
 ESCAPES = [
