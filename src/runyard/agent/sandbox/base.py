@@ -8,7 +8,9 @@ backends — pipes, the wall-clock clock, killing the tree, telling why the proc
 from __future__ import annotations
 
 import abc
+import ctypes
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -112,6 +114,25 @@ class SandboxedProcess:
         )
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _preexec(limits: Limits) -> Callable[[], None]:
+    """Child-side setup: die with the agent (even on ``kill -9``), then apply the rlimits.
+
+    The parent-death signal fires when the agent thread that started the job exits, which is the
+    attempt's own thread: it lives exactly as long as the job.
+    """
+    apply_limits = preexec_for(limits)
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def setup() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        apply_limits()
+
+    return setup
+
+
 def _give_to(root: Path, uid: int, gid: int) -> None:
     """Hand the job directory to the unprivileged user the job runs as."""
     for directory, _dirs, files in os.walk(root):
@@ -161,7 +182,7 @@ class Sandbox(abc.ABC):
                 stderr=subprocess.PIPE,
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=preexec_for(self.launcher_limits(spec)),
+                preexec_fn=_preexec(self.launcher_limits(spec)),
                 user=user,
                 group=group,
                 extra_groups=[] if spec.run_as is not None else None,
