@@ -42,6 +42,8 @@ FILTERS = [
     "tags.team ILIKE 'vision'", "tags.stage LIKE 'a%'", "tags.stage ILIKE 'a%'", "tags.stage IS NULL",
     "tags.stage IS NOT NULL", "tags.`with space` = 'yes'", "tags.mlflow.runName = 'r01'",
     "tags.`mlflow.runName` LIKE 'r0%'", "tags.mlflow.user = 'alice'",
+    "tags.weird LIKE 'a*b[1]?'", "tags.weird LIKE 'a*%'", "tags.weird LIKE '%[1]_'", "tags.weird ILIKE 'A*B[1]?'",
+    "tags.weird LIKE 'ab%'", "tags.`ünï` = 'Ça va'", "tags.`ünï` LIKE 'Ç%'",
     # attributes, with MLflow's aliases
     "attributes.status = 'FINISHED'", "status != 'RUNNING'", "attributes.status LIKE 'F%'",
     "attributes.status ILIKE 'f%'", "attributes.user_id = 'alice'", "attributes.user_id ILIKE 'alice'",

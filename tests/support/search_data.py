@@ -70,7 +70,7 @@ RUNS: list[RunSpec] = [
         metrics=[("acc", INF, 0, 1), ("my metric", 5.0, 0, 1)],
         tags={"stage": "Beta", "with space": "yes"},
     ),
-    RunSpec("r05", 5, metrics=[("acc", -1.0, 0, 1)], tags={"team": ""}),
+    RunSpec("r05", 5, metrics=[("acc", -1.0, 0, 1)], tags={"team": "", "weird": "a*b[1]?", "ünï": "Ça va"}),
     RunSpec(
         "r06", 6, params={"opt": "adam", "layers": "2"},
         metrics=[("acc", 0.1, 0, 9), ("acc", 0.8, 5, 1), ("loss", 0.2, 0, 1)],

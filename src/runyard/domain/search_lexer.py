@@ -37,7 +37,7 @@ _TOKEN = re.compile(
     (?P<ws>\s+)
   | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])
   | (?P<ident>{_PART}(?:\.{_LATER_PART})*)
-  | (?P<string>'(?:[^'\\]|\\.|'')*')
+  | (?P<string>'(?:''|\\'|[^'])*')
   | (?P<operator>>=|<=|!=|<>|==|=|<|>)
   | (?P<lparen>\()
   | (?P<rparen>\))
@@ -85,7 +85,8 @@ def _split_parts(text: str) -> tuple[str, ...]:
 
 
 def _unescape_string(text: str) -> str:
-    # SQL's doubled quote and a backslash-escaped quote both stand for one quote character.
+    # SQL's doubled quote and a backslash-escaped quote both stand for one quote character; any other
+    # backslash is kept, so LIKE patterns can escape their wildcards (``'a\\_b'``).
     return text[1:-1].replace("''", "'").replace("\\'", "'")
 
 
