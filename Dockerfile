@@ -12,16 +12,19 @@ FROM python:3.11.11-slim-bookworm AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    UV_NO_CACHE=1
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 
+# uv builds the wheel and installs it with its locked-down dependency set into a pip-less virtualenv.
 # Every dependency ships binary wheels, so no compiler is needed even here.
-RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
- && python -m venv /opt/runyard \
- && /opt/runyard/bin/python -m pip install --no-cache-dir /wheels/*.whl \
+RUN python -m pip install --no-cache-dir uv==0.13.9 \
+ && uv build --wheel --out-dir /wheels . \
+ && uv venv --python /usr/local/bin/python3 /opt/runyard \
+ && uv pip install --python /opt/runyard/bin/python /wheels/*.whl \
  && /opt/runyard/bin/python -c "import runyard"
 
 # ---- runtime: the virtualenv, a non-root user, nothing to build with ----------------------------------

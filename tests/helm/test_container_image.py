@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.helm.conftest import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -50,7 +48,7 @@ def test_multi_stage_pinned_non_root_with_healthcheck() -> None:
     assert re.search(r"^USER 10001:10001$", "\n".join(runtime), re.M), "the runtime stage runs as a non-root user"
     assert "HEALTHCHECK" in final and "healthcheck.py" in final
     assert "COPY --from=build /opt/runyard /opt/runyard" in final
-    for tool in ("gcc", "build-essential", "g++", "make ", "pip wheel", "git "):
+    for tool in ("gcc", "build-essential", "g++", "make ", "uv ", "pip install", "git "):
         assert tool not in final, f"{tool!r} in the runtime stage"
     assert 'ENTRYPOINT ["/usr/bin/tini", "--", "runyard"]' in final
 
@@ -62,21 +60,26 @@ def test_dockerignore_keeps_the_context_small() -> None:
         assert allowed in lines
 
 
-@pytest.mark.slow
 def test_install_steps_work_in_a_clean_virtualenv(tmp_path: Path) -> None:
     """The build stage's commands, run on a copy of exactly what the Dockerfile copies."""
     build = " ".join(stages()[0])
-    assert "python -m pip wheel --no-deps --wheel-dir /wheels ." in build
-    assert "python -m venv /opt/runyard" in build
-    assert "/opt/runyard/bin/python -m pip install --no-cache-dir /wheels/*.whl" in build
+    steps = (
+        "uv build --wheel --out-dir /wheels .",
+        "uv venv --python /usr/local/bin/python3 /opt/runyard",
+        "uv pip install --python /opt/runyard/bin/python /wheels/*.whl",
+    )
+    for step in steps:
+        assert step in build, f"the Dockerfile no longer runs {step!r}: update this test with it"
 
+    uv = Path(sys.executable).parent / "uv"
+    assert uv.is_file(), "uv comes with the dev extras"
     context = tmp_path / "src-context"
     context.mkdir()
     shutil.copy(REPO_ROOT / "pyproject.toml", context)
     shutil.copy(REPO_ROOT / "README.md", context)
     shutil.copytree(REPO_ROOT / "src", context / "src", ignore=shutil.ignore_patterns("__pycache__"))
     wheels, venv = tmp_path / "wheels", tmp_path / "opt-runyard"
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_NO_CACHE")}
 
     def run(*command: str | Path) -> None:
         result = subprocess.run(
@@ -84,12 +87,13 @@ def test_install_steps_work_in_a_clean_virtualenv(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, f"{command}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", wheels, ".")
+    run(uv, "build", "--wheel", "--out-dir", wheels, ".")
     (wheel,) = wheels.glob("runyard-*.whl")
-    run(sys.executable, "-m", "venv", venv)
-    run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel)
+    run(uv, "venv", "--python", sys.executable, venv)
+    run(uv, "pip", "install", "--python", venv / "bin" / "python", wheel)
     run(venv / "bin" / "python", "-c", "import runyard, runyard.settings")
     assert (venv / "bin" / "runyard").is_file(), "the wheel installs the `runyard` console script"
+    assert not (venv / "bin" / "pip").exists(), "the runtime virtualenv carries no installer"
     if (REPO_ROOT / "src" / "runyard" / "cli" / "app.py").is_file():
         run(venv / "bin" / "runyard", "--help")
 
