@@ -306,3 +306,23 @@ def test_agent_started_without_gpus_reports_zero_gpus(
     assert len(workers) == 1
     assert workers[0]["gpus"] == []
     assert "GPUs none" in agent.log_text()
+
+
+def test_agent_runs_as_many_jobs_at_once_as_it_has_slots(
+    live: LiveServer, client: Client, agents: list[AgentProcess], tmp_path: Path
+) -> None:
+    pool, queue = _pool(client)
+    _agent(agents, live, pool, tmp_path, slots=2)
+    name = unique("parallel")
+    client.push_recipe(make_recipe(tmp_path, name, "import time\nprint('in')\ntime.sleep(4)\n"), name=name)
+    jobs = [client.submit_job(name, queue=queue) for _ in range(3)]
+    deadline = time.monotonic() + 60
+    most_running = 0
+    while time.monotonic() < deadline:
+        states = [client.get_job(job["job_id"])["state"] for job in jobs]
+        most_running = max(most_running, states.count("running"))
+        if all(state == "succeeded" for state in states):
+            break
+        time.sleep(0.1)
+    assert all(client.get_job(job["job_id"])["state"] == "succeeded" for job in jobs)
+    assert most_running == 2

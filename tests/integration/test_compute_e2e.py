@@ -11,6 +11,7 @@ faults never touch servers other tests share.
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -167,3 +168,25 @@ def test_database_briefly_unreachable_agents_back_off_and_recover(agents: list[A
         after = [client.submit_job(name, queue=queue) for _ in range(2)]
         for job in after:
             assert client.wait_for_job(job["job_id"], timeout=120)["state"] == "succeeded"
+
+
+def test_agent_reaped_while_frozen_registers_again_and_keeps_working(
+    server_pool: ServerPool, agents: list[AgentProcess], tmp_path: Path
+) -> None:
+    server = server_pool.start_new("sqlite", extra_env={"RUNYARD_LEASE_SECONDS": "2"})
+    client = Client(server.url)
+    pool, queue = unique("pool"), unique("q")
+    client.put_pool(pool, queues=[queue])
+    name = unique("after-reap")
+    client.push_recipe(make_recipe(tmp_path, name, "print('ran')\n"), name=name)
+    agent = _start_agent(agents, server.url, pool, tmp_path)
+    assert agent.process is not None
+    agent.process.send_signal(signal.SIGSTOP)  # misses its heartbeats: the server reaps the worker
+    time.sleep(8)
+    agent.process.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while "registering again" not in agent.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "registering again" in agent.log_text()
+    job = client.submit_job(name, queue=queue)
+    assert client.wait_for_job(job["job_id"], timeout=60)["state"] == "succeeded"
