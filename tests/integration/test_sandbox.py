@@ -306,3 +306,15 @@ def test_exit_code_and_success(level: str, tmp_path: Path) -> None:
     assert stdout == "hello\n"
     outcome, _, _ = run_job(level, tmp_path, argv=[PYTHON, "-c", "print('ok')"])
     assert (outcome.state, outcome.exit_code) == ("succeeded", 0)
+
+
+def test_ci_machine_offers_every_isolation_level() -> None:
+    # In CI every level must be tested: a machine that silently lost one would test less and still pass.
+    from tests.support.services import in_ci
+
+    if in_ci():
+        assert set(LEVELS_HERE) == set(LEVELS), (
+            f"isolation levels available: {LEVELS_HERE}; install bubblewrap/util-linux"
+        )
+    else:
+        assert "process" in LEVELS_HERE
