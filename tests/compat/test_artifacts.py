@@ -119,6 +119,19 @@ def test_tracking_listing_endpoint_gives_run_relative_paths(
     assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
+def test_run_based_listing_and_download_of_sub_paths(store_mlflow_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The everyday calls: by run id and a path inside the run (these also consult logged models).
+    run = _new_run(store_mlflow_client)
+    files = _make_tree(tmp_path / "src")
+    store_mlflow_client.log_artifacts(run.info.run_id, str(tmp_path / "src"))
+    listed = store_mlflow_client.list_artifacts(run.info.run_id, "conf")
+    assert [(f.path, f.is_dir) for f in listed] == [("conf/deep", True), ("conf/params.yaml", False)]
+    directory = Path(store_mlflow_client.download_artifacts(run.info.run_id, "conf", str(tmp_path / "dl")))
+    assert (directory / "deep" / "nested" / "weights.bin").read_bytes() == files["conf/deep/nested/weights.bin"]
+    single = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="plots/loss.png")
+    assert Path(single).read_bytes() == files["plots/loss.png"]
+
+
 def test_overwrite_replaces_the_file(store_mlflow_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run = _new_run(store_mlflow_client)
     source = tmp_path / "notes.txt"
