@@ -16,6 +16,7 @@ RUNYARD: dict[str, tuple[str, ...] | None] = {
     "sqlite-single": None,
     "s3proxy": None,
     "redis-auth": None,
+    "mysql-custom-secret-keys": None,
     "conflict-server-secret": (
         "VALUES VALIDATION",
         "existing-server-secret-conflict",

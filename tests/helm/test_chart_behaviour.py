@@ -150,6 +150,22 @@ def test_database_url_is_assembled_from_secret_references(render: Render) -> Non
     assert configmap_data(chart)["RUNYARD_MIGRATE_ON_START"] == "false"
 
 
+def test_mysql_with_renamed_secret_keys(render: Render) -> None:
+    chart = render("mysql-custom-secret-keys")
+    env = env_of(chart.get("Deployment", SERVER))
+    assert env["RUNYARD_BACKEND_STORE_URI"]["value"].startswith("mysql://$(DATABASE_USERNAME):")
+    assert env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mariadb-credentials", "key": "password"}
+    assert env["DATABASE_HOST"]["valueFrom"]["secretKeyRef"]["key"] == "endpoint"
+    job = chart.get("Job", f"{RELEASE}-runyard-migrate")
+    assert env_of(job)["DATABASE_NAME"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mariadb-credentials",
+        "key": "database",
+    }
+    # Renamed keys also name the keys of the Secrets the chart creates.
+    created = render("production-postgresql", "secrets.existingSecretKeys.dbPassword=db-password")
+    assert "db-password" in created.get("Secret", f"{RELEASE}-runyard-server")["stringData"]
+
+
 def test_oidc_providers_become_a_toml_array(render: Render) -> None:
     secret = render("production-postgresql").get("Secret", f"{RELEASE}-runyard-server")["stringData"]
     providers = tomllib.loads(f"providers = {secret['oidcProviders']}")["providers"]
@@ -209,7 +225,7 @@ def test_postgresql_rules(render_error: RenderError) -> None:
 
 def test_schema_rejects_unknown_keys_wrong_enums_and_latest(render_error: RenderError) -> None:
     assert "replicaCont" in render_error("defaults", "server.replicaCont=3")
-    assert "/database/type" in render_error("defaults", "database.type=mysql")
+    assert "/database/type" in render_error("defaults", "database.type=oracle")
     assert "/image/tag" in render_error("defaults", "image.tag=latest")
     assert "/computePools/0/name" in render_error("defaults", "computePools[0].name=Bad_Name")
 

@@ -161,7 +161,7 @@ imagePullSecrets:
 {{/* Whether a server Secret exists (created by the chart or referenced). */}}
 {{- define "runyard.server.hasSecret" -}}
 {{- $s := .Values.secrets -}}
-{{- if or $s.existingServerSecret $s.cookieSecret $s.agentToken $s.auth.oidc.providers (eq .Values.database.type "postgresql") -}}true{{- end -}}
+{{- if or $s.existingServerSecret $s.cookieSecret $s.agentToken $s.auth.oidc.providers (ne .Values.database.type "sqlite") -}}true{{- end -}}
 {{- end -}}
 
 {{- define "runyard.redis.inUse" -}}
@@ -264,42 +264,42 @@ Secret's parts with Kubernetes $(VAR) expansion, storage and Redis credentials, 
 {{- define "runyard.server.secretEnv" -}}
 {{- $secret := include "runyard.server.secretName" . -}}
 {{- $existing := .Values.secrets.existingServerSecret -}}
-{{- if eq .Values.database.type "postgresql" }}
+{{- if ne .Values.database.type "sqlite" }}
 - name: DATABASE_USERNAME
-  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: dbUsername}}
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: {{ .Values.secrets.existingSecretKeys.dbUsername | quote }}}}
 - name: DATABASE_PASSWORD
-  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: dbPassword}}
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: {{ .Values.secrets.existingSecretKeys.dbPassword | quote }}}}
 - name: DATABASE_HOST
-  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: dbHost}}
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: {{ .Values.secrets.existingSecretKeys.dbHost | quote }}}}
 - name: DATABASE_NAME
-  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: dbName}}
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: {{ .Values.secrets.existingSecretKeys.dbName | quote }}}}
 - name: RUNYARD_BACKEND_STORE_URI
   value: {{ include "runyard.database.url" . | quote }}
 {{- end }}
 {{- if or $existing .Values.secrets.cookieSecret }}
 - name: RUNYARD_COOKIE_SECRET
-  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: cookieSecret, optional: {{ not (empty $existing) }}}}
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: {{ .Values.secrets.existingSecretKeys.cookieSecret | quote }}, optional: {{ not (empty $existing) }}}}
 {{- end }}
 {{- if or $existing .Values.secrets.auth.oidc.providers }}
 - name: RUNYARD_OIDC_PROVIDERS
-  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: oidcProviders, optional: {{ not (empty $existing) }}}}
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: {{ .Values.secrets.existingSecretKeys.oidcProviders | quote }}, optional: {{ not (empty $existing) }}}}
 {{- end }}
 {{- if include "runyard.storage.hasCredentials" . }}
 - name: AWS_ACCESS_KEY_ID
-  valueFrom: {secretKeyRef: {name: {{ include "runyard.storage.secretName" . | quote }}, key: accessKeyId}}
+  valueFrom: {secretKeyRef: {name: {{ include "runyard.storage.secretName" . | quote }}, key: {{ .Values.secrets.existingSecretKeys.accessKeyId | quote }}}}
 - name: AWS_SECRET_ACCESS_KEY
-  valueFrom: {secretKeyRef: {name: {{ include "runyard.storage.secretName" . | quote }}, key: secretAccessKey}}
+  valueFrom: {secretKeyRef: {name: {{ include "runyard.storage.secretName" . | quote }}, key: {{ .Values.secrets.existingSecretKeys.secretAccessKey | quote }}}}
 {{- end }}
 {{- if include "runyard.redis.inUse" . }}
 - name: RUNYARD_REDIS_URL
-  valueFrom: {secretKeyRef: {name: {{ include "runyard.redis.secretName" . | quote }}, key: redisUrl}}
+  valueFrom: {secretKeyRef: {name: {{ include "runyard.redis.secretName" . | quote }}, key: {{ .Values.secrets.existingSecretKeys.redisUrl | quote }}}}
 {{- end }}
 {{- end -}}
 
-{{/* PostgreSQL URL assembled at run time from the DATABASE_* variables (Kubernetes $(VAR) expansion). */}}
+{{/* Database URL (postgresql:// or mysql://) assembled at run time from the DATABASE_* variables (Kubernetes $(VAR) expansion). */}}
 {{- define "runyard.database.url" -}}
-{{- $url := "postgresql://$(DATABASE_USERNAME):$(DATABASE_PASSWORD)@$(DATABASE_HOST)/$(DATABASE_NAME)" -}}
-{{- with .Values.database.postgresql.options -}}
+{{- $url := printf "%s://$(DATABASE_USERNAME):$(DATABASE_PASSWORD)@$(DATABASE_HOST)/$(DATABASE_NAME)" .Values.database.type -}}
+{{- with .Values.database.options -}}
 {{- $url = printf "%s?%s" $url . -}}
 {{- end -}}
 {{- $url -}}

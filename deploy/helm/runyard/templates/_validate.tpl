@@ -121,11 +121,11 @@ runyard: sqlite-single-replica
 {{- end -}}
 {{- $s := .Values.secrets -}}
 {{- if or $s.db.username $s.db.password $s.db.host $s.db.database }}
-runyard: sqlite-with-postgresql-credentials
-    secrets.db.* is set but database.type=sqlite. Set database.type=postgresql to use PostgreSQL, or remove
+runyard: sqlite-with-database-credentials
+    secrets.db.* is set but database.type=sqlite. Set database.type=postgresql (or mysql) to use it, or remove
     secrets.db.*.
 {{- end -}}
-{{- else if eq .Values.database.type "postgresql" -}}
+{{- else -}}
 {{- $s := .Values.secrets -}}
 {{- if not $s.existingServerSecret -}}
 {{- $missing := list -}}
@@ -133,17 +133,17 @@ runyard: sqlite-with-postgresql-credentials
 {{- if not (get $s.db $key) -}}{{- $missing = append $missing (printf "secrets.db.%s" $key) -}}{{- end -}}
 {{- end -}}
 {{- if $missing }}
-runyard: postgresql-connection-incomplete
-    database.type=postgresql needs the connection: set {{ join ", " $missing }}, or set
+runyard: database-connection-incomplete
+    database.type={{ .Values.database.type }} needs the connection: set {{ join ", " $missing }}, or set
     secrets.existingServerSecret to a Secret with keys dbUsername, dbPassword, dbHost, dbName.
 {{- end -}}
 {{- if regexMatch "[@:/?#\\[\\] ]" $s.db.password }}
-runyard: postgresql-password-not-url-safe
+runyard: database-password-not-url-safe
     secrets.db.password contains a character reserved in URLs (@ : / ? # [ ] or space); it is placed in the
     database URL, so percent-encode it (e.g. @ as %40, : as %3A, / as %2F).
 {{- end -}}
 {{- if and $s.db.host (not (regexMatch "^[^:/]+(:[0-9]+)?$" $s.db.host)) }}
-runyard: postgresql-host-format
+runyard: database-host-format
     secrets.db.host={{ $s.db.host }} must be host or host:port (no scheme, no path), e.g. db.example.com:5432.
 {{- end -}}
 {{- end -}}
