@@ -541,6 +541,12 @@ def test_notes_remind_that_root_url_must_match_the_ingress_host(notes: Notes) ->
     assert "REMINDER" not in notes("defaults")
 
 
+def test_notes_warn_when_the_network_policy_shuts_out_the_ingress(notes: Notes) -> None:
+    text = notes("ingress-tls", "server.networkPolicy.allowExternal=false")
+    assert "the ingress controller cannot reach the server" in text
+    assert "cannot reach" not in notes("ingress-tls")
+
+
 def test_notes_give_the_url_and_next_steps(notes: Notes) -> None:
     text = notes("defaults")
     assert f"port-forward svc/{SERVER} 5050:80" in text
