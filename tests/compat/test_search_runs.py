@@ -44,6 +44,8 @@ FILTERS = [
     "tags.`mlflow.runName` LIKE 'r0%'", "tags.mlflow.user = 'alice'",
     "tags.weird LIKE 'a*b[1]?'", "tags.weird LIKE 'a*%'", "tags.weird LIKE '%[1]_'", "tags.weird ILIKE 'A*B[1]?'",
     "tags.weird LIKE 'ab%'", "tags.`ünï` = 'Ça va'", "tags.`ünï` LIKE 'Ç%'",
+    "tags.Team = 'vision'", "tags.team LIKE 'vision_'",
+    "tags.team != 'vision '",
     # attributes, with MLflow's aliases
     "attributes.status = 'FINISHED'", "status != 'RUNNING'", "attributes.status LIKE 'F%'",
     "attributes.status ILIKE 'f%'", "attributes.user_id = 'alice'", "attributes.user_id ILIKE 'alice'",

@@ -74,7 +74,7 @@ RUNS: list[RunSpec] = [
     RunSpec(
         "r06", 6, params={"opt": "adam", "layers": "2"},
         metrics=[("acc", 0.1, 0, 9), ("acc", 0.8, 5, 1), ("loss", 0.2, 0, 1)],
-        datasets=[("train_ds", "d1", "training"), ("eval_ds", "d2", "eval")],
+        tags={"Team": "vision"}, datasets=[("train_ds", "d1", "training"), ("eval_ds", "d2", "eval")],
     ),
     RunSpec(
         "r07", 7, user="bob", params={"opt": "rmsprop"},
@@ -91,7 +91,10 @@ RUNS: list[RunSpec] = [
     ),
     RunSpec("r10", 10, status="FAILED", params={"lr": "0.5"}, metrics=[("acc", NAN, 0, 1)], rename="renamed-10"),
     RunSpec("r11", 11, user="dave", status=None, params={"lr": "10"}, tags={"team": "vision_x"}),
-    RunSpec("r12", 12, params={"lr": "9", "opt": "a_am"}, metrics=[("acc", 0.0, 0, 1), ("loss", 5.0, 0, 1)]),
+    RunSpec(
+        "r12", 12, params={"lr": "9", "opt": "a_am"}, metrics=[("acc", 0.0, 0, 1), ("loss", 5.0, 0, 1)],
+        tags={"team": "vision "},
+    ),
     RunSpec("b01", 13, experiment="b", params={"lr": "0.1"}, metrics=[("acc", 0.7, 0, 1)], tags={"team": "vision"}),
     RunSpec("b02", 14, experiment="b", status="KILLED", metrics=[("acc", 0.99, 0, 1)], deleted=True),
 ]  # fmt: skip

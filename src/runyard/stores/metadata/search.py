@@ -24,8 +24,10 @@ from sqlalchemy import (
     FromClause,
     Row,
     Select,
+    String,
     and_,
     case,
+    cast,
     false,
     func,
     literal,
@@ -33,7 +35,9 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import UnaryExpression
 
 from runyard.domain.search_ast import And, Comparison, Entity, Expr, Op, Or, OrderKey
@@ -72,31 +76,40 @@ _NUMERIC_OPS = {
 
 
 class StringMatch:
-    """Case-sensitive string tests and code-point ordering for one SQL dialect."""
+    """Case-sensitive string tests and code-point ordering for one SQL dialect.
+
+    MySQL/MariaDB compare strings case-insensitively and ignore trailing spaces under their default
+    collations, so there ``=`` / ``IN`` / ordering use the value's bytes (UTF-8 byte order is code
+    point order) and ``LIKE`` a binary collation; the plain comparison is kept beside the binary one
+    so an index on the column stays usable.
+    """
 
     def __init__(self, dialect: str) -> None:
+        self.mysql = dialect == "mysql"
         self.dialect = dialect
 
-    def _binary(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
-        # The plain comparison first lets MySQL use an index; the binary one makes it case-sensitive.
-        return column.collate("utf8mb4_bin")
+    @staticmethod
+    def _bytes(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return type_coerce(cast(column, mysql.BINARY()), String())
 
     def compare(self, column: ColumnElement[Any], op: Op, value: Any) -> ColumnElement[bool]:
-        mysql = self.dialect == "mysql"
+        exact = self._bytes(column) if self.mysql else column
         if op is Op.EQ:
-            return and_(column == value, self._binary(column) == value) if mysql else column == value
+            return and_(column == value, exact == value) if self.mysql else column == value
         if op is Op.NE:
-            different: ColumnElement[bool] = self._binary(column) != value if mysql else column != value
+            different: ColumnElement[bool] = exact != value
             return different
         if op is Op.IN:
             values = list(value)
-            return and_(column.in_(values), self._binary(column).in_(values)) if mysql else column.in_(values)
+            return and_(column.in_(values), exact.in_(values)) if self.mysql else column.in_(values)
         if op is Op.NOT_IN:
-            return not_((self._binary(column) if mysql else column).in_(list(value)))
+            return not_(exact.in_(list(value)))
         if op is Op.LIKE:
             if self.dialect == "sqlite":
                 return column.op("GLOB")(like_to_glob(value))
-            return and_(column.like(value), self._binary(column).like(value)) if mysql else column.like(value)
+            if self.mysql:
+                return and_(column.like(value), column.collate("utf8mb4_bin").like(value))
+            return column.like(value)
         if op is Op.ILIKE:
             if self.dialect == "sqlite":
                 return func.lower(column).op("GLOB")(func.lower(like_to_glob(value)))
@@ -108,8 +121,8 @@ class StringMatch:
     def ordered(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         if self.dialect == "postgresql":
             return column.collate("C")
-        if self.dialect == "mysql":
-            return self._binary(column)
+        if self.mysql:
+            return self._bytes(column)
         return column
 
 
