@@ -281,3 +281,21 @@ def test_max_results_at_the_limit_is_accepted(runyard: Logged) -> None:
     names, token = runyard.search("", max_results=50000)
     assert len(names) == 11
     assert token is None
+
+
+def test_fluent_search_runs_dataframe_matches_mlflow(reference: Logged, runyard: Logged) -> None:
+    """``mlflow.search_runs`` (the pandas API, which pages through the client) sees the same rows."""
+    import mlflow
+
+    def names(logged: Logged, tracking_uri: str) -> list[str]:
+        mlflow.set_tracking_uri(tracking_uri)
+        frame = mlflow.search_runs(
+            experiment_ids=[logged.experiments["a"], logged.experiments["b"]],
+            filter_string="metrics.acc >= 0 AND params.lr IS NOT NULL",
+            order_by=["params.lr DESC", "metrics.acc"],
+        )
+        return list(frame["tags.mlflow.runName"])
+
+    expected = names(reference, reference.client.tracking_uri)
+    assert expected
+    assert names(runyard, runyard.client.tracking_uri) == expected
