@@ -91,6 +91,11 @@ class ServerSettings(_RunyardSettings):
     root_url: str | None = Field(default=None, description="Public URL of the server (behind ingress).")
     auth_enabled: bool = Field(default=False, description="Require authentication.")
     cookie_secret: SecretStr | None = Field(default=None, description="Session cookie secret (>= 64 chars).")
+    oidc_providers: SecretStr | None = Field(
+        default=None,
+        description="OIDC providers as a TOML array of tables (name, key, issuer_url, client_id, client_secret, "
+        "scopes, pkce, allow_sign_up), read when auth is enabled.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     migrate_on_start: bool | None = Field(
         default=None, description="Apply migrations on start; default: only for SQLite."
@@ -141,6 +146,8 @@ class ServerSettings(_RunyardSettings):
             raise ValueError("cookie_secret must be at least 64 characters long")
         if self.auth_enabled and self.cookie_secret is None:
             raise ValueError("auth_enabled requires cookie_secret (RUNYARD_COOKIE_SECRET, >= 64 characters)")
+        if self.oidc_providers is not None:
+            _check_oidc_providers(self.oidc_providers.get_secret_value())
         names = [pool.name for pool in self.pools]
         if len(names) != len(set(names)):
             raise ValueError("pools: each compute pool name must be unique")
@@ -177,7 +184,7 @@ class ServerSettings(_RunyardSettings):
         data["registry_location"] = self.registry_location
         if data.get("backend_store_uri"):
             data["backend_store_uri"] = redact_url(data["backend_store_uri"])
-        for secret in ("redis_url", "cookie_secret"):
+        for secret in ("redis_url", "cookie_secret", "oidc_providers"):
             if data.get(secret):
                 data[secret] = "**********"
         return data
@@ -219,6 +226,28 @@ class SandboxSettings(_RunyardSettings):
         default=None, ge=1, description="Run jobs as this unprivileged user id (only when the agent is root)."
     )
     run_as_gid: int | None = Field(default=None, ge=1, description="Group id for run_as_uid (default: the same).")
+
+
+OIDC_REQUIRED_KEYS = ("name", "key", "issuer_url", "client_id")
+
+
+def _check_oidc_providers(text: str) -> None:
+    """Validate the TOML providers: a bare array of inline tables (the Helm chart's form) or ``[[providers]]``."""
+    import tomllib
+
+    stripped = text.strip()
+    bare_array = stripped.startswith("[") and not stripped.startswith("[[")
+    try:
+        document = tomllib.loads(f"providers = {stripped}" if bare_array else stripped)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"oidc_providers is not valid TOML: {error}") from None
+    providers = document.get("providers", document.get("oidc_providers", []))
+    if not isinstance(providers, list) or not providers:
+        raise ValueError("oidc_providers must define at least one [[providers]] table")
+    for index, provider in enumerate(providers):
+        missing = [key for key in OIDC_REQUIRED_KEYS if not isinstance(provider, dict) or key not in provider]
+        if missing:
+            raise ValueError(f"oidc_providers[{index}] is missing {', '.join(missing)}")
 
 
 def redact_url(url: str) -> str:
