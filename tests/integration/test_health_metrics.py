@@ -35,3 +35,29 @@ def test_multi_worker_server_serves_and_reports_metrics(server_pool) -> None:  #
         for _ in range(6):
             assert http.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": "0"}).status_code == 200
         assert "runyard_http_requests_total" in http.get("/metrics").text
+
+
+def test_ingest_counter_counts_points_params_and_tags(server: LiveServer) -> None:
+    api = f"{server.url}/api/2.0/mlflow"
+
+    def counter(text: str, kind: str) -> float:
+        for line in text.splitlines():
+            if line.startswith(f'runyard_tracking_ingest_total{{kind="{kind}"}}'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = httpx.get(f"{server.url}/metrics").text
+    run_id = httpx.post(f"{api}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+    metrics = [{"key": "m", "value": 1.0, "timestamp": 1, "step": i} for i in range(25)]
+    body = {
+        "run_id": run_id,
+        "metrics": metrics,
+        "params": [{"key": "p", "value": "1"}],
+        "tags": [{"key": "t", "value": "v"}],
+    }
+    assert httpx.post(f"{api}/runs/log-batch", json=body).status_code == 200
+    after = httpx.get(f"{server.url}/metrics").text
+    assert counter(after, "metric") - counter(before, "metric") == 25
+    assert counter(after, "param") - counter(before, "param") == 1
+    # create_run also sets the run-name tag through the store, not through the API counter
+    assert counter(after, "tag") - counter(before, "tag") == 1

@@ -30,6 +30,19 @@ LATENCY = Histogram(
 )
 
 
+INGESTED = Counter(
+    "runyard_tracking_ingest_total",
+    "Tracking data stored: metric points, params and tags (counts) and artifact bytes.",
+    ["kind"],
+)
+
+
+def count_ingested(*, metrics: int = 0, params: int = 0, tags: int = 0, artifact_bytes: int = 0) -> None:
+    for kind, amount in (("metric", metrics), ("param", params), ("tag", tags), ("artifact_bytes", artifact_bytes)):
+        if amount:
+            INGESTED.labels(kind).inc(amount)
+
+
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

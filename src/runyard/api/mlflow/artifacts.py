@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from runyard.api.context import get_context
+from runyard.api.observability import count_ingested
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.services import artifacts as service
@@ -84,7 +85,8 @@ async def list_artifacts(request: Request) -> Response:
 @proxy_router.put("/artifacts/{path:path}")
 async def upload_artifact(request: Request, path: str) -> Response:
     """Store the request body at ``path``."""
-    await service.upload(_store(request), path, request.stream())
+    size = await service.upload(_store(request), path, request.stream())
+    count_ingested(artifact_bytes=size)
     return JSONResponse({})
 
 

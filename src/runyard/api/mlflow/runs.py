@@ -12,6 +12,7 @@ from starlette.responses import Response
 from runyard.api.context import get_context
 from runyard.api.mlflow.batch_parsing import parse_log_batch
 from runyard.api.mlflow.serializers import run_info_json, run_json
+from runyard.api.observability import count_ingested
 from runyard.api.requests import parse_json, parse_query, read_json_object
 from runyard.api.responses import JSONResponse
 from runyard.domain.tracking import Dataset, DatasetInput, Metric, ModelLink, Param, Tag, ViewType
@@ -202,6 +203,7 @@ async def log_metric(request: Request) -> Response:
     body = await parse_json(request, LogMetric)
     metric = Metric(body.key, body.value, body.timestamp, body.step)
     await get_context(request).write(lambda c: logging_service.log_metric(c, body.id, metric))
+    count_ingested(metrics=1)
     return _empty()
 
 
@@ -211,6 +213,7 @@ async def log_parameter(request: Request) -> Response:
     body = await parse_json(request, LogParam)
     param = Param(body.key, body.value)
     await get_context(request).write(lambda c: logging_service.log_param(c, body.id, param))
+    count_ingested(params=1)
     return _empty()
 
 
@@ -219,6 +222,7 @@ async def set_tag(request: Request) -> Response:
     """Set a tag on a run."""
     body = await parse_json(request, SetTag)
     await get_context(request).write(lambda c: service.set_tag(c, body.id, body.key, body.value))
+    count_ingested(tags=1)
     return _empty()
 
 
@@ -237,6 +241,7 @@ async def log_batch(request: Request) -> Response:
     await get_context(request).write(
         lambda c: logging_service.log_batch(c, run_id, metrics=metrics, params=params, tags=tags)
     )
+    count_ingested(metrics=len(metrics), params=len(params), tags=len(tags))
     return _empty()
 
 
