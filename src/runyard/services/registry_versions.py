@@ -158,11 +158,12 @@ def delete_model_version(
     model_id, model_name, number = _locked_version(connection, name, version)
     version_row = store.get_version_row(connection, model_id, number)
     assert version_row is not None
+    aliases = store.load_versions(connection, [version_row])[0].aliases
     store.delete_version(connection, model_id, number)
     store.update_model(connection, model_id, last_updated_time=now_ms())
     events.record(
         connection, EventType.VERSION_DELETED, model_name=model_name, version=number, user=user,
-        digest=version_row.content_digest, aliases=None,
+        digest=version_row.content_digest, aliases_removed=aliases or None,
     )  # fmt: skip
     return str(version_row.storage_path)
 
