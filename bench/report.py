@@ -113,6 +113,14 @@ def table(database: str, section: dict[str, Any]) -> list[str]:
                 target += f" (≥ {copy * row.target.bound:,.0f})"
             met = row.target.verdict(ry, ml, copy) if ry is not None else "n/a"
         lines.append(f"| {row.label} | {ry_text} | {ml_text} | {_ratio(ry, ml)} | {target} | {met} |")
+    checks = []
+    for extra, what in (("search_first_page", "search-runs"), ("registry_first_page", "registered-models search")):
+        pages = [servers.get(name, {}).get("extras", {}).get(extra) for name in SERVERS]
+        if all(pages):
+            same = "identical" if pages[0] == pages[1] else "**different**"
+            checks.append(f"{what} first page {same} on both servers ({len(pages[0])} results)")
+    if checks:
+        lines += ["", "Answer check: " + "; ".join(checks) + "."]
     if copy:
         lines.append("")
         lines.append(f"Plain local file copy (`shutil.copyfile`) of the same file on the same disk: {copy:,.0f} MB/s.")

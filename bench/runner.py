@@ -6,6 +6,7 @@ Invoked by ``bench/run`` with runyard's own interpreter; MLflow runs from ``benc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,9 @@ import psutil
 from httpclient import Unavailable, make_client
 from profiling import Profiler
 from report import render
-from servers import MLFLOW_BIN, REPO, Server, fresh_database, start_mlflow, start_runyard, tree_rss
+from servers import MLFLOW_BIN, REPO, PeakSampler, Server, fresh_database, start_mlflow, start_runyard, tree_rss
 from sizes import FULL, QUICK, Sizes
-from workloads import ALL, Bench
+from workloads import ALL, Bench, Workload
 from workloads.artifacts import copy_baseline
 
 BENCH = REPO / "bench"
@@ -41,96 +42,117 @@ def log(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
-def _idle_rss(server: Server, settle: float) -> float:
-    """Tree RSS after start-up has settled: the highest of a few samples one second apart."""
-    time.sleep(settle)
+def _idle_rss(server: Server) -> float:
+    """Tree RSS once start-up has settled: the highest of three samples half a second apart."""
     samples = []
     for _ in range(3):
         samples.append(tree_rss(server.pid))
-        time.sleep(1)
+        time.sleep(0.5)
     return max(samples) / MB
 
 
-def run_server(
-    name: str,
-    database: str,
-    sizes: Sizes,
-    shared: Path,
-    args: argparse.Namespace,
-    profiles: dict[str, list[str]],
-) -> dict[str, Any]:
-    """Start one server on a fresh database, run the selected workloads, stop it."""
-    from servers import PeakSampler
+@dataclass
+class Contender:
+    """One server under test on one database, with what has been measured so far."""
 
-    result: dict[str, Any] = {"metrics": {}, "notes": {}, "errors": [], "workload_seconds": {}}
+    name: str
+    server: Server
+    bench: Bench
+    result: dict[str, Any] = field(
+        default_factory=lambda: {"metrics": {}, "notes": {}, "errors": [], "extras": {}, "workload_seconds": {}}
+    )
+
+
+def _start(
+    name: str, database: str, sizes: Sizes, shared: Path, args: argparse.Namespace, stack: contextlib.ExitStack
+) -> Contender:
     scratch = Path(tempfile.mkdtemp(prefix=f"bench-{name}-{database}-"))
-    began = time.monotonic()
-    try:
-        with fresh_database(database, scratch) as url:
-            if name == "runyard":
-                server = start_runyard(url, scratch)
-            else:
-                server = start_mlflow(url, scratch, args.mlflow_workers)
-            log(f"{name} on {database}: up at {server.base_url} (pid {server.pid})")
+    stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+    url = stack.enter_context(fresh_database(database, scratch))
+    server = start_runyard(url, scratch) if name == "runyard" else start_mlflow(url, scratch, args.mlflow_workers)
+    stack.callback(server.stop)
+    clients = [make_client(server.base_url) for _ in range(sizes.clients)]
+    for client in clients:
+        stack.callback(client.close)
+    seed_directly = name == "mlflow" and args.mlflow_seed == "direct"
+    log(f"{name} on {database}: up at {server.base_url} (pid {server.pid})")
+    return Contender(name, server, Bench(name, url, clients, sizes, scratch, shared, seed_directly))
+
+
+def run_database(
+    database: str, sizes: Sizes, shared: Path, args: argparse.Namespace, profiles: dict[str, list[str]]
+) -> dict[str, Any]:
+    """Start every server on its own fresh database, then run each workload on each server in turn.
+
+    Interleaving (workload 1 on runyard, then on MLflow, then workload 2 …) keeps both servers'
+    figures for a workload within the same minute, so drifting load on a shared machine hits both.
+    """
+    section: dict[str, Any] = {"servers": {}}
+    if not args.workloads or "artifacts" in args.workloads:
+        section["copy_mb_s"] = copy_baseline(shared, sizes.artifact_mb, sizes.artifact_repeats, shared)
+        log(f"{database}: plain file copy {section['copy_mb_s']:,.0f} MB/s")
+    with contextlib.ExitStack() as stack:
+        contenders = []
+        for name in args.servers:
             try:
-                result["metrics"]["idle_rss_mb"] = _idle_rss(server, args.settle)
-                result["processes"] = len(psutil.Process(server.pid).children(recursive=True)) + 1
-                log(f"{name} on {database}: idle RSS {result['metrics']['idle_rss_mb']:.0f} MB")
-                clients = [make_client(server.base_url) for _ in range(sizes.clients)]
-                bench = Bench(name, clients, sizes, scratch, shared)
-                with PeakSampler(server.pid) as sampler:
-                    for workload in ALL:
-                        if args.workloads and workload.name not in args.workloads:
-                            continue
-                        _run_workload(workload, bench, server, database, args, result, profiles)
-                result["metrics"]["peak_rss_mb"] = sampler.peak / MB
-                for client in clients:
-                    client.close()
-            finally:
-                server.stop()
-                result["log_tail"] = server.log.read_text(errors="replace")[-2000:]
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    result["seconds"] = time.monotonic() - began
-    log(f"{name} on {database}: done in {result['seconds']:.0f} s")
-    return result
+                contenders.append(_start(name, database, sizes, shared, args, stack))
+            except Exception as error:
+                section["servers"][name] = {"errors": [f"server did not start: {error}"[:2000]]}
+                log(f"{name} on {database}: did not start: {error}")
+        time.sleep(args.settle)
+        for contender in contenders:
+            section["servers"][contender.name] = contender.result
+            contender.result["metrics"]["idle_rss_mb"] = _idle_rss(contender.server)
+            contender.result["processes"] = len(psutil.Process(contender.server.pid).children(recursive=True)) + 1
+            log(
+                f"{contender.name} on {database}: idle RSS {contender.result['metrics']['idle_rss_mb']:.0f} MB "
+                f"in {contender.result['processes']} processes"
+            )
+        samplers = [PeakSampler(c.server.pid).start() for c in contenders]
+        for sampler in samplers:
+            stack.callback(sampler.stop)
+        for workload in ALL:
+            if args.workloads and workload.name not in args.workloads:
+                continue
+            for contender in contenders:
+                _run_workload(workload, contender, database, args, profiles)
+        for contender, sampler in zip(contenders, samplers, strict=True):
+            contender.result["metrics"]["peak_rss_mb"] = sampler.stop() / MB
+            contender.result["extras"] = contender.bench.extras
+            contender.result["log_tail"] = contender.server.log.read_text(errors="replace")[-2000:]
+    return section
 
 
 def _run_workload(
-    workload: Any,
-    bench: Bench,
-    server: Server,
-    database: str,
-    args: argparse.Namespace,
-    result: dict[str, Any],
-    profiles: dict[str, list[str]],
+    workload: Workload, contender: Contender, database: str, args: argparse.Namespace, profiles: dict[str, list[str]]
 ) -> None:
     began = time.monotonic()
+    name, result = contender.name, contender.result
     profiler = None
-    if args.profile and bench.server_name == "runyard":
-        profiler = Profiler(server.pid, OUT / f"profile-{database}-{workload.name}")
+    if args.profile and name == "runyard":
+        profiler = Profiler(contender.server.pid, OUT / f"profile-{database}-{workload.name}")
     try:
         if profiler:
             profiler.start()
         try:
-            values = workload.run(bench)
+            values = workload.run(contender.bench)
         finally:
             if profiler:
                 profiles[f"{database} / {workload.name}"] = profiler.stop()
         result["metrics"].update(values)
         shown = ", ".join(f"{key} {value:,.1f}" for key, value in values.items())
-        log(f"{bench.server_name} on {database}: {workload.name}: {shown}")
+        log(f"{name} on {database}: {workload.name}: {shown}")
     except Unavailable as missing:
         for key in workload.keys:
             result["notes"][key] = "not available yet"
         result["notes"][f"{workload.name}:reason"] = str(missing)
-        log(f"{bench.server_name} on {database}: {workload.name}: not available ({missing})")
+        log(f"{name} on {database}: {workload.name}: not available ({missing})")
     except Exception as error:
         traceback.print_exc()
         for key in workload.keys:
             result["notes"][key] = "error"
         result["errors"].append(f"{workload.name}: {error.__class__.__name__}: {str(error)[:300]}")
-        log(f"{bench.server_name} on {database}: {workload.name}: ERROR {error}")
+        log(f"{name} on {database}: {workload.name}: ERROR {error}")
     result["workload_seconds"][workload.name] = time.monotonic() - began
 
 
@@ -162,9 +184,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--servers", default="runyard,mlflow", help="comma-separated: runyard,mlflow")
     parser.add_argument("--workloads", default="", help=f"comma-separated subset of: {','.join(w.name for w in ALL)}")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="SIZE=N", help="override one size, e.g. --set runs=2000"
+        "--set", action="append", default=[], metavar="SIZE=N", help="override one size, e.g. --set search_runs=2000"
     )
-    parser.add_argument("--mlflow-workers", type=int, default=DEFAULT_MLFLOW_WORKERS)
+    parser.add_argument("--mlflow-workers", type=int, default=DEFAULT_MLFLOW_WORKERS, help="mlflow server --workers")
+    parser.add_argument(
+        "--mlflow-seed",
+        choices=("direct", "rest"),
+        default="direct",
+        help="load MLflow's 10,000-run and 10,000-model data sets into its database directly (default) or via REST",
+    )
     parser.add_argument("--settle", type=float, default=5.0, help="seconds to wait before the idle RSS sample")
     parser.add_argument("--profile", action="store_true", help="record runyard under each workload with py-spy")
     parser.add_argument("--note", default="", help="a remark printed in the results header")
@@ -221,14 +249,8 @@ def main(argv: list[str]) -> int:
     shared = Path(tempfile.mkdtemp(prefix="bench-shared-"))
     try:
         for database in args.databases:
-            section: dict[str, Any] = {"servers": {}}
-            results["databases"][database] = section
-            if not args.workloads or "artifacts" in args.workloads:
-                section["copy_mb_s"] = copy_baseline(shared, sizes.artifact_mb, sizes.artifact_repeats, shared)
-                log(f"{database}: plain file copy {section['copy_mb_s']:,.0f} MB/s")
-            for name in args.servers:
-                section["servers"][name] = run_server(name, database, sizes, shared, args, results["profiles"])
-                _save(results, began, args)
+            results["databases"][database] = run_database(database, sizes, shared, args, results["profiles"])
+            _save(results, began, args)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
     _save(results, began, args)

@@ -17,11 +17,13 @@ class Bench:
     """Everything a workload may use: the server, one kept-alive client per concurrent caller, sizes."""
 
     server_name: str  # "runyard" or "mlflow"
+    database_url: str  # the server's own database (for seeding MLflow's large data sets directly)
     clients: list[httpx.Client]
     sizes: Sizes
     scratch: Path  # this server's private temporary directory
     shared: Path  # files shared by both servers of a run (the artifact source file)
-    state: dict[str, Any] = field(default_factory=dict)  # hand-over between workloads (e.g. the search data set)
+    seed_directly: bool = False  # load large data sets into the database instead of through REST
+    extras: dict[str, Any] = field(default_factory=dict)  # non-numeric findings, e.g. a search's first page
 
     @property
     def client(self) -> httpx.Client:

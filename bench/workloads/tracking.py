@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import random
 import time
 from functools import partial
 
 import httpx
 
+from bench_data import BASE_TIME_MS
 from httpclient import encode, get, percentile, post, run_concurrently
+from servers import refresh_statistics
+from workloads import seeding
 from workloads.base import Bench, Workload
 
-MODELS = ("a", "b", "c", "d")
 SEARCH_FILTER = "metrics.loss < 0.5 and params.model = 'b'"
 SEARCH_ORDER = ["metrics.loss ASC"]
 SEARCH_PAGE = 100
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _experiment(bench: Bench, name: str) -> str:
@@ -28,9 +25,9 @@ def _experiment(bench: Bench, name: str) -> str:
 def _create_runs(bench: Bench, experiment_id: str, count: int) -> tuple[list[str], float]:
     """Create ``count`` runs from all clients at once; returns their ids and the wall time."""
     ids: list[str] = [""] * count
-    start = _now_ms()
     bodies = [
-        encode({"experiment_id": experiment_id, "start_time": start + i, "run_name": f"r{i}"}) for i in range(count)
+        encode({"experiment_id": experiment_id, "start_time": BASE_TIME_MS + i, "run_name": f"c{i}"})
+        for i in range(count)
     ]
 
     def create(client: httpx.Client, i: int) -> None:
@@ -41,50 +38,27 @@ def _create_runs(bench: Bench, experiment_id: str, count: int) -> tuple[list[str
 
 
 def runs_create(bench: Bench) -> dict[str, float]:
-    """Timed: create the runs. Untimed afterwards: give each params, metrics and tags for search-runs."""
-    experiment_id = _experiment(bench, "bench-search")
-    run_ids, seconds = _create_runs(bench, experiment_id, bench.sizes.runs)
-    rng = random.Random(42)
-    now = _now_ms()
-    bodies = []
-    for i, run_id in enumerate(run_ids):
-        loss, acc = rng.random(), rng.random()
-        bodies.append(
-            encode(
-                {
-                    "run_id": run_id,
-                    "params": [
-                        {"key": "model", "value": MODELS[i % len(MODELS)]},
-                        {"key": "lr", "value": str(rng.choice((0.1, 0.01, 0.001)))},
-                        {"key": "layers", "value": str(rng.randint(1, 12))},
-                    ],
-                    "metrics": [
-                        {"key": "loss", "value": loss, "timestamp": now, "step": 0},
-                        {"key": "acc", "value": acc, "timestamp": now, "step": 0},
-                        {"key": "epoch", "value": float(i % 50), "timestamp": now, "step": 0},
-                    ],
-                    "tags": [{"key": "team", "value": f"t{i % 7}"}, {"key": "seed", "value": str(i)}],
-                }
-            )
-        )
-    run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-batch", b) for b in bodies], timed=False)
-    bench.state["search_experiment"] = experiment_id
+    """Runs created per second, all clients creating at once in one experiment."""
+    run_ids, seconds = _create_runs(bench, _experiment(bench, "bench-create"), bench.sizes.runs_created)
     return {"runs_created_per_s": len(run_ids) / seconds}
 
 
 def log_batch(bench: Bench) -> dict[str, float]:
     """Metric points per second through log-batch, one run per client, distinct steps (no duplicates)."""
     sizes = bench.sizes
-    experiment_id = _experiment(bench, "bench-ingest")
-    run_ids, _ = _create_runs(bench, experiment_id, len(bench.clients))
+    run_ids, _ = _create_runs(bench, _experiment(bench, "bench-ingest"), len(bench.clients))
     keys = 10
     steps = sizes.batch_size // keys
-    now = _now_ms()
     bodies = []
     for j in range(sizes.batch_requests):
         client_index, round_ = j % len(bench.clients), j // len(bench.clients)
         metrics = [
-            {"key": f"m{k}", "value": (round_ * steps + s) * 0.001 + k, "timestamp": now, "step": round_ * steps + s}
+            {
+                "key": f"m{k}",
+                "value": (round_ * steps + s) * 0.001 + k,
+                "timestamp": BASE_TIME_MS + round_ * steps + s,
+                "step": round_ * steps + s,
+            }
             for s in range(steps)
             for k in range(keys)
         ]
@@ -98,16 +72,14 @@ def log_batch(bench: Bench) -> dict[str, float]:
 
 def log_metric(bench: Bench) -> dict[str, float]:
     """Single log-metric requests per second, one run per client."""
-    experiment_id = _experiment(bench, "bench-single")
-    run_ids, _ = _create_runs(bench, experiment_id, len(bench.clients))
-    now = _now_ms()
+    run_ids, _ = _create_runs(bench, _experiment(bench, "bench-single"), len(bench.clients))
     bodies = [
         encode(
             {
                 "run_id": run_ids[j % len(bench.clients)],
                 "key": "loss",
                 "value": 1.0 / (j + 1),
-                "timestamp": now + j,
+                "timestamp": BASE_TIME_MS + j,
                 "step": j // len(bench.clients),
             }
         )
@@ -121,10 +93,9 @@ def log_metric(bench: Bench) -> dict[str, float]:
 
 
 def search_runs(bench: Bench) -> dict[str, float]:
-    """Latency of one filtered, ordered search page over the runs made by ``runs_create`` (one client)."""
-    experiment_id = bench.state.get("search_experiment")
-    if experiment_id is None:
-        raise RuntimeError("the runs-created workload did not build the search data set")
+    """Latency of one filtered, ordered search page over ``search_runs`` runs (loaded untimed; one client)."""
+    experiment_id = _experiment(bench, "bench-search")
+    seeding.search_runs(bench, experiment_id, bench.sizes.search_runs)
     body = encode(
         {
             "experiment_ids": [experiment_id],
@@ -133,20 +104,21 @@ def search_runs(bench: Bench) -> dict[str, float]:
             "max_results": SEARCH_PAGE,
         }
     )
-    returned = 0
+    page: list[dict[str, object]] = []
     for _ in range(3):  # warm-up: connection, caches, first-use imports
-        returned = len(post(bench.client, "/runs/search", body).get("runs", []))
+        page = post(bench.client, "/runs/search", body).get("runs", [])
+    if not page:  # every data set this suite builds has matching runs
+        raise RuntimeError("search-runs returned no runs")
+    bench.extras["search_first_page"] = [run["info"]["run_name"] for run in page]  # type: ignore[index]
     latencies = []
     for _ in range(bench.sizes.search_queries):
         began = time.perf_counter()
         post(bench.client, "/runs/search", body)
         latencies.append(time.perf_counter() - began)
-    if returned == 0:  # every data set this suite builds has matching runs
-        raise RuntimeError("search-runs returned no runs")
     return {
         "search_p50_ms": percentile(latencies, 50) * 1000,
         "search_p95_ms": percentile(latencies, 95) * 1000,
-        "search_returned": float(returned),
+        "search_returned": float(len(page)),
     }
 
 
@@ -168,15 +140,13 @@ def _read_history(client: httpx.Client, run_id: str, key: str) -> int:
 def history(bench: Bench) -> dict[str, float]:
     """Time to read back one metric's whole history (loaded untimed through log-batch)."""
     total = bench.sizes.history_points
-    experiment_id = _experiment(bench, "bench-history")
-    (run_id,), _ = _create_runs(bench, experiment_id, 1)
-    now = _now_ms()
+    (run_id,), _ = _create_runs(bench, _experiment(bench, "bench-history"), 1)
     bodies = [
         encode(
             {
                 "run_id": run_id,
                 "metrics": [
-                    {"key": "curve", "value": step * 0.5, "timestamp": now + step, "step": step}
+                    {"key": "curve", "value": step * 0.5, "timestamp": BASE_TIME_MS + step, "step": step}
                     for step in range(start, min(start + 1000, total))
                 ],
             }
@@ -184,6 +154,7 @@ def history(bench: Bench) -> dict[str, float]:
         for start in range(0, total, 1000)
     ]
     run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-batch", b) for b in bodies], timed=False)
+    refresh_statistics(bench.database_url)
     _read_history(bench.client, run_id, "curve")  # warm-up
     times = []
     for _ in range(bench.sizes.history_repeats):
