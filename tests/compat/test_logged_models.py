@@ -91,3 +91,17 @@ def test_unknown_experiment_and_model(mlflow_client):  # type: ignore[no-untyped
     with pytest.raises(MlflowException) as no_model:
         mlflow_client.get_logged_model("m-00000000000000000000000000000000")
     assert no_model.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_metrics_logged_against_a_model_show_on_the_model(mlflow_client):  # type: ignore[no-untyped-def]
+    import mlflow
+
+    experiment_id = mlflow_client.create_experiment(unique("lm-metrics"))
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        model = mlflow_client.create_logged_model(experiment_id, source_run_id=run.info.run_id)
+        mlflow.log_metric("accuracy", 0.8, step=1, model_id=model.model_id)
+        mlflow.log_metric("accuracy", 0.9, step=2, model_id=model.model_id)
+    metrics = {m.key: m.value for m in mlflow_client.get_logged_model(model.model_id).metrics}
+    assert metrics == {"accuracy": 0.9}
+    # The run records the same points as ordinary run metrics.
+    assert [m.value for m in mlflow_client.get_metric_history(run.info.run_id, "accuracy")] == [0.8, 0.9]

@@ -14,6 +14,7 @@ from runyard.domain.tracking import DatasetInput, Metric, ModelLink, Param, Tag
 from runyard.errors import InvalidParameter
 from runyard.services import runs as run_service
 from runyard.stores.metadata import datasets as dataset_store
+from runyard.stores.metadata import logged_models as logged_model_store
 from runyard.stores.metadata import metrics as metric_store
 from runyard.stores.metadata import runs as run_store
 
@@ -39,6 +40,9 @@ def log_batch(
         rows = [(key, value, ts, step, is_nan) for key, value, is_nan, ts, step in points]
         metric_store.insert_points(connection, run_uuid, rows)
         metric_store.update_latest(connection, run_uuid, rows)
+        model_metrics = [m._replace(run_id=run_uuid) for m in metrics if m.model_id]
+        if model_metrics:
+            logged_model_store.record_metrics(connection, model_metrics)
     run_service.apply_tags(connection, run_uuid, tags)
     run_store.update_run(connection, run_uuid, last_activity_time=now_ms())
 

@@ -25,6 +25,9 @@ class MetricIn(BaseModel):
     value: float
     timestamp: int
     step: int = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 class ParamIn(BaseModel):
@@ -63,7 +66,16 @@ def _fast_metrics(items: Any) -> list[Metric] | None:
             or type(step) is not int
         ):
             return None
-        append(Metric(key, float(value), timestamp, step))
+        if len(item) > 4:
+            # MLflow 3 metrics may name the logged model and dataset they measure.
+            model_id = item.get("model_id")
+            dataset_name = item.get("dataset_name")
+            dataset_digest = item.get("dataset_digest")
+            if any(v is not None and type(v) is not str for v in (model_id, dataset_name, dataset_digest)):
+                return None
+            append(Metric(key, float(value), timestamp, step, None, dataset_name, dataset_digest, model_id))
+        else:
+            append(Metric(key, float(value), timestamp, step))
     return result
 
 
@@ -93,7 +105,10 @@ def parse_log_batch(data: dict[str, Any]) -> ParsedBatch:
     body = validate(LogBatch, data)
     return (
         body.run_id or body.run_uuid,
-        [Metric(m.key, m.value, m.timestamp, m.step) for m in body.metrics],
+        [
+            Metric(m.key, m.value, m.timestamp, m.step, None, m.dataset_name, m.dataset_digest, m.model_id)
+            for m in body.metrics
+        ],
         [Param(p.key, p.value) for p in body.params],
         [Tag(t.key, t.value) for t in body.tags],
     )

@@ -201,7 +201,9 @@ async def search(request: Request) -> Response:
 async def log_metric(request: Request) -> Response:
     """Log one metric point."""
     body = await parse_json(request, LogMetric)
-    metric = Metric(body.key, body.value, body.timestamp, body.step)
+    metric = Metric(
+        body.key, body.value, body.timestamp, body.step, None, body.dataset_name, body.dataset_digest, body.model_id
+    )
     await get_context(request).write(lambda c: logging_service.log_metric(c, body.id, metric))
     count_ingested(metrics=1)
     return _empty()
