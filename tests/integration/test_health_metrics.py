@@ -61,3 +61,32 @@ def test_ingest_counter_counts_points_params_and_tags(server: LiveServer) -> Non
     assert counter(after, "param") - counter(before, "param") == 1
     # create_run also sets the run-name tag through the store, not through the API counter
     assert counter(after, "tag") - counter(before, "tag") == 1
+
+
+def test_platform_gauges_report_queues_jobs_and_gpus(server: LiveServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from runyard.client import Client
+    from tests.support.compute import FakeAgent, unique, write_recipe
+
+    pool = unique("gauge")
+    queue = unique("gq")
+    with Client(server.url) as client:
+        client.put_pool(pool, gpus_per_replica=4, queues=[queue])
+        name = unique("gauge-recipe")
+        client.push_recipe(write_recipe(tmp_path / "r", name, gpus=1))
+        agent = FakeAgent(client, pool, ["0", "1", "2", "3"]).register()
+        for _ in range(3):
+            client.submit_job(name, queue=queue, gpus=1)
+        agent.claim()  # one job placed on a GPU; two stay queued
+
+        def gauge(text: str, name: str, label: str, value: str) -> float:
+            for line in text.splitlines():
+                if line.startswith(f'{name}{{{label}="{value}"}}'):
+                    return float(line.rsplit(" ", 1)[1])
+            raise AssertionError(f"{name}{{{label}={value!r}}} missing")
+
+        text = httpx.get(f"{server.url}/metrics").text
+        assert gauge(text, "runyard_queue_depth", "queue", queue) == 2
+        assert gauge(text, "runyard_pool_gpus_total", "pool", pool) == 4
+        assert gauge(text, "runyard_pool_gpus_used", "pool", pool) == 1
+        assert gauge(text, "runyard_jobs", "state", "queued") >= 2
+        assert gauge(text, "runyard_jobs", "state", "assigned") >= 1

@@ -6,20 +6,31 @@ With several server workers, ``PROMETHEUS_MULTIPROC_DIR`` makes the counters add
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runyard.services import platform_stats
+from runyard.stores.metadata.session import Database
+
+logger = logging.getLogger(__name__)
 
 REQUESTS = Counter("runyard_http_requests_total", "HTTP requests served.", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -81,10 +92,43 @@ def _route_template(scope: Scope) -> str:
     return path
 
 
-async def metrics_endpoint(_request: Request) -> Response:
-    """Prometheus exposition of this server's metrics."""
+class PlatformCollector(Collector):
+    """Gauges read from the database at scrape time, so every replica reports the same platform state."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            with self.database.read() as connection:
+                stats = platform_stats.collect(connection)
+        except Exception:  # a scrape must not fail because the database is briefly away
+            logger.warning("platform gauges unavailable", exc_info=True)
+            return
+        for name, documentation, label, values in (
+            ("runyard_queue_depth", "Queued jobs per queue.", "queue", stats.queue_depth),
+            ("runyard_jobs", "Jobs per state.", "state", stats.jobs_by_state),
+            ("runyard_pool_gpus_total", "GPUs of the active workers of each pool.", "pool", stats.pool_gpus_total),
+            ("runyard_pool_gpus_used", "GPUs held by assigned or running jobs.", "pool", stats.pool_gpus_used),
+        ):
+            gauge = GaugeMetricFamily(name, documentation, labels=[label])
+            for key, value in sorted(values.items()):
+                gauge.add_metric([key], value)
+            yield gauge
+
+
+def _exposition(database: Database) -> bytes:
+    registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        registry.register(PlatformCollector(database))
+        return generate_latest(registry)
+    registry.register(PlatformCollector(database))
+    return generate_latest(REGISTRY) + generate_latest(registry)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus exposition: this server's request metrics plus the platform gauges."""
+    database: Database = request.app.state.context.database
+    body = await run_in_threadpool(_exposition, database)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
