@@ -14,6 +14,7 @@ which serialises placement outright.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +29,8 @@ from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata import pools as pool_store
 from runyard.stores.metadata import workers as worker_store
 
-# Jobs whose tracking run cannot be created are failed on the spot; try a few more before giving up.
-MAX_CANDIDATES_PER_CLAIM = 5
+# Jobs whose tracking run cannot be created are failed on the spot; skip a few before giving up.
+MAX_FAILED_PER_CLAIM = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,38 +56,49 @@ class Placer:
     def __init__(self) -> None:
         self._recipes: dict[tuple[str, int], RecipeVersion] = {}
 
-    def claim(self, connection: Connection, worker_id: str) -> Assignment | None:
-        """Assign the next fitting job to ``worker_id`` in this transaction, or ``None`` if none fits."""
+    def claim(
+        self, connection: Connection, worker_id: str, queues: Sequence[str] | None = None, *, limit: int = 1
+    ) -> list[Assignment]:
+        """Assign up to ``limit`` fitting jobs to ``worker_id`` in this transaction (best first).
+
+        ``queues`` are the queues the worker's pool serves when the caller already read them. Placing
+        several at once costs one commit instead of several, which is what bounds placement rate.
+        """
         worker = worker_store.get_worker(connection, worker_id, lock=True)
         if worker is None or worker.state != "active":
             raise NotFound(f"Worker {worker_id} is not registered (its lease expired?); register again")
+        if queues is None:
+            queues = pool_store.queues_of_pool(connection, worker.pool)
+        if not queues:
+            return []
         fit = GpuFit(inventory=json.loads(worker.gpus))
         cpu_jobs = 0
         for row in job_store.active_jobs_of_worker(connection, worker_id):
             held = json.loads(row.assigned_gpus) if row.assigned_gpus else []
             fit.in_use.update(held)
             cpu_jobs += 0 if held else 1
-        free_gpus = len(fit.free)
         free_slots = int(worker.slots) - cpu_jobs
-        if free_gpus == 0 and free_slots <= 0:
-            return None
-        queues = pool_store.queues_of_pool(connection, worker.pool)
-        if not queues:
-            return None
-        for _ in range(MAX_CANDIDATES_PER_CLAIM):
+        placed: list[Assignment] = []
+        failures = 0
+        while len(placed) < limit and failures < MAX_FAILED_PER_CLAIM:
+            free_gpus = len(fit.free)
+            if free_gpus == 0 and free_slots <= 0:
+                break
             candidates = job_store.lock_candidates(
                 connection, queues=queues, min_gpus=0 if free_slots > 0 else 1, max_gpus=free_gpus, limit=1
             )
             if not candidates:
-                return None
+                break
             row = candidates[0]
             gpus = fit.take(int(row.gpus)) or []
             started = attempt_service.start_attempt(connection, row, worker_id, gpus)
             if started is None:
                 fit.in_use.difference_update(gpus)
+                failures += 1
                 continue
-            return self._assignment(connection, row, started, gpus)
-        return None
+            free_slots -= 0 if gpus else 1
+            placed.append(self._assignment(connection, row, started, gpus))
+        return placed
 
     def _recipe(self, connection: Connection, name: str, version: int) -> RecipeVersion:
         key = (name, version)

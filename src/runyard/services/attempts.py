@@ -15,13 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from runyard.domain import validation
 from runyard.domain.clock import now_ms
 from runyard.domain.jobs import REPORTABLE_STATES, JobState, should_retry
-from runyard.domain.tracking import Param, RunStatus, Tag
+from runyard.domain.tracking import RunStatus, Tag
 from runyard.errors import Conflict, InvalidParameter, RunyardError, Unauthenticated
+from runyard.services import job_runs
 from runyard.services import jobs as job_service
-from runyard.services import logging as logging_service
 from runyard.services import runs as run_service
 from runyard.stores.metadata import jobs as store
 
@@ -131,27 +130,19 @@ def _create_run(
         Tag("mlflow.source.type", "JOB"),
     ]
     try:
-        with connection.begin_nested():
-            run = run_service.create_run(
-                connection,
-                experiment_id=row.experiment_id,
-                user_id=row.user_id,
-                tags=tags,
-                run_name=f"{row.recipe_name}-{row.job_id}-{attempt}",
-            )
-            params = [Param(key[:250], _param_text(value)) for key, value in json.loads(row.parameters).items()]
-            for start in range(0, len(params), validation.MAX_PARAMS_TAGS_PER_BATCH):
-                chunk = params[start : start + validation.MAX_PARAMS_TAGS_PER_BATCH]
-                logging_service.log_batch(connection, run.info.run_id, params=chunk)
-        return run.info.run_id, None
+        # Checks come before writes there, so a refusal leaves nothing to roll back.
+        run_id = job_runs.create_attempt_run(
+            connection,
+            experiment_id=int(row.experiment_id),
+            run_name=f"{row.recipe_name}-{row.job_id}-{attempt}",
+            user_id=row.user_id,
+            tags=tags,
+            parameters=json.loads(row.parameters),
+        )
+        return run_id, None
     except RunyardError as error:
         # The job still gets its attempt (and fails it below) rather than blocking the queue forever.
         return None, error
-
-
-def _param_text(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text[: validation.MAX_PARAM_VAL_LENGTH]
 
 
 def report_status(

@@ -19,6 +19,7 @@ from runyard.domain.jobs import Attempt, Job, JobState, check_transition
 from runyard.domain.recipes import MAX_GPUS
 from runyard.errors import AlreadyExists, Conflict, InvalidParameter, NotFound
 from runyard.services import experiments as experiment_service
+from runyard.services import job_runs
 from runyard.services import pools as pool_service
 from runyard.services import recipes as recipe_service
 from runyard.stores.metadata import jobs as store
@@ -95,6 +96,7 @@ def submit_job(
     if not 0 <= wanted_gpus <= MAX_GPUS:
         raise InvalidParameter(f"Invalid value {wanted_gpus} for parameter 'gpus': use 0..{MAX_GPUS}")
     checked = validate_parameters(manifest.parameters, parameters)
+    job_runs.check_param_names(checked)
     _check_capacity(connection, queue, wanted_gpus)
     queue_priority = pool_service.queue_priority(connection, queue)
     experiment_id = _experiment_for(connection, recipe_version.name)

@@ -16,6 +16,7 @@ from runyard.services import attempts as attempt_service
 from runyard.services import jobs as job_service
 from runyard.services import pools as pool_service
 from runyard.stores.metadata import jobs as job_store
+from runyard.stores.metadata import pools as pool_store
 from runyard.stores.metadata import workers as store
 
 MAX_GPUS_PER_WORKER = 64
@@ -201,6 +202,14 @@ def list_workers(connection: Connection, *, pool: str | None = None, include_gon
             )
         )
     return result
+
+
+def queues_for_worker(connection: Connection, worker_id: str) -> list[str]:
+    """The queues the worker's pool serves (what its claims wait on); ``NotFound`` if it is not active."""
+    row = store.get_worker(connection, worker_id)
+    if row is None or row.state != WorkerState.ACTIVE:
+        raise NotFound(f"Worker {worker_id} is not registered (its lease expired?); register again")
+    return pool_store.queues_of_pool(connection, row.pool)
 
 
 def get_worker(connection: Connection, worker_id: str) -> Worker:

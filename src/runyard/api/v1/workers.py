@@ -21,6 +21,7 @@ from runyard.stores.events.wakeups import queue_topic
 router = APIRouter(prefix="/workers", tags=["workers"])
 
 MAX_WAIT_SECONDS = 60.0
+MAX_ASSIGNMENTS = 64
 # Waiting claims also re-check on this timer, in case a wake-up never arrives (e.g. Redis is down).
 RECHECK_SECONDS = 2.0
 
@@ -46,6 +47,7 @@ class HeartbeatBody(BaseModel):
 
 class ClaimBody(BaseModel):
     wait_seconds: float = Field(default=20.0, ge=0, le=MAX_WAIT_SECONDS)
+    max_assignments: int = Field(default=1, ge=1, le=MAX_ASSIGNMENTS)
 
 
 class ListQuery(BaseModel):
@@ -107,23 +109,29 @@ async def deregister(worker_id: str, request: Request) -> Response:
 
 @router.post("/{worker_id}/claim")
 async def claim(worker_id: str, request: Request) -> Response:
-    """Long-poll for work: answers as soon as the scheduler assigns this worker an attempt."""
+    """Long-poll for work: answers as soon as the scheduler assigns this worker an attempt.
+
+    ``max_assignments`` > 1 lets an agent with room for several jobs take them in one answer
+    (``assignments``); ``assignment`` is always the first of them, for agents that take one.
+    """
     body = await parse_json(request, ClaimBody)
     context = get_context(request)
     runtime = runtime_of(request)
-    worker = await context.read(lambda connection: service.get_worker(connection, worker_id))
-    queues = await context.read(lambda connection: pool_service.get_pool(connection, worker.pool).queues)
+    queues = await context.read(lambda connection: service.queues_for_worker(connection, worker_id))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + body.wait_seconds
     with runtime.wakeups.subscribe([queue_topic(queue) for queue in queues]) as waiter:
         while True:
             waiter.clear()
-            assignment = await context.write(lambda connection: runtime.placer.claim(connection, worker_id))
-            if assignment is not None:
-                return JSONResponse({"assignment": dataclasses.asdict(assignment)})
+            placed = await context.write(
+                lambda connection: runtime.placer.claim(connection, worker_id, queues, limit=body.max_assignments)
+            )
+            if placed:
+                assignments = [dataclasses.asdict(assignment) for assignment in placed]
+                return JSONResponse({"assignment": assignments[0], "assignments": assignments})
             remaining = deadline - loop.time()
             if remaining <= 0 or await request.is_disconnected():
-                return JSONResponse({"assignment": None})
+                return JSONResponse({"assignment": None, "assignments": []})
             await waiter.wait(min(remaining, RECHECK_SECONDS))
 
 
