@@ -12,6 +12,15 @@ from servers import REPO
 
 PY_SPY = REPO / ".venv" / "bin" / "py-spy"
 TOP = 15
+# Leaf frames of threads that are waiting, not working (py-spy's idle detection misses some with --nonblocking).
+WAITING = (
+    "Condition.wait (threading.py",
+    "Runner.run (asyncio/runners.py",
+    "select (selectors.py",
+    "_worker (concurrent",
+)
+# Entry-point frames every sample of the main thread carries; they say nothing about where time goes.
+ENTRY = ("runyard/cli/", "runyard/__main__")
 
 
 class Profiler:
@@ -49,7 +58,7 @@ def summarise(raw: Path) -> list[str]:
     """Top functions by own samples and, among runyard's own code, by inclusive samples."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    total = waiting = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -58,14 +67,17 @@ def summarise(raw: Path) -> list[str]:
         frames = [frame for frame in stack.split(";") if frame and not frame.startswith("process ")]
         if not frames:
             continue
+        if frames[-1].startswith(WAITING):
+            waiting += count
+            continue
         total += count
         own[frames[-1]] += count
         for frame in set(frames):
-            if "runyard/" in frame or frame.startswith("runyard"):
+            if "runyard/" in frame and not any(entry in frame for entry in ENTRY):
                 inclusive[frame] += count
     if not total:
         return ["no samples"]
-    lines = [f"{total} samples; own time:"]
+    lines = [f"{total} busy samples ({waiting} waiting ones left out); own time:"]
     lines += [f"{count / total:6.1%}  {frame}" for frame, count in own.most_common(TOP)]
     lines += ["runyard code, inclusive time:"]
     lines += [f"{count / total:6.1%}  {frame}" for frame, count in inclusive.most_common(TOP)]

@@ -16,8 +16,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,6 @@ from report import render
 from servers import MLFLOW_BIN, REPO, PeakSampler, Server, fresh_database, start_mlflow, start_runyard, tree_rss
 from sizes import FULL, QUICK, Sizes
 from workloads import ALL, Bench, Workload
-from workloads.artifacts import copy_baseline
 
 BENCH = REPO / "bench"
 OUT = BENCH / "out"
@@ -88,9 +89,6 @@ def run_database(
     figures for a workload within the same minute, so drifting load on a shared machine hits both.
     """
     section: dict[str, Any] = {"servers": {}}
-    if not args.workloads or "artifacts" in args.workloads:
-        section["copy_mb_s"] = copy_baseline(shared, sizes.artifact_mb, sizes.artifact_repeats, shared)
-        log(f"{database}: plain file copy {section['copy_mb_s']:,.0f} MB/s")
     with contextlib.ExitStack() as stack:
         contenders = []
         for name in args.servers:
@@ -123,22 +121,27 @@ def run_database(
     return section
 
 
+@contextlib.contextmanager
+def _profiled(pid: int, database: str, profiles: dict[str, list[str]], label: str) -> Iterator[None]:
+    """py-spy on the server for one timed section; its summary is kept under ``database / label``."""
+    profiler = Profiler(pid, OUT / f"profile-{database}-{label}")
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiles[f"{database} / {label}"] = profiler.stop()
+        log(f"profile of {label} on {database}: {profiler.raw}")
+
+
 def _run_workload(
     workload: Workload, contender: Contender, database: str, args: argparse.Namespace, profiles: dict[str, list[str]]
 ) -> None:
     began = time.monotonic()
     name, result = contender.name, contender.result
-    profiler = None
     if args.profile and name == "runyard":
-        profiler = Profiler(contender.server.pid, OUT / f"profile-{database}-{workload.name}")
+        contender.bench.on_measure = partial(_profiled, contender.server.pid, database, profiles)
     try:
-        if profiler:
-            profiler.start()
-        try:
-            values = workload.run(contender.bench)
-        finally:
-            if profiler:
-                profiles[f"{database} / {workload.name}"] = profiler.stop()
+        values = workload.run(contender.bench)
         result["metrics"].update(values)
         shown = ", ".join(f"{key} {value:,.1f}" for key, value in values.items())
         log(f"{name} on {database}: {workload.name}: {shown}")

@@ -35,7 +35,10 @@ def _digest(path: Path) -> str:
 
 
 def copy_baseline(shared: Path, mib: int, repeats: int, scratch: Path) -> float:
-    """MB/s of a plain ``shutil.copyfile`` of the same file on the same disk (the target's yardstick)."""
+    """MB/s of a plain ``shutil.copyfile`` of the same file on the same disk (the target's yardstick).
+
+    Measured right before each server's transfers so both face the same machine load.
+    """
     source = source_file(shared, mib)
     speeds = []
     for i in range(repeats):
@@ -56,25 +59,31 @@ def transfer(bench: Bench) -> dict[str, float]:
     if not artifact_uri.startswith(PROXY_SCHEME):
         raise RuntimeError(f"run artifacts are not proxied by the server: {artifact_uri}")
     base = f"{ARTIFACTS_API}/{artifact_uri.removeprefix(PROXY_SCHEME).strip('/')}"
+    copy = copy_baseline(bench.shared, bench.sizes.artifact_mb, bench.sizes.artifact_repeats, bench.scratch)
     client = bench.client
+    urls = [f"{base}/model-{i}.bin" for i in range(bench.sizes.artifact_repeats)]
     up, down = [], []
-    for i in range(bench.sizes.artifact_repeats):
-        url = f"{base}/model-{i}.bin"
-        with source.open("rb") as stream:
+    with bench.measuring("artifact-upload"):
+        for url in urls:
+            with source.open("rb") as stream:
+                began = time.perf_counter()
+                check(client.put(url, content=stream, headers={"content-type": "application/octet-stream"}))
+                up.append(size / MB / (time.perf_counter() - began))
+    targets = [bench.scratch / f"download-{i}.bin" for i in range(len(urls))]
+    with bench.measuring("artifact-download"):
+        for url, target in zip(urls, targets, strict=True):
             began = time.perf_counter()
-            check(client.put(url, content=stream, headers={"content-type": "application/octet-stream"}))
-            up.append(size / MB / (time.perf_counter() - began))
-        target = bench.scratch / f"download-{i}.bin"
-        began = time.perf_counter()
-        with client.stream("GET", url) as response, target.open("wb") as out:
-            check(response)
-            for chunk in response.iter_bytes(CHUNK):
-                out.write(chunk)
-        down.append(size / MB / (time.perf_counter() - began))
-        if target.stat().st_size != size or (i == 0 and _digest(target) != _digest(source)):
-            raise RuntimeError(f"downloaded artifact differs from the uploaded file ({target.stat().st_size} bytes)")
+            with client.stream("GET", url) as response, target.open("wb") as out:
+                check(response)
+                for chunk in response.iter_bytes(CHUNK):
+                    out.write(chunk)
+            down.append(size / MB / (time.perf_counter() - began))
+    first = targets[0]
+    if any(t.stat().st_size != size for t in targets) or _digest(first) != _digest(source):
+        raise RuntimeError(f"downloaded artifact differs from the uploaded file ({first.stat().st_size} bytes)")
+    for target in targets:
         target.unlink()
-    return {"upload_mb_s": percentile(up, 50), "download_mb_s": percentile(down, 50)}
+    return {"upload_mb_s": percentile(up, 50), "download_mb_s": percentile(down, 50), "copy_mb_s": copy}
 
 
-WORKLOADS = [Workload("artifacts", ("upload_mb_s", "download_mb_s"), transfer)]
+WORKLOADS = [Workload("artifacts", ("upload_mb_s", "download_mb_s", "copy_mb_s"), transfer)]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,21 @@ class Bench:
     shared: Path  # files shared by both servers of a run (the artifact source file)
     seed_directly: bool = False  # load large data sets into the database instead of through REST
     extras: dict[str, Any] = field(default_factory=dict)  # non-numeric findings, e.g. a search's first page
+    # Called around each timed section (the runner uses it to profile only what is measured).
+    on_measure: Callable[[str], contextlib.AbstractContextManager[None]] | None = None
 
     @property
     def client(self) -> httpx.Client:
         return self.clients[0]
+
+    @contextlib.contextmanager
+    def measuring(self, label: str) -> Iterator[None]:
+        """Wrap a timed section (loading and warm-up stay outside)."""
+        if self.on_measure is None:
+            yield
+            return
+        with self.on_measure(label):
+            yield
 
 
 @dataclass(frozen=True)

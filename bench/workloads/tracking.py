@@ -39,7 +39,9 @@ def _create_runs(bench: Bench, experiment_id: str, count: int) -> tuple[list[str
 
 def runs_create(bench: Bench) -> dict[str, float]:
     """Runs created per second, all clients creating at once in one experiment."""
-    run_ids, seconds = _create_runs(bench, _experiment(bench, "bench-create"), bench.sizes.runs_created)
+    experiment_id = _experiment(bench, "bench-create")
+    with bench.measuring("runs-create"):
+        run_ids, seconds = _create_runs(bench, experiment_id, bench.sizes.runs_created)
     return {"runs_created_per_s": len(run_ids) / seconds}
 
 
@@ -63,7 +65,8 @@ def log_batch(bench: Bench) -> dict[str, float]:
             for k in range(keys)
         ]
         bodies.append(encode({"run_id": run_ids[client_index], "metrics": metrics}))
-    timed = run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-batch", b) for b in bodies])
+    with bench.measuring("log-batch"):
+        timed = run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-batch", b) for b in bodies])
     return {
         "batch_points_per_s": sizes.batch_requests * keys * steps / timed.seconds,
         "batch_p95_ms": percentile(timed.latencies, 95) * 1000,
@@ -85,7 +88,8 @@ def log_metric(bench: Bench) -> dict[str, float]:
         )
         for j in range(bench.sizes.single_requests)
     ]
-    timed = run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-metric", b) for b in bodies])
+    with bench.measuring("log-metric"):
+        timed = run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-metric", b) for b in bodies])
     return {
         "log_metric_per_s": len(bodies) / timed.seconds,
         "log_metric_p95_ms": percentile(timed.latencies, 95) * 1000,
@@ -111,10 +115,11 @@ def search_runs(bench: Bench) -> dict[str, float]:
         raise RuntimeError("search-runs returned no runs")
     bench.extras["search_first_page"] = [run["info"]["run_name"] for run in page]  # type: ignore[index]
     latencies = []
-    for _ in range(bench.sizes.search_queries):
-        began = time.perf_counter()
-        post(bench.client, "/runs/search", body)
-        latencies.append(time.perf_counter() - began)
+    with bench.measuring("search-runs"):
+        for _ in range(bench.sizes.search_queries):
+            began = time.perf_counter()
+            post(bench.client, "/runs/search", body)
+            latencies.append(time.perf_counter() - began)
     return {
         "search_p50_ms": percentile(latencies, 50) * 1000,
         "search_p95_ms": percentile(latencies, 95) * 1000,
@@ -156,13 +161,14 @@ def history(bench: Bench) -> dict[str, float]:
     run_concurrently(bench.clients, [lambda c, b=b: post(c, "/runs/log-batch", b) for b in bodies], timed=False)
     refresh_statistics(bench.database_url)
     _read_history(bench.client, run_id, "curve")  # warm-up
-    times = []
-    for _ in range(bench.sizes.history_repeats):
-        began = time.perf_counter()
-        count = _read_history(bench.client, run_id, "curve")
-        times.append(time.perf_counter() - began)
-        if count != total:
-            raise RuntimeError(f"get-history returned {count} points, expected {total}")
+    times, counts = [], []
+    with bench.measuring("history"):
+        for _ in range(bench.sizes.history_repeats):
+            began = time.perf_counter()
+            counts.append(_read_history(bench.client, run_id, "curve"))
+            times.append(time.perf_counter() - began)
+    if any(count != total for count in counts):
+        raise RuntimeError(f"get-history returned {counts} points, expected {total}")
     return {"history_s": percentile(times, 50)}
 
 
