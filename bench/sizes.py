@@ -22,6 +22,10 @@ class Sizes:
     artifact_repeats: int = 3
     registry_models: int = 10_000  # registered models searched with a tag filter
     registry_queries: int = 30
+    compute_jobs: int = 10_000  # queued jobs the simulated agents drain (scheduler throughput)
+    compute_agents: int = 50  # simulated agents claiming at once
+    compute_batch: int = 16  # max_assignments per claim (see bench/workloads/compute.py)
+    dispatch_submissions: int = 30  # timed submissions to one idle agent (simulated, then real)
 
     def describe(self) -> str:
         return (
@@ -47,4 +51,7 @@ QUICK = replace(
     artifact_repeats=2,
     registry_models=300,
     registry_queries=10,
+    compute_jobs=1_000,
+    compute_agents=10,
+    dispatch_submissions=10,
 )
