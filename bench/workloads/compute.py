@@ -213,7 +213,8 @@ def _agent_dispatch(bench: Bench, count: int) -> list[float]:
         deadline = time.monotonic() + AGENT_START_SECONDS
         while not check(client.get("/api/v1/workers", params={"pool": pool})).json()["workers"]:
             if agent.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"runyard agent did not register: {(bench.scratch / f'agent-{pool}.log').read_text()}")
+                log = (bench.scratch / f"agent-{pool}.log").read_text()
+                raise RuntimeError(f"runyard agent did not register: {log[-2000:]}")
             time.sleep(0.1)
         time.sleep(0.5)  # its claim is waiting
         for index in range(count + 2):  # 2 warm-ups (the first downloads the bundle)

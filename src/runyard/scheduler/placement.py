@@ -14,7 +14,6 @@ which serialises placement outright.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,8 @@ from runyard.stores.metadata import workers as worker_store
 
 # Jobs whose tracking run cannot be created are failed on the spot; skip a few before giving up.
 MAX_FAILED_PER_CLAIM = 5
+# Candidates read beyond what a claim asks for, so a few that do not fit cost no second round.
+CANDIDATE_MARGIN = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,55 +51,91 @@ class Assignment:
     token: str
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What one claim transaction found: the queues the worker's pool serves now, and what it placed."""
+
+    queues: list[str]
+    assignments: list[Assignment]
+
+
 class Placer:
-    """Places jobs for claiming workers; caches recipe versions, which never change once pushed."""
+    """Places jobs for claiming workers.
+
+    Caches recipe versions (immutable once pushed) and, per worker, the queues its pool served at its
+    last claim: what the next claim subscribes to before its first check (the check itself reads them
+    again, and a claim that finds them changed re-subscribes and checks again).
+    """
 
     def __init__(self) -> None:
         self._recipes: dict[tuple[str, int], RecipeVersion] = {}
+        self._queues: dict[str, list[str]] = {}
 
-    def claim(
-        self, connection: Connection, worker_id: str, queues: Sequence[str] | None = None, *, limit: int = 1
-    ) -> list[Assignment]:
+    def known_queues(self, worker_id: str) -> list[str] | None:
+        """The queues of the worker's pool as its last claim here found them (what to wait on)."""
+        return self._queues.get(worker_id)
+
+    def claim(self, connection: Connection, worker_id: str, *, limit: int = 1) -> Claim:
         """Assign up to ``limit`` fitting jobs to ``worker_id`` in this transaction (best first).
 
-        ``queues`` are the queues the worker's pool serves when the caller already read them. Placing
-        several at once costs one commit instead of several, which is what bounds placement rate.
+        The candidates are read and locked together (``limit`` plus a few, in case some do not fit),
+        fitted here in placement order, and written together, one statement per table: a claim for
+        many jobs costs about as many statements as a claim for one.
         """
         worker = worker_store.get_worker(connection, worker_id, lock=True)
         if worker is None or worker.state != "active":
+            self._queues.pop(worker_id, None)
             raise NotFound(f"Worker {worker_id} is not registered (its lease expired?); register again")
-        if queues is None:
-            queues = pool_store.queues_of_pool(connection, worker.pool)
+        queues = pool_store.queues_of_pool(connection, worker.pool)
+        if len(self._queues) > 4096:
+            self._queues.clear()
+        self._queues[worker_id] = queues
         if not queues:
-            return []
+            return Claim(queues, [])
         fit = GpuFit(inventory=json.loads(worker.gpus))
         cpu_jobs = 0
-        for row in job_store.active_jobs_of_worker(connection, worker_id):
-            held = json.loads(row.assigned_gpus) if row.assigned_gpus else []
+        for held_json in job_store.held_gpus_of_worker(connection, worker_id):
+            held = json.loads(held_json) if held_json else []
             fit.in_use.update(held)
             cpu_jobs += 0 if held else 1
         free_slots = int(worker.slots) - cpu_jobs
         placed: list[Assignment] = []
+        passed_over: list[int] = []  # locked here but did not fit: excluded from the next round
         failures = 0
         while len(placed) < limit and failures < MAX_FAILED_PER_CLAIM:
+            wanted = limit - len(placed)
             free_gpus = len(fit.free)
             if free_gpus == 0 and free_slots <= 0:
                 break
             candidates = job_store.lock_candidates(
-                connection, queues=queues, min_gpus=0 if free_slots > 0 else 1, max_gpus=free_gpus, limit=1
+                connection,
+                queues=queues,
+                min_gpus=0 if free_slots > 0 else 1,
+                max_gpus=free_gpus,
+                limit=wanted + CANDIDATE_MARGIN,
+                exclude=passed_over,
             )
-            if not candidates:
-                break
-            row = candidates[0]
-            gpus = fit.take(int(row.gpus)) or []
-            started = attempt_service.start_attempt(connection, row, worker_id, gpus)
-            if started is None:
-                fit.in_use.difference_update(gpus)
-                failures += 1
-                continue
-            free_slots -= 0 if gpus else 1
-            placed.append(self._assignment(connection, row, started, gpus))
-        return placed
+            chosen: list[attempt_service.Placement] = []
+            for row in candidates:
+                if len(chosen) == wanted:
+                    break
+                gpus = fit.take(int(row.gpus)) if int(row.gpus) > 0 else ([] if free_slots > 0 else None)
+                if gpus is None:
+                    passed_over.append(int(row.job_id))  # backfill: a later job may fit
+                    continue
+                free_slots -= 0 if gpus else 1
+                chosen.append(attempt_service.Placement(row, gpus))
+            starts = attempt_service.start_attempts(connection, chosen, worker_id)
+            for placement, started in zip(chosen, starts, strict=True):
+                if started is None:
+                    fit.in_use.difference_update(placement.gpus)
+                    free_slots += 0 if placement.gpus else 1
+                    failures += 1
+                    continue
+                placed.append(self._assignment(connection, placement.row, started, placement.gpus))
+            if len(candidates) < wanted + CANDIDATE_MARGIN and None not in starts:
+                break  # every queued job that could fit was seen
+        return Claim(queues, placed)
 
     def _recipe(self, connection: Connection, name: str, version: int) -> RecipeVersion:
         key = (name, version)

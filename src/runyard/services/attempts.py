@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row
 
 from runyard.domain.clock import now_ms
-from runyard.domain.jobs import REPORTABLE_STATES, JobState, should_retry
+from runyard.domain.jobs import REPORTABLE_STATES, JobState, check_transition, should_retry
 from runyard.domain.tracking import RunStatus, Tag
 from runyard.errors import Conflict, InvalidParameter, RunyardError, Unauthenticated
 from runyard.services import job_runs
@@ -63,62 +64,72 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_attempt(connection: Connection, row: Row[Any], worker_id: str, gpus: list[str]) -> AttemptStart | None:
-    """Assign the queued job ``row`` (locked) to ``worker_id`` with ``gpus``: run, credential, event.
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A queued job row (locked by the caller) and the GPUs chosen for it on the claiming worker."""
 
-    Returns ``None`` when the tracking run cannot be created (its experiment was deleted): the
+    row: Row[Any]
+    gpus: list[str]
+
+
+def start_attempts(
+    connection: Connection, placements: Sequence[Placement], worker_id: str
+) -> list[AttemptStart | None]:
+    """Assign each placed job to ``worker_id``: its run, credential, attempt row, state and event.
+
+    All jobs are written together, one statement per table, in the caller's transaction. An answer
+    is ``None`` when the job's tracking run cannot be created (its experiment was deleted): that
     attempt is then failed at once, so one broken job never blocks the queue behind it.
     """
-    attempt = int(row.attempt) + 1
+    if not placements:
+        return []
     now = now_ms()
-    run_id, failure = _create_run(connection, row, attempt, worker_id, gpus)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    store.insert_attempt(
+    attempts = [int(placement.row.attempt) + 1 for placement in placements]
+    for placement in placements:
+        check_transition(JobState(placement.row.state), JobState.ASSIGNED)
+    runs = job_runs.create_attempt_runs(
         connection,
-        job_id=row.job_id,
-        attempt=attempt,
-        worker_id=worker_id,
-        gpus=json.dumps(gpus),
-        run_id=run_id,
-        token_hash=hash_token(token),
-        state=JobState.ASSIGNED.value,
-        assigned_time=now,
-        delivered_time=now,
+        [
+            job_runs.RunSpec(
+                experiment_id=int(placement.row.experiment_id),
+                run_name=f"{placement.row.recipe_name}-{placement.row.job_id}-{attempt}",
+                user_id=placement.row.user_id,
+                tags=_run_tags(placement.row, attempt, worker_id, placement.gpus),
+                parameters=json.loads(placement.row.parameters),
+            )
+            for placement, attempt in zip(placements, attempts, strict=True)
+        ],
     )
-    job_service.transition(
-        connection,
-        row,
-        JobState.ASSIGNED,
-        message=f"worker {worker_id}, GPUs [{','.join(gpus)}]",
-        event_worker=worker_id,
-        attempt=attempt,
-        worker_id=worker_id,
-        assigned_gpus=json.dumps(gpus),
-        run_id=run_id,
-        assigned_time=now,
-        started_time=None,
-        finished_time=None,
-        reason=None,
-        exit_code=None,
-        inactive=False,
-    )
-    if failure is not None:
-        assigned = job_service.lock_job(connection, row.job_id)
-        reason = f"sandbox error: cannot create the tracking run: {failure.message}"
-        _finish(connection, assigned, JobState.FAILED, reason=reason, exit_code=None, now=now)
-        return None
-    return AttemptStart(
-        attempt=attempt,
-        run_id=run_id,
-        experiment_id=str(row.experiment_id) if row.experiment_id is not None else None,
-        token=token,
-    )
+    answers: list[AttemptStart | None] = []
+    attempt_rows, job_rows, event_rows = [], [], []
+    assigned = JobState.ASSIGNED.value
+    for placement, attempt, run in zip(placements, attempts, runs, strict=True):
+        row, gpus_json = placement.row, json.dumps(placement.gpus)
+        run_id = run if isinstance(run, str) else None
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        attempt_rows.append((row.job_id, attempt, worker_id, gpus_json, run_id, hash_token(token), assigned, now, now))
+        # ASSIGN_COLUMNS: state … inactive, then the key.
+        job_rows.append(
+            (assigned, now, attempt, worker_id, gpus_json, run_id, now, None, None, None, None, False, row.job_id)
+        )
+        message = f"worker {worker_id}, GPUs [{','.join(placement.gpus)}]"
+        event_rows.append((row.job_id, attempt, now, assigned, row.state, assigned, worker_id, message))
+        experiment_id = str(row.experiment_id) if row.experiment_id is not None else None
+        answers.append(AttemptStart(attempt=attempt, run_id=run_id, experiment_id=experiment_id, token=token))
+    store.insert_attempts(connection, attempt_rows)
+    store.update_jobs(connection, job_rows)
+    store.insert_event_rows(connection, event_rows)
+    for index, run in enumerate(runs):
+        if isinstance(run, RunyardError):
+            reason = f"sandbox error: cannot create the tracking run: {run.message}"
+            job = job_service.lock_job(connection, placements[index].row.job_id)
+            _finish(connection, job, JobState.FAILED, reason=reason, exit_code=None, now=now)
+            answers[index] = None
+    return answers
 
 
-def _create_run(
-    connection: Connection, row: Row[Any], attempt: int, worker_id: str, gpus: list[str]
-) -> tuple[str | None, RunyardError | None]:
-    tags = [
+def _run_tags(row: Row[Any], attempt: int, worker_id: str, gpus: list[str]) -> list[Tag]:
+    return [
         Tag("runyard.job_id", str(row.job_id)),
         Tag("runyard.attempt", str(attempt)),
         Tag("runyard.recipe", row.recipe_name),
@@ -129,20 +140,6 @@ def _create_run(
         Tag("mlflow.source.name", f"runyard recipe {row.recipe_name}:{row.recipe_version}"),
         Tag("mlflow.source.type", "JOB"),
     ]
-    try:
-        # Checks come before writes there, so a refusal leaves nothing to roll back.
-        run_id = job_runs.create_attempt_run(
-            connection,
-            experiment_id=int(row.experiment_id),
-            run_name=f"{row.recipe_name}-{row.job_id}-{attempt}",
-            user_id=row.user_id,
-            tags=tags,
-            parameters=json.loads(row.parameters),
-        )
-        return run_id, None
-    except RunyardError as error:
-        # The job still gets its attempt (and fails it below) rather than blocking the queue forever.
-        return None, error
 
 
 def report_status(

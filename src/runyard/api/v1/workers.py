@@ -117,18 +117,26 @@ async def claim(worker_id: str, request: Request) -> Response:
     body = await parse_json(request, ClaimBody)
     context = get_context(request)
     runtime = runtime_of(request)
-    queues = await context.read(lambda connection: service.queues_for_worker(connection, worker_id))
+    queues = runtime.placer.known_queues(worker_id)
+    if queues is None:
+        queues = await context.read(lambda connection: service.queues_for_worker(connection, worker_id))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + body.wait_seconds
-    with runtime.wakeups.subscribe([queue_topic(queue) for queue in queues]) as waiter:
+    with runtime.wakeups.subscribe(queue_topic(queue) for queue in queues) as waiter:
         while True:
             waiter.clear()
-            placed = await context.write(
-                lambda connection: runtime.placer.claim(connection, worker_id, queues, limit=body.max_assignments)
+            claimed = await context.write(
+                lambda connection: runtime.placer.claim(connection, worker_id, limit=body.max_assignments)
             )
-            if placed:
-                assignments = [dataclasses.asdict(assignment) for assignment in placed]
+            if claimed.assignments:
+                assignments = [dataclasses.asdict(assignment) for assignment in claimed.assignments]
                 return JSONResponse({"assignment": assignments[0], "assignments": assignments})
+            if claimed.queues != queues:
+                # The pool's queues changed: wait on the current ones, and check again now that a
+                # wake-up for them can no longer be missed.
+                queues = claimed.queues
+                runtime.wakeups.resubscribe(waiter, (queue_topic(queue) for queue in queues))
+                continue
             remaining = deadline - loop.time()
             if remaining <= 0 or await request.is_disconnected():
                 return JSONResponse({"assignment": None, "assignments": []})

@@ -26,6 +26,7 @@ class Waiter:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self.topics: list[str] = []
 
     def set(self) -> None:
         self._event.set()
@@ -57,18 +58,30 @@ class Wakeups:
     def subscribe(self, topics: Iterable[str]) -> Iterator[Waiter]:
         """Register a waiter before checking the database, so no notification falls in between."""
         waiter = Waiter()
-        names = list(topics)
-        for topic in names:
-            self._topics.setdefault(topic, set()).add(waiter)
+        self._add(waiter, topics)
         try:
             yield waiter
         finally:
-            for topic in names:
-                waiters = self._topics.get(topic)
-                if waiters is not None:
-                    waiters.discard(waiter)
-                    if not waiters:
-                        del self._topics[topic]
+            self._remove(waiter)
+
+    def resubscribe(self, waiter: Waiter, topics: Iterable[str]) -> None:
+        """Move a subscribed waiter to other topics (re-check the database afterwards)."""
+        self._remove(waiter)
+        self._add(waiter, topics)
+
+    def _add(self, waiter: Waiter, topics: Iterable[str]) -> None:
+        waiter.topics = list(topics)
+        for topic in waiter.topics:
+            self._topics.setdefault(topic, set()).add(waiter)
+
+    def _remove(self, waiter: Waiter) -> None:
+        for topic in waiter.topics:
+            waiters = self._topics.get(topic)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._topics[topic]
+        waiter.topics = []
 
     def notify_local(self, topics: Iterable[str]) -> None:
         for topic in topics:

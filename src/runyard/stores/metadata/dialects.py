@@ -49,6 +49,43 @@ def executemany_ignoring_duplicates(
     connection.exec_driver_sql(sql, list(rows))
 
 
+def _driver_sql_parts(connection: Connection, table: Table, columns: Sequence[str]) -> tuple[str, str, list[str]]:
+    """(quoted table, parameter marker, quoted columns) for SQL sent straight to the driver."""
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    preparer = connection.dialect.identifier_preparer
+    return preparer.format_table(table), marker, [preparer.quote(column) for column in columns]
+
+
+def executemany_insert(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert many rows given as tuples in one driver ``executemany`` (the scheduler's hot path).
+
+    psycopg pipelines the rows in one round trip, PyMySQL folds them into multi-row INSERTs.
+    """
+    if not rows:
+        return
+    target, marker, quoted = _driver_sql_parts(connection, table, columns)
+    sql = f"INSERT INTO {target} ({', '.join(quoted)}) VALUES ({', '.join([marker] * len(columns))})"
+    connection.exec_driver_sql(sql, list(rows))
+
+
+def executemany_update(
+    connection: Connection,
+    table: Table,
+    set_columns: Sequence[str],
+    key_columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """``UPDATE table SET set_columns WHERE key_columns`` for many rows (set values first, then keys)."""
+    if not rows:
+        return
+    target, marker, quoted = _driver_sql_parts(connection, table, [*set_columns, *key_columns])
+    assignments = ", ".join(f"{column} = {marker}" for column in quoted[: len(set_columns)])
+    condition = " AND ".join(f"{column} = {marker}" for column in quoted[len(set_columns) :])
+    connection.exec_driver_sql(f"UPDATE {target} SET {assignments} WHERE {condition}", list(rows))
+
+
 def upsert(
     connection: Connection,
     table: Table,

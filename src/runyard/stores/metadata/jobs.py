@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
 
+from runyard.stores.metadata import dialects
 from runyard.stores.metadata.compute_tables import job_attempts, job_events, job_logs, jobs
 from runyard.stores.metadata.tables import runs
 
@@ -59,6 +60,12 @@ def active_jobs_of_worker(connection: Connection, worker_id: str) -> list[Row[An
     return list(connection.execute(select(jobs).where(jobs.c.worker_id == worker_id, jobs.c.state.in_(ACTIVE_STATES))))
 
 
+def held_gpus_of_worker(connection: Connection, worker_id: str) -> list[str | None]:
+    """``assigned_gpus`` (JSON, or NULL) of each job holding capacity on the worker."""
+    statement = select(jobs.c.assigned_gpus).where(jobs.c.worker_id == worker_id, jobs.c.state.in_(ACTIVE_STATES))
+    return list(connection.execute(statement).scalars())
+
+
 def active_job_usage(connection: Connection) -> list[Row[Any]]:
     """(worker_id, assigned_gpus) of every job holding capacity, for ``worker ls``."""
     return list(
@@ -69,17 +76,27 @@ def active_job_usage(connection: Connection) -> list[Row[Any]]:
 
 
 def lock_candidates(
-    connection: Connection, *, queues: Sequence[str], min_gpus: int, max_gpus: int, limit: int
+    connection: Connection,
+    *,
+    queues: Sequence[str],
+    min_gpus: int,
+    max_gpus: int,
+    limit: int,
+    exclude: Sequence[int] = (),
 ) -> list[Row[Any]]:
-    """Queued jobs of ``queues`` that could fit, in placement order, locked.
+    """Up to ``limit`` queued jobs of ``queues`` that could fit, in placement order, locked.
 
     Rows another replica has locked are skipped (``SKIP LOCKED``), so N servers placing at once never
     hand one job out twice and never wait on each other. SQLite has no row locks: its write
     transactions hold the database write lock (``BEGIN IMMEDIATE``), which serialises placement.
+    ``exclude`` are jobs this transaction already passed over (it holds their locks, so they would
+    come back).
     """
     condition = and_(
         jobs.c.state == "queued", jobs.c.queue.in_(queues), jobs.c.gpus >= min_gpus, jobs.c.gpus <= max_gpus
     )
+    if exclude:
+        condition = and_(condition, jobs.c.job_id.not_in(list(exclude)))
     statement = (
         select(jobs).where(condition).order_by(jobs.c.queue_rank, jobs.c.priority_rank, jobs.c.job_id).limit(limit)
     )
@@ -88,8 +105,47 @@ def lock_candidates(
     return list(connection.execute(statement))
 
 
-def insert_attempt(connection: Connection, **values: Any) -> None:
-    connection.execute(insert(job_attempts).values(**values))
+ATTEMPT_COLUMNS = (
+    "job_id",
+    "attempt",
+    "worker_id",
+    "gpus",
+    "run_id",
+    "token_hash",
+    "state",
+    "assigned_time",
+    "delivered_time",
+)
+ASSIGN_COLUMNS = (
+    "state",
+    "last_update_time",
+    "attempt",
+    "worker_id",
+    "assigned_gpus",
+    "run_id",
+    "assigned_time",
+    "started_time",
+    "finished_time",
+    "reason",
+    "exit_code",
+    "inactive",
+)
+EVENT_COLUMNS = ("job_id", "attempt", "time", "kind", "from_state", "to_state", "worker_id", "message")
+
+
+def insert_attempts(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Many attempts at once, each a tuple in ``ATTEMPT_COLUMNS`` order (one driver executemany)."""
+    dialects.executemany_insert(connection, job_attempts, ATTEMPT_COLUMNS, rows)
+
+
+def update_jobs(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Many job updates at once: each a tuple of ``ASSIGN_COLUMNS`` values followed by the job id."""
+    dialects.executemany_update(connection, jobs, ASSIGN_COLUMNS, ("job_id",), rows)
+
+
+def insert_event_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Many events at once, each a tuple in ``EVENT_COLUMNS`` order."""
+    dialects.executemany_insert(connection, job_events, EVENT_COLUMNS, rows)
 
 
 def get_attempt(connection: Connection, job_id: int, attempt: int) -> Row[Any] | None:

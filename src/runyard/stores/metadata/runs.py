@@ -37,6 +37,35 @@ def insert_run(connection: Connection, **values: Any) -> None:
     connection.execute(insert(runs).values(**values))
 
 
+RUN_COLUMNS = (
+    "run_uuid",
+    "name",
+    "experiment_id",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "last_activity_time",
+    "lifecycle_stage",
+    "artifact_uri",
+)
+
+
+def insert_run_rows(
+    connection: Connection,
+    run_rows: Sequence[tuple[Any, ...]],
+    tag_rows: Sequence[tuple[str, str, str]],
+    param_rows: Sequence[tuple[str, str, str]],
+) -> None:
+    """New runs (tuples in ``RUN_COLUMNS`` order) with their tags and params, one executemany per table.
+
+    For runs created in this transaction only: tags and params are plain inserts (no existing keys).
+    """
+    dialects.executemany_insert(connection, runs, RUN_COLUMNS, run_rows)
+    dialects.executemany_insert(connection, run_tags, ("run_uuid", "key", "value"), tag_rows)
+    dialects.executemany_insert(connection, params, ("run_uuid", "key", "value"), param_rows)
+
+
 def lock_run(connection: Connection, run_id: str) -> Row[Any] | None:
     """Read a run row and lock it, so concurrent writers to one run queue up (not on SQLite,
     where the write transaction already holds the database lock)."""
