@@ -153,6 +153,12 @@ def render(results: dict[str, Any]) -> str:
         ]
         if errors:
             out += ["", "Errors:", *errors]
+    out += [
+        "",
+        "Why a target is missed (profiles of runyard under each workload) is in "
+        "[docs/benchmarks.md](../docs/benchmarks.md#what-bounds-the-missed-targets); "
+        "`bench/run --profile` re-records them.",
+    ]
     if results.get("profiles"):
         out += ["", "## Where runyard spends its time (py-spy)", ""]
         for name, lines in results["profiles"].items():

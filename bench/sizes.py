@@ -10,11 +10,11 @@ class Sizes:
     """How much work each workload does; every loop in the suite is bounded by these numbers."""
 
     clients: int = 8  # concurrent kept-alive clients for the throughput workloads
-    runs_created: int = 2_000  # runs/create calls timed (spread over the clients)
+    runs_created: int = 1_000  # runs/create calls timed (spread over the clients)
     search_runs: int = 10_000  # runs (3 params, 3 metrics, 3 tags each) the search-runs workload searches
     batch_requests: int = 200  # log-batch requests in the ingestion workload (spread over the clients)
     batch_size: int = 1000  # metric points per log-batch request
-    single_requests: int = 2_000  # single log-metric requests (spread over the clients)
+    single_requests: int = 1_000  # single log-metric requests (spread over the clients)
     search_queries: int = 30  # timed runs/search calls (after 3 warm-up calls)
     history_points: int = 100_000  # points of the one metric read back by get-history
     history_repeats: int = 3
