@@ -39,8 +39,7 @@ def test_models_and_migrations_agree(backend: str, tmp_path: Path) -> None:
 def _snapshot(engine: sa.Engine, tables: list[str]) -> dict[str, list[tuple[object, ...]]]:
     with engine.connect() as connection:
         return {
-            name: sorted(tuple(row) for row in connection.execute(sa.text(f"SELECT * FROM {name}")))
-            for name in tables
+            name: sorted(tuple(row) for row in connection.execute(sa.text(f"SELECT * FROM {name}"))) for name in tables
         }
 
 
