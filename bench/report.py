@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import compute_report
+
 SERVERS = ("runyard", "mlflow")
 
 
@@ -159,6 +161,7 @@ def render(results: dict[str, Any]) -> str:
         "[docs/benchmarks.md](../docs/benchmarks.md#what-bounds-the-missed-targets); "
         "`bench/run --profile` re-records them.",
     ]
+    out += compute_report.section(results)
     if results.get("profiles"):
         out += ["", "## Where runyard spends its time (py-spy)", ""]
         for name, lines in results["profiles"].items():

@@ -202,13 +202,14 @@ def _wait_job(client: httpx.Client, job_id: str, done: set[str], timeout: float 
     raise RuntimeError(f"job {job_id} did not reach {sorted(done)} within {timeout:.0f} s")
 
 
-def _agent_dispatch(bench: Bench, count: int) -> list[float]:
-    """Seconds from submitting to the server recording ``running`` (reported by a real agent)."""
+def _agent_dispatch(bench: Bench, count: int) -> tuple[list[float], list[float]]:
+    """Seconds from submitting to the server recording ``running`` (reported by a real agent), and
+    of that the agent's part: from the server assigning the job to it recording ``running``."""
     suffix = uuid.uuid4().hex[:8]
     pool, queue = f"agent-{suffix}", f"agent-{suffix}"
     client = bench.client
     _pool(client, pool, queue)
-    latencies = []
+    latencies, agent_parts = [], []
     with _agent_process(bench, pool) as agent:
         deadline = time.monotonic() + AGENT_START_SECONDS
         while not check(client.get("/api/v1/workers", params={"pool": pool})).json()["workers"]:
@@ -225,8 +226,9 @@ def _agent_dispatch(bench: Bench, count: int) -> list[float]:
                 raise RuntimeError(f"job {job['job_id']} ended {finished['state']}: {finished.get('reason')}")
             if index >= 2:
                 latencies.append((finished["started_time"] - submitted_ms) / 1000)
+                agent_parts.append((finished["started_time"] - finished["assigned_time"]) / 1000)
             time.sleep(0.3)  # the agent is idle and claiming again
-    return latencies
+    return latencies, agent_parts
 
 
 def dispatch(bench: Bench) -> dict[str, float]:
@@ -235,7 +237,7 @@ def dispatch(bench: Bench) -> dict[str, float]:
     cpu = CpuMeter(bench).start()
     simulated = asyncio.run(_simulated_dispatch(str(bench.client.base_url), count))
     cpu.stop()
-    agent = _agent_dispatch(bench, count)
+    agent, agent_parts = _agent_dispatch(bench, count)
     cycles = count + 3
     return {
         "dispatch_p50_ms": percentile(simulated, 50) * 1000,
@@ -245,6 +247,7 @@ def dispatch(bench: Bench) -> dict[str, float]:
         "dispatch_db_cpu_ms": cpu.database / cycles * 1000,
         "agent_dispatch_p50_ms": percentile(agent, 50) * 1000,
         "agent_dispatch_p95_ms": percentile(agent, 95) * 1000,
+        "agent_part_p50_ms": percentile(agent_parts, 50) * 1000,
     }
 
 
@@ -323,6 +326,7 @@ def scheduler(bench: Bench) -> dict[str, float]:
         "placement_db_cpu_ms": cpu.database / placed * 1000,
         "placements_per_claim": placed / claims,
         "jobs_submitted_per_s": sizes.compute_jobs / submit_seconds,
+        "compute_batch": sizes.compute_batch,
     }
 
 
@@ -333,6 +337,7 @@ DISPATCH_KEYS = (
     "dispatch_db_cpu_ms",
     "agent_dispatch_p50_ms",
     "agent_dispatch_p95_ms",
+    "agent_part_p50_ms",
 )
 SCHEDULER_KEYS = (
     "placements_per_s",
@@ -340,6 +345,7 @@ SCHEDULER_KEYS = (
     "placement_db_cpu_ms",
     "placements_per_claim",
     "jobs_submitted_per_s",
+    "compute_batch",
 )
 WORKLOADS: list[Workload] = [
     Workload("dispatch", DISPATCH_KEYS, dispatch),
