@@ -129,6 +129,9 @@ def build_root(spec: dict[str, Any]) -> None:
     new_root = spec["new_root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755")
+    # The private /tmp comes first: read-only paths (a virtualenv in /tmp/…) and the job directory may
+    # themselves live under /tmp and must be mounted over it, not hidden by it.
+    bind(spec["tmp_path"], new_root + "/tmp", read_only=False)
     for path in spec["ro_paths"]:
         if not os.path.lexists(path):
             continue
@@ -138,8 +141,6 @@ def build_root(spec: dict[str, Any]) -> None:
             os.symlink(os.readlink(path), target)
             continue
         bind(path, target, read_only=True)
-    # /tmp first: the job directory may itself live under /tmp and must not be hidden by it.
-    bind(spec["tmp_path"], new_root + "/tmp", read_only=False)
     bind(spec["rw_path"], new_root + spec["rw_path"], read_only=False, recursive=False)
     dev = new_root + "/dev"
     os.makedirs(dev, exist_ok=True)

@@ -50,6 +50,9 @@ class BubblewrapSandbox(Sandbox):
         ]
         if not spec.network:
             argv.append("--unshare-net")
+        # The private /tmp comes first: read-only paths (a virtualenv in /tmp/…) and the job directory
+        # may themselves live under /tmp and must be mounted over it, not hidden by it.
+        argv += ["--bind", str(tmp), "/tmp"]
         for path in read_only_paths(tuple(spec.extra_ro_paths)):
             if os.path.islink(path) and os.path.dirname(path) == "/":
                 argv += ["--symlink", os.readlink(path), path]
@@ -58,7 +61,6 @@ class BubblewrapSandbox(Sandbox):
         argv += ["--proc", "/proc", "--dev", "/dev"]
         for device in spec.devices:
             argv += ["--dev-bind-try", str(device), str(device)]
-        # /tmp first: the job directory may itself live under /tmp and must not be hidden by it.
-        argv += ["--bind", str(tmp), "/tmp", "--bind", str(spec.root_dir), str(spec.root_dir)]
+        argv += ["--bind", str(spec.root_dir), str(spec.root_dir)]
         argv += ["--chdir", str(spec.work_dir), "--", *spec.argv]
         return argv
