@@ -41,6 +41,18 @@ def executemany_ignoring_duplicates(
     column_list = ", ".join(preparer.quote(column) for column in columns)
     values = ", ".join([marker] * len(columns))
     target = preparer.format_table(table)
+    if name == "postgresql":
+        # One statement for the whole batch: each column travels as one array and unnest() turns them
+        # back into rows. psycopg's executemany would send one INSERT per row.
+        arrays = ", ".join(f"%b::{table.c[column].type.compile(dialect=connection.dialect)}[]" for column in columns)
+        sql = f"INSERT INTO {target} ({column_list}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
+        parameters = tuple(list(values_of_column) for values_of_column in zip(*rows, strict=True))
+        # Binary parameters (%b): the text array format escapes every string element, which costs more
+        # than the insert. The raw cursor shares the connection, hence the caller's transaction.
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(sql, parameters)
+        return
     if name == "mysql":
         # PyMySQL turns this executemany into multi-row INSERT statements.
         sql = f"INSERT IGNORE INTO {target} ({column_list}) VALUES ({values})"
