@@ -26,10 +26,10 @@ import signal
 import socket
 import subprocess
 import tarfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -98,35 +98,53 @@ def _server_cpu_seconds(client: httpx.Client) -> float:
     raise RuntimeError("/metrics has no process_cpu_seconds_total")
 
 
-def _database_cpu_seconds(database_url: str) -> float:
-    """CPU time of the PostgreSQL backends connected to the benchmark's own database (by process title)."""
+def _database_backends(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the benchmark's database (by title)."""
     name = database_url.rsplit("/", 1)[-1]
-    total = 0.0
-    for process in psutil.process_iter(["name", "cmdline"]):
+    found = {}
+    for process in psutil.process_iter(["cmdline"]):
         with contextlib.suppress(psutil.Error):
             title = " ".join(process.info["cmdline"] or [])
             if title.startswith("postgres: ") and f" {name} " in f"{title} ":
                 times = process.cpu_times()
-                total += times.user + times.system
-    return total
+                found[process.pid] = times.user + times.system
+    return found
 
 
-@dataclass
 class CpuMeter:
-    """Server + database CPU seconds spent between ``start`` and ``stop``."""
+    """Server and database CPU seconds spent between ``start`` and ``stop``.
 
-    bench: Bench
-    server: float = 0.0
-    database: float = 0.0
+    The server's comes from its own counter. The database's is summed over its backends, sampled
+    every 0.2 s so that connections the server's pool opens and closes meanwhile still count (up to
+    their last sample).
+    """
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench = bench
+        self.server = 0.0
+        self.database = 0.0
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            self._last.update(_database_backends(self.bench.database_url))
 
     def start(self) -> CpuMeter:
+        self._first = _database_backends(self.bench.database_url)
+        self._last = dict(self._first)
         self.server = -_server_cpu_seconds(self.bench.client)
-        self.database = -_database_cpu_seconds(self.bench.database_url)
+        self._sampler.start()
         return self
 
     def stop(self) -> CpuMeter:
         self.server += _server_cpu_seconds(self.bench.client)
-        self.database += _database_cpu_seconds(self.bench.database_url)
+        self._stop.set()
+        self._sampler.join()
+        self._last.update(_database_backends(self.bench.database_url))
+        self.database = sum(self._last.values()) - sum(self._first.values())
         return self
 
 
@@ -193,12 +211,15 @@ def _agent_process(bench: Bench, pool: str) -> Iterator[subprocess.Popen[bytes]]
 
 
 def _wait_job(client: httpx.Client, job_id: str, done: set[str], timeout: float = 60.0) -> dict[str, Any]:
+    """Poll until the job ends. Slowly: the figures come from the server's own timestamps, and fast
+    polling would load the one server process whose latency is being measured."""
     deadline = time.monotonic() + timeout
+    time.sleep(0.3)
     while time.monotonic() < deadline:
         job: dict[str, Any] = check(client.get(f"/api/v1/jobs/{job_id}")).json()["job"]
         if job["state"] in done:
             return job
-        time.sleep(0.01)
+        time.sleep(0.1)
     raise RuntimeError(f"job {job_id} did not reach {sorted(done)} within {timeout:.0f} s")
 
 

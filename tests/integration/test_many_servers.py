@@ -1,8 +1,8 @@
 """Exactly-once placement with several server replicas on one PostgreSQL.
 
 Three ``runyard server`` processes share a database (and Redis for cross-replica wake-ups). Six
-simulated agents, three claim loops each, claim through different replicas while jobs are submitted
-through all of them. Every job must be placed exactly once, run once, and none may be lost.
+simulated agents, three claim loops each, claim (up to two jobs at a time) through different replicas
+while jobs are submitted through all of them. Every job must be placed exactly once, run once, and none may be lost.
 """
 
 from __future__ import annotations
@@ -81,18 +81,21 @@ def test_every_job_runs_exactly_once(replicas: list[LiveServer], tmp_path: Path)
     def agent_loop(client: Client, worker_id: str) -> None:
         try:
             while True:
-                assignment = client.claim(worker_id, 1.0)
-                if assignment is None:
+                # Up to two jobs per claim: bulk placement must hand each job out once as well.
+                assignments = client.claim_many(worker_id, 1.0, 2)
+                if not assignments:
                     if submitted.is_set() and len(ran) >= JOBS:
                         return
                     continue
-                job_id, attempt = assignment["job_id"], assignment["attempt"]
-                held[worker_id].add((job_id, attempt))
-                client.report_status(job_id, attempt, "running")
-                with ran_lock:
-                    ran.append(job_id)  # the side effect we count
-                client.report_status(job_id, attempt, "succeeded", exit_code=0)
-                held[worker_id].discard((job_id, attempt))
+                for assignment in assignments:
+                    held[worker_id].add((assignment["job_id"], assignment["attempt"]))
+                for assignment in assignments:
+                    job_id, attempt = assignment["job_id"], assignment["attempt"]
+                    client.report_status(job_id, attempt, "running")
+                    with ran_lock:
+                        ran.append(job_id)  # the side effect we count
+                    client.report_status(job_id, attempt, "succeeded", exit_code=0)
+                    held[worker_id].discard((job_id, attempt))
         except BaseException as error:
             errors.append(error)
 

@@ -121,6 +121,66 @@ def test_zero_gpu_jobs_use_cpu_slots(client: Client, tmp_path: Path) -> None:
     assert agent.claim_all()[0]["job_id"] == jobs[2]
 
 
+def test_one_claim_takes_several_jobs_in_placement_order_with_backfill(
+    client: Client, server: LiveServer, tmp_path: Path
+) -> None:
+    name = unique("bulk")
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    client.push_recipe(write_recipe(tmp_path / name, name, parameters=schema))
+    queue = unique("bulk")
+    pool = _pool(client, 4, queue)
+    wants = [2, 3, 1, 0, 1, 1, 0]  # GPUs per job, in submission order
+    jobs = [client.submit_job(name, queue=queue, gpus=g, parameters={"n": i})["job_id"] for i, g in enumerate(wants)]
+    agent = FakeAgent(client, pool, gpus=["0", "1", "2", "3"], slots=1).register()
+    answer = client.claim_many(agent.worker_id, 0, 10)
+    # 2 GPUs, then the 3-GPU job does not fit (2 left) and is passed over for two 1-GPU jobs and one
+    # zero-GPU job (one CPU slot); the rest wait.
+    assert [(a["job_id"], a["gpus"]) for a in answer] == [
+        (jobs[0], ["0", "1"]),
+        (jobs[2], ["2"]),
+        (jobs[3], []),
+        (jobs[4], ["3"]),
+    ]
+    assert len({a["token"] for a in answer}) == len({a["run_id"] for a in answer}) == 4
+    for index, assignment in zip((0, 2, 3, 4), answer, strict=True):
+        assert assignment["parameters"] == {"n": index}
+        job = client.get_job(assignment["job_id"])
+        assert (job["state"], job["attempt"], job["run_id"]) == ("assigned", 1, assignment["run_id"])
+        assert [e["kind"] for e in client.job_events(assignment["job_id"])] == ["submitted", "assigned"]
+        run = httpx.get(f"{server.url}/api/2.0/mlflow/runs/get", params={"run_id": assignment["run_id"]}).json()
+        data = run["run"]["data"]
+        assert {p["key"]: p["value"] for p in data["params"]} == {"n": str(index)}
+        tags = {t["key"]: t["value"] for t in data["tags"]}
+        assert tags["runyard.job_id"] == assignment["job_id"] and tags["runyard.gpus"] == ",".join(assignment["gpus"])
+        assert run["run"]["info"]["status"] == "RUNNING"
+    assert {client.get_job(job)["state"] for job in (jobs[1], jobs[5], jobs[6])} == {"queued"}
+    assert client.claim_many(agent.worker_id, 0, 10) == []  # full: nothing more fits
+    for assignment in answer:
+        agent.held[assignment["job_id"]] = assignment
+    agent.finish(jobs[0])
+    agent.finish(jobs[3])
+    # Two GPUs and the slot are free again: the 3-GPU job still does not fit; a 1-GPU and the zero-GPU job do.
+    assert [a["job_id"] for a in client.claim_many(agent.worker_id, 0, 10)] == [jobs[5], jobs[6]]
+
+
+def test_a_job_whose_run_cannot_be_created_fails_without_blocking_the_claim(
+    client: Client, server: LiveServer, tmp_path: Path
+) -> None:
+    broken, good = _recipe(client, tmp_path), _recipe(client, tmp_path)
+    queue = unique("broken")
+    pool = _pool(client, 0, queue)
+    doomed = client.submit_job(broken, queue=queue)["job_id"]
+    fine = client.submit_job(good, queue=queue)["job_id"]
+    experiment = client.get_job(doomed)["experiment_id"]
+    deleted = httpx.post(f"{server.url}/api/2.0/mlflow/experiments/delete", json={"experiment_id": experiment})
+    assert deleted.status_code == 200, deleted.text
+    agent = FakeAgent(client, pool, gpus=[], slots=2).register()
+    assert [a["job_id"] for a in client.claim_many(agent.worker_id, 0, 2)] == [fine]
+    job = client.get_job(doomed)
+    assert job["state"] == "failed"
+    assert job["reason"].startswith("sandbox error: cannot create the tracking run")
+
+
 def test_order_is_queue_priority_then_job_priority_then_submission(client: Client, tmp_path: Path) -> None:
     recipe = _recipe(client, tmp_path)
     low, high = unique("low"), unique("high")

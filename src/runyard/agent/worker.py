@@ -40,6 +40,8 @@ SHUTDOWN_JOIN_SECONDS = 20.0
 # A claim that returns empty-handed sooner than this is followed by a pause, so a server that does
 # not hold long polls can never turn the claim loop into a busy loop.
 MIN_EMPTY_CLAIM_SECONDS = 0.25
+# The protocol's limit on max_assignments.
+MAX_CLAIM_SIZE = 64
 PR_SET_DUMPABLE = 4
 
 
@@ -186,7 +188,7 @@ class Agent:
                 continue
             started = time.monotonic()
             try:
-                assignment = self.client.claim(worker_id, self.settings.claim_wait_seconds)
+                assignments = self.client.claim_many(worker_id, self.settings.claim_wait_seconds, self._claim_size())
                 backoff.reset()
             except NotFound:
                 self._safely(self._reregister, worker_id)
@@ -199,14 +201,26 @@ class Agent:
                 log.error("claim refused: %s", error.message)
                 backoff.wait(self.stopping)
                 continue
-            if assignment is None:
+            if not assignments:
                 if time.monotonic() - started < MIN_EMPTY_CLAIM_SECONDS:
                     self.stopping.wait(MIN_EMPTY_CLAIM_SECONDS)
                 continue
             if self.stopping.is_set():
-                # Deregistering hands it back to the server (lost → requeued).
+                # Deregistering hands them back to the server (lost → requeued).
                 return
-            self._start_attempt(assignment)
+            for assignment in assignments:
+                self._start_attempt(assignment)
+
+    def _claim_size(self) -> int:
+        """How many attempts to take in one claim: room for every GPU and slot not busy here.
+
+        The server fits what it hands out to the free capacity it knows, so asking for more than
+        fits is harmless; asking for several at once saves a round trip per job.
+        """
+        with self._lock:
+            busy = len(self._runners)
+        room = len(self.identity.gpus) + self.identity.slots - busy
+        return max(1, min(MAX_CLAIM_SIZE, room))
 
     def _start_attempt(self, assignment: dict[str, Any]) -> None:
         runner = AttemptRunner(self.context, assignment, self._attempt_done)

@@ -72,15 +72,22 @@ class AgentAPI(BaseClient):
 
     def claim(self, worker_id: str, wait_seconds: float) -> dict[str, Any] | None:
         """Wait up to ``wait_seconds`` for the scheduler to assign an attempt; ``None`` if none came."""
+        assignments = self.claim_many(worker_id, wait_seconds, 1)
+        return assignments[0] if assignments else None
+
+    def claim_many(self, worker_id: str, wait_seconds: float, max_assignments: int) -> list[dict[str, Any]]:
+        """Like ``claim``, but take up to ``max_assignments`` attempts in one answer (an empty list if none came)."""
         timeout = httpx.Timeout(wait_seconds + CLAIM_TIMEOUT_MARGIN_SECONDS, connect=5.0)
         body = self.json(
             "POST",
             f"/api/v1/workers/{quote(worker_id, safe='')}/claim",
-            json={"wait_seconds": wait_seconds},
+            json={"wait_seconds": wait_seconds, "max_assignments": max_assignments},
             timeout=timeout,
         )
-        assignment: dict[str, Any] | None = body.get("assignment")
-        return assignment
+        assignments: list[dict[str, Any]] = body.get("assignments") or []
+        if not assignments and body.get("assignment"):
+            assignments = [body["assignment"]]  # a server that answers with one only
+        return assignments
 
     def report_status(
         self, job_id: str, attempt: int, state: str, *, exit_code: int | None = None, reason: str | None = None

@@ -22,6 +22,7 @@ from runyard.services import experiments as experiment_service
 from runyard.services import job_runs
 from runyard.services import pools as pool_service
 from runyard.services import recipes as recipe_service
+from runyard.stores.metadata import experiments as experiment_store
 from runyard.stores.metadata import jobs as store
 
 MAX_PRIORITY = 1_000_000
@@ -143,9 +144,8 @@ def _check_capacity(connection: Connection, queue: str, gpus: int) -> None:
 def _experiment_for(connection: Connection, recipe: str) -> int:
     """The experiment named after the recipe, created on first use (safe against concurrent creation)."""
     for _ in range(2):
-        try:
-            experiment = experiment_service.get_experiment_by_name(connection, recipe)
-        except NotFound:
+        experiment = experiment_store.experiment_state_by_name(connection, recipe)
+        if experiment is None:
             try:
                 return int(experiment_service.create_experiment(connection, recipe))
             except AlreadyExists:

@@ -82,6 +82,12 @@ def get_experiment_by_name(connection: Connection, name: str) -> Experiment | No
     return _to_experiment(row, tags_by_experiment(connection, [row.experiment_id])[row.experiment_id])
 
 
+def experiment_state_by_name(connection: Connection, name: str) -> Row[Any, Any] | None:
+    """(experiment_id, lifecycle_stage) of the experiment called ``name``; no tags (a hot-path lookup)."""
+    columns = (experiments.c.experiment_id, experiments.c.lifecycle_stage)
+    return connection.execute(select(*columns).where(experiments.c.name == name)).first()
+
+
 def experiments_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[Experiment]:
     tags = tags_by_experiment(connection, [row.experiment_id for row in rows])
     return [_to_experiment(row, tags[row.experiment_id]) for row in rows]
