@@ -37,14 +37,12 @@ class ViewType(enum.StrEnum):
         return (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 
 
-@dataclass(frozen=True, slots=True)
-class Tag:
+class Tag(NamedTuple):
     key: str
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(NamedTuple):
     key: str
     value: str
 

@@ -31,6 +31,7 @@ from runyard.stores.metadata.tables import (
 )
 
 RUN_NAME_TAG = "mlflow.runName"
+_NAN = float("nan")
 
 
 def insert_run(connection: Connection, **values: Any) -> None:
@@ -102,17 +103,32 @@ def load_runs(connection: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
     run_ids = [row.run_uuid for row in rows]
     if not run_ids:
         return []
+    # Plain tuples from fetchall: building a page of runs is the hot part of search-runs.
     metric_map: dict[str, list[Metric]] = defaultdict(list)
-    for r in connection.execute(select(latest_metrics).where(latest_metrics.c.run_uuid.in_(run_ids))):
-        metric_map[r.run_uuid].append(
-            Metric(r.key, float("nan") if r.is_nan else r.value, r.timestamp, r.step, run_id=r.run_uuid)
-        )
+    metric_rows = connection.execute(
+        select(
+            latest_metrics.c.run_uuid,
+            latest_metrics.c.key,
+            latest_metrics.c.value,
+            latest_metrics.c.timestamp,
+            latest_metrics.c.step,
+            latest_metrics.c.is_nan,
+        ).where(latest_metrics.c.run_uuid.in_(run_ids))
+    ).all()
+    for run_uuid, key, value, timestamp, step, is_nan in metric_rows:
+        metric_map[run_uuid].append(Metric(key, _NAN if is_nan else value, timestamp, step, run_uuid))
     param_map: dict[str, list[Param]] = defaultdict(list)
-    for r in connection.execute(select(params).where(params.c.run_uuid.in_(run_ids))):
-        param_map[r.run_uuid].append(Param(r.key, r.value))
+    param_rows = connection.execute(
+        select(params.c.run_uuid, params.c.key, params.c.value).where(params.c.run_uuid.in_(run_ids))
+    ).all()
+    for run_uuid, key, value in param_rows:
+        param_map[run_uuid].append(Param(key, value))
     tag_map: dict[str, list[Tag]] = defaultdict(list)
-    for r in connection.execute(select(run_tags).where(run_tags.c.run_uuid.in_(run_ids))):
-        tag_map[r.run_uuid].append(Tag(r.key, r.value or ""))
+    tag_rows = connection.execute(
+        select(run_tags.c.run_uuid, run_tags.c.key, run_tags.c.value).where(run_tags.c.run_uuid.in_(run_ids))
+    ).all()
+    for run_uuid, key, value in tag_rows:
+        tag_map[run_uuid].append(Tag(key, value or ""))
     inputs_map = _dataset_inputs(connection, run_ids)
     links_in: dict[str, list[ModelLink]] = defaultdict(list)
     links_out: dict[str, list[ModelLink]] = defaultdict(list)
