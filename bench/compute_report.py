@@ -79,6 +79,15 @@ def section(results: dict[str, Any]) -> list[str]:
         "runyard only (MLflow has no compute API); see `bench/workloads/compute.py` for how each is measured. "
         "CPU figures are the server process's and the benchmark database's PostgreSQL backends' CPU time: "
         "on a shared machine they vary far less than wall time.",
+    ]
+    separate = results.get("compute_run")
+    if separate:
+        lines += [
+            "",
+            f"From a separate compute-only run: {separate['started']}, commit {separate['commit']}, "
+            f"{separate['machine']}.",
+        ]
+    lines += [
         "",
         "| measure | runyard | target | met? |",
         "|---|--:|---|---|",

@@ -89,6 +89,8 @@ class AttemptRunner(threading.Thread):
         self.assignment = assignment
         self._on_done = on_done
         self._process: SandboxedProcess | None = None
+        # Set once the attempt has reported ``running`` (or ended without getting that far).
+        self.started = threading.Event()
         self._cancel_reason: str | None = None
         self._lock = threading.Lock()
         self.root = context.work_root / "attempts" / f"{self.job_id}-{self.attempt}"
@@ -114,6 +116,7 @@ class AttemptRunner(threading.Thread):
             self._report_final(Outcome("failed", None, "sandbox error: agent failure (see the agent log)"))
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            self.started.set()
             self._on_done(self)
 
     def _run(self) -> None:
@@ -134,6 +137,7 @@ class AttemptRunner(threading.Thread):
         pumps = start_pumps({"stdout": process.stdout, "stderr": process.stderr}, shipper)
         if not self._report_running():
             process.kill("attempt no longer current")
+        self.started.set()
         outcome = process.wait()
         for pump in pumps:
             pump.join(10)

@@ -42,6 +42,8 @@ SHUTDOWN_JOIN_SECONDS = 20.0
 MIN_EMPTY_CLAIM_SECONDS = 0.25
 # The protocol's limit on max_assignments.
 MAX_CLAIM_SIZE = 64
+# How long the claim loop waits for just-started attempts to report ``running`` before claiming again.
+START_REPORT_WAIT_SECONDS = 2.0
 PR_SET_DUMPABLE = 4
 
 
@@ -208,8 +210,13 @@ class Agent:
             if self.stopping.is_set():
                 # Deregistering hands them back to the server (lost → requeued).
                 return
-            for assignment in assignments:
-                self._start_attempt(assignment)
+            runners = [self._start_attempt(assignment) for assignment in assignments]
+            # Claim again only once they have reported ``running``: the next claim would otherwise
+            # compete with those reports on the server, on every job's dispatch path.
+            deadline = time.monotonic() + START_REPORT_WAIT_SECONDS
+            for runner in runners:
+                if runner is not None:
+                    runner.started.wait(max(0.0, deadline - time.monotonic()))
 
     def _claim_size(self) -> int:
         """How many attempts to take in one claim: room for every GPU and slot not busy here.
@@ -222,15 +229,16 @@ class Agent:
         room = len(self.identity.gpus) + self.identity.slots - busy
         return max(1, min(MAX_CLAIM_SIZE, room))
 
-    def _start_attempt(self, assignment: dict[str, Any]) -> None:
+    def _start_attempt(self, assignment: dict[str, Any]) -> AttemptRunner | None:
         runner = AttemptRunner(self.context, assignment, self._attempt_done)
         with self._lock:
             if runner.key in self._runners:
                 log.warning("attempt %s/%s is already running here", *runner.key)
-                return
+                return None
             self._runners[runner.key] = runner
         log.info("starting attempt %s/%s", *runner.key)
         runner.start()
+        return runner
 
     def _attempt_done(self, runner: AttemptRunner) -> None:
         with self._lock:
