@@ -107,12 +107,15 @@ class Placer:
             free_gpus = len(fit.free)
             if free_gpus == 0 and free_slots <= 0:
                 break
+            # Only CPU jobs can come back and each has a slot: all fit, so lock no spare rows (spare
+            # locks make concurrent claims skip, and scan, more rows).
+            margin = 0 if free_gpus == 0 and free_slots >= wanted else CANDIDATE_MARGIN
             candidates = job_store.lock_candidates(
                 connection,
                 queues=queues,
                 min_gpus=0 if free_slots > 0 else 1,
                 max_gpus=free_gpus,
-                limit=wanted + CANDIDATE_MARGIN,
+                limit=wanted + margin,
                 exclude=passed_over,
             )
             chosen: list[attempt_service.Placement] = []
@@ -133,7 +136,7 @@ class Placer:
                     failures += 1
                     continue
                 placed.append(self._assignment(connection, placement.row, started, placement.gpus))
-            if len(candidates) < wanted + CANDIDATE_MARGIN and None not in starts:
+            if len(candidates) < wanted + margin and None not in starts:
                 break  # every queued job that could fit was seen
         return Claim(queues, placed)
 
