@@ -9,10 +9,10 @@ than the rows it returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, Table, and_, exists, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement as Column_
 
 from runyard.domain.registry import PROMPT_TAG
@@ -113,21 +113,34 @@ _MODEL_COLUMNS = {
 }
 
 
-def registered_model_condition(expr: Expr | None, dialect: str) -> Condition:
+def _tag_or_column_condition(
+    expr: Expr | None,
+    dialect: str,
+    tags: Table,
+    tag_owner: list[Condition],
+    columns: Mapping[str, tuple[ColumnElement[Any], bool]],
+) -> Condition:
+    """Tag comparisons as ``EXISTS`` over ``tags`` (joined by ``tag_owner``), others against ``columns``."""
+
     def leaf(comparison: Comparison) -> Condition:
         if comparison.entity is Entity.TAG:
             prompt = _prompt_test(comparison)
             if prompt is not None:
                 return prompt
             return exists().where(
-                registered_model_tags.c.model_id == registered_models.c.id,
-                registered_model_tags.c.key == comparison.key,
-                compare(registered_model_tags.c.value, comparison.op, comparison.value, dialect),
+                *tag_owner,
+                tags.c.key == comparison.key,
+                compare(tags.c.value, comparison.op, comparison.value, dialect),
             )
-        column, is_text = _MODEL_COLUMNS[comparison.key]
+        column, is_text = columns[comparison.key]
         return compare(column, comparison.op, comparison.value, dialect, text=is_text)
 
     return _combine(expr, leaf)
+
+
+def registered_model_condition(expr: Expr | None, dialect: str) -> Condition:
+    owner = [registered_model_tags.c.model_id == registered_models.c.id]
+    return _tag_or_column_condition(expr, dialect, registered_model_tags, owner, _MODEL_COLUMNS)
 
 
 _VERSION_COLUMNS = {
@@ -142,22 +155,11 @@ _VERSION_COLUMNS = {
 
 def model_version_condition(expr: Expr | None, dialect: str) -> Condition:
     """Conditions over ``version_select()`` (versions joined to their model)."""
-
-    def leaf(comparison: Comparison) -> Condition:
-        if comparison.entity is Entity.TAG:
-            prompt = _prompt_test(comparison)
-            if prompt is not None:
-                return prompt
-            return exists().where(
-                model_version_tags.c.model_id == model_versions.c.model_id,
-                model_version_tags.c.version == model_versions.c.version,
-                model_version_tags.c.key == comparison.key,
-                compare(model_version_tags.c.value, comparison.op, comparison.value, dialect),
-            )
-        column, is_text = _VERSION_COLUMNS[comparison.key]
-        return compare(column, comparison.op, comparison.value, dialect, text=is_text)
-
-    return _combine(expr, leaf)
+    owner = [
+        model_version_tags.c.model_id == model_versions.c.model_id,
+        model_version_tags.c.version == model_versions.c.version,
+    ]
+    return _tag_or_column_condition(expr, dialect, model_version_tags, owner, _VERSION_COLUMNS)
 
 
 _LOGGED_MODEL_COLUMNS = {
