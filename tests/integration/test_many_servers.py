@@ -1,8 +1,13 @@
 """Exactly-once placement with several server replicas on one PostgreSQL.
 
-Three ``runyard server`` processes share a database (and Redis for cross-replica wake-ups). Six
-simulated agents, three claim loops each, claim (up to two jobs at a time) through different replicas
-while jobs are submitted through all of them. Every job must be placed exactly once, run once, and none may be lost.
+Three ``runyard server`` processes share a database (and Redis for cross-replica wake-ups) while jobs
+are submitted through all of them. Two agent fleets take the 2,000 jobs:
+
+- six simulated agents, three claim loops each, claiming (up to two jobs at a time) through different
+  replicas, as fast as the protocol allows — the contention test for bulk placement;
+- six real ``runyard agent`` processes, whose jobs each leave a file behind — the side effects counted.
+
+Every job must be placed exactly once, run once, and none may be lost.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from runyard.client import Client
 from runyard.errors import Unavailable
+from tests.support.agents import AgentProcess
 from tests.support.compute import unique, write_recipe
 from tests.support.servers import LiveServer, make_server
 from tests.support.services import REDIS_URL, fresh_database
@@ -25,6 +32,7 @@ JOBS = 2000
 REPLICAS = 3
 AGENTS = 6
 LOOPS_PER_AGENT = 3
+TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 @pytest.fixture
@@ -144,18 +152,101 @@ def test_every_job_runs_exactly_once(replicas: list[LiveServer], tmp_path: Path)
     assert set(counts) == set(job_ids), "some job never ran"
     assert max(counts.values()) == 1, [job for job, n in counts.items() if n > 1][:10]
 
-    finished: list[dict[str, object]] = []
-    before = None
-    while True:
-        try:
-            page = clients[2].list_jobs(queue=queue, limit=1000, before=before)
-        except Unavailable:
-            continue
-        finished += page
-        if len(page) < 1000:
-            break
-        before = str(page[-1]["job_id"])
+    finished = list_all_jobs(clients[2], queue)
     assert len(finished) == JOBS
     assert {job["state"] for job in finished} == {"succeeded"}
     assert {job["attempt"] for job in finished} == {1}, "a job was placed more than once"
     print(f"{JOBS} jobs through {REPLICAS} replicas and {AGENTS} agents in {elapsed:.1f}s")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_every_job_runs_exactly_once_on_real_agents(replicas: list[LiveServer], tmp_path: Path) -> None:
+    """Six real ``runyard agent`` processes; each job's process leaves one uniquely named file behind.
+
+    The agents use the ``process`` isolation level because the side-effect directory lies outside a
+    job's sandbox: with filesystem isolation the jobs could not write there, which is the point of it.
+    """
+    side_effects = tmp_path / "side-effects"
+    side_effects.mkdir()
+    recipe = unique("once-real")
+    folder = write_recipe(tmp_path / "recipe", recipe)
+    manifest = yaml.safe_load((folder / "runyard.yaml").read_text())
+    # mktemp makes a new file per execution, so a job run twice leaves two files, never one.
+    manifest["entrypoint"] = {"command": ["sh", "-c", f'mktemp "{side_effects}/$RUNYARD_JOB_ID.XXXXXX"']}
+    (folder / "runyard.yaml").write_text(yaml.safe_dump(manifest))
+    clients = [Client(server.url) for server in replicas]
+    clients[0].push_recipe(folder)
+    queue, pool = unique("q"), unique("pool")
+    clients[1].put_pool(pool, gpus_per_replica=0, queues=[queue])
+
+    agents = [
+        AgentProcess(
+            server_url=replicas[index % REPLICAS].url,
+            pool=pool,
+            work_dir=tmp_path / "agents",
+            slots=LOOPS_PER_AGENT,
+            extra_env={"RUNYARD_SANDBOX_ISOLATION": "process", "RUNYARD_AGENT_HEARTBEAT_SECONDS": "2"},
+        ).start()
+        for index in range(AGENTS)
+    ]
+    try:
+        for agent in agents:
+            agent.wait_registered()
+        job_ids: list[str] = []
+        errors: list[BaseException] = []
+
+        def submitter(client: Client, count: int) -> None:
+            try:
+                for _ in range(count):
+                    job_ids.append(client.submit_job(recipe, queue=queue)["job_id"])
+            except BaseException as error:
+                errors.append(error)
+
+        submitters = [
+            threading.Thread(target=submitter, args=(Client(server.url), JOBS // REPLICAS + (i < JOBS % REPLICAS)))
+            for i, server in enumerate(replicas)
+        ]
+        started = time.monotonic()
+        for thread in submitters:
+            thread.start()
+        for thread in submitters:
+            thread.join()
+        assert not errors, errors[:3]
+        assert len(job_ids) == JOBS
+
+        deadline = time.monotonic() + 600
+        finished: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            finished = list_all_jobs(clients[2], queue)
+            if all(job["state"] in TERMINAL for job in finished):
+                break
+            time.sleep(2.0)
+        elapsed = time.monotonic() - started
+        states = Counter(str(job["state"]) for job in finished)
+        assert states == {"succeeded": JOBS}, f"after {elapsed:.0f}s: {states}"
+        assert {job["attempt"] for job in finished} == {1}, "a job was placed more than once"
+        for agent in agents:
+            assert agent.process is not None and agent.process.poll() is None, agent.log_text()[-2000:]
+    finally:
+        for agent in agents:
+            agent.stop()
+
+    ran = Counter(path.name.split(".")[0] for path in side_effects.iterdir())
+    assert set(ran) == set(job_ids), f"{len(set(job_ids) - set(ran))} jobs never ran"
+    assert max(ran.values()) == 1, [job for job, n in ran.items() if n > 1][:10]
+    print(f"{JOBS} jobs on {AGENTS} real agents through {REPLICAS} replicas in {elapsed:.1f}s")
+
+
+def list_all_jobs(client: Client, queue: str) -> list[dict[str, object]]:
+    jobs: list[dict[str, object]] = []
+    before = None
+    while True:
+        try:
+            page = client.list_jobs(queue=queue, limit=1000, before=before)
+        except Unavailable:
+            continue
+        jobs += page
+        if len(page) < 1000:
+            return jobs
+        before = str(page[-1]["job_id"])
