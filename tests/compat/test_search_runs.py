@@ -86,6 +86,14 @@ FILTERED_ORDERS = [
     ("tags.team LIKE 'vision%'", ["attributes.end_time DESC"]),
     ("params.opt ILIKE 'a%'", ["metrics.loss", "attributes.user_id DESC"]),
     ("datasets.name = 'eval_ds'", ["metrics.acc"]),
+    # Order keys that the filter requires (runyard joins them instead of sorting missing values).
+    ("metrics.loss != 0.3", ["metrics.loss"]),
+    ("metrics.loss != 0.3", ["metrics.loss DESC"]),
+    ("metrics.acc < 0.9 AND metrics.acc >= 0", ["metrics.acc DESC"]),
+    ("metrics.acc > 0 AND params.lr != '0.1'", ["params.lr DESC", "metrics.acc"]),
+    ("metrics.loss < 1 AND params.lr IS NOT NULL", ["metrics.loss", "params.lr DESC"]),
+    ("metrics.`my metric` < 5 AND tags.team != 'x'", ["tags.team", "metrics.`my metric` DESC"]),
+    ("params.opt IS NULL", ["params.opt"]),
 ]
 
 # Filters that must be refused (400 INVALID_PARAMETER_VALUE) by MLflow and runyard alike.

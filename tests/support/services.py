@@ -40,7 +40,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _admin_engine(backend: str) -> sa.Engine:
+def admin_engine(backend: str) -> sa.Engine:
     url = POSTGRES_ADMIN_URL if backend == "postgresql" else MARIADB_ADMIN_URL
     return sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
 
@@ -52,7 +52,7 @@ def fresh_database(backend: str, tmp_dir: str) -> Iterator[str]:
         yield f"sqlite:///{tmp_dir}/runyard-{uuid.uuid4().hex[:8]}.db"
         return
     name = f"ry_test_{uuid.uuid4().hex[:12]}"
-    engine = _admin_engine(backend)
+    engine = admin_engine(backend)
     try:
         with engine.connect() as connection:
             connection.exec_driver_sql(f"CREATE DATABASE {name}")

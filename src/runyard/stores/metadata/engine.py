@@ -4,19 +4,26 @@ SQLite runs in WAL mode with ``synchronous=NORMAL`` (a committed transaction sur
 crash; only an OS crash can lose the last ones) and write transactions take the write lock up front
 (``BEGIN IMMEDIATE``) so concurrent writers queue on ``busy_timeout`` instead of failing with
 "database is locked" when a reader tries to upgrade.
+
+PostgreSQL and MariaDB connections are checked with a ping only after sitting idle in the pool (see
+``ping_when_idle``): a ping on every checkout would add a network round trip to every request.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 IMMEDIATE_OPTION = "runyard_write"
+# A pooled connection idle for longer than this is pinged before use; one in use moments ago is not.
+IDLE_PING_SECONDS = 5.0
+_IDLE_SINCE = "runyard_idle_since"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -31,16 +38,43 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, idle_ping_seconds: float = IDLE_PING_SECONDS) -> Engine:
     """Create the engine for ``url`` with runyard's connection settings."""
     sa_url = make_url(normalise_database_url(url))
     if sa_url.get_backend_name() == "sqlite":
         return _make_sqlite_engine(sa_url.render_as_string(hide_password=False))
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": pool_size}
+    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
     if sa_url.get_backend_name() == "mysql":
         sa_url = sa_url.update_query_dict({"charset": "utf8mb4"})
         kwargs["isolation_level"] = "READ COMMITTED"
-    return create_engine(sa_url, **kwargs)
+    engine = create_engine(sa_url, **kwargs)
+    ping_when_idle(engine, idle_ping_seconds)
+    return engine
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use if it sat idle for ``idle_seconds``; replace it if dead.
+
+    A database restart or a proxy that drops idle connections shows up on connections that waited
+    in the pool, and those are the ones pinged. A connection that dies while in use (or within the
+    idle window) fails its statement; the session layer turns that into a retryable ``Unavailable``
+    and SQLAlchemy discards the pool's other connections with it.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure means the connection cannot be trusted
+            # The pool reacts by discarding this connection and checking out a fresh one.
+            raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
 
 
 def _make_sqlite_engine(url: str) -> Engine:

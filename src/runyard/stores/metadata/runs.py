@@ -6,7 +6,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Row,
+    String,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from runyard.domain.tracking import (
     Dataset,
@@ -99,42 +115,38 @@ def to_run_info(row: Row[Any]) -> RunInfo:
 
 
 def load_runs(connection: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
-    """Build full ``Run`` objects for ``rows`` (run table rows) with one query per child table."""
+    """Build full ``Run`` objects for ``rows`` (run table rows).
+
+    One round trip fetches every child row of the page (latest metrics, params, tags, model links,
+    and which runs have dataset inputs) as one ``UNION ALL``: building a page of runs is the hot part
+    of search-runs, and on a client/server database each extra round trip costs as much as the rows.
+    Dataset details take a second query only for pages that have any.
+    """
     run_ids = [row.run_uuid for row in rows]
     if not run_ids:
         return []
-    # Plain tuples from fetchall: building a page of runs is the hot part of search-runs.
     metric_map: dict[str, list[Metric]] = defaultdict(list)
-    metric_rows = connection.execute(
-        select(
-            latest_metrics.c.run_uuid,
-            latest_metrics.c.key,
-            latest_metrics.c.value,
-            latest_metrics.c.timestamp,
-            latest_metrics.c.step,
-            latest_metrics.c.is_nan,
-        ).where(latest_metrics.c.run_uuid.in_(run_ids))
-    ).all()
-    for run_uuid, key, value, timestamp, step, is_nan in metric_rows:
-        metric_map[run_uuid].append(Metric(key, _NAN if is_nan else value, timestamp, step, run_uuid))
     param_map: dict[str, list[Param]] = defaultdict(list)
-    param_rows = connection.execute(
-        select(params.c.run_uuid, params.c.key, params.c.value).where(params.c.run_uuid.in_(run_ids))
-    ).all()
-    for run_uuid, key, value in param_rows:
-        param_map[run_uuid].append(Param(key, value))
     tag_map: dict[str, list[Tag]] = defaultdict(list)
-    tag_rows = connection.execute(
-        select(run_tags.c.run_uuid, run_tags.c.key, run_tags.c.value).where(run_tags.c.run_uuid.in_(run_ids))
-    ).all()
-    for run_uuid, key, value in tag_rows:
-        tag_map[run_uuid].append(Tag(key, value or ""))
-    inputs_map = _dataset_inputs(connection, run_ids)
     links_in: dict[str, list[ModelLink]] = defaultdict(list)
     links_out: dict[str, list[ModelLink]] = defaultdict(list)
-    for r in connection.execute(select(run_model_links).where(run_model_links.c.run_uuid.in_(run_ids))):
-        target = links_in if r.direction == "input" else links_out
-        target[r.run_uuid].append(ModelLink(r.model_id, r.step))
+    with_inputs = False
+    statement = _CHILD_ROWS_PG if connection.dialect.name == "postgresql" else _CHILD_ROWS
+    # Plain tuples from fetchall, one branch per kind of child row.
+    for kind, run_uuid, key, text, number, timestamp, step, is_nan in connection.execute(
+        statement, {"run_ids": run_ids}
+    ).all():
+        if kind == _METRIC:
+            metric_map[run_uuid].append(Metric(key, _NAN if is_nan else number, timestamp, step, run_uuid))
+        elif kind == _PARAM:
+            param_map[run_uuid].append(Param(key, text))
+        elif kind == _TAG:
+            tag_map[run_uuid].append(Tag(key, text or ""))
+        elif kind == _INPUT:
+            with_inputs = True
+        else:
+            (links_in if text == "input" else links_out)[run_uuid].append(ModelLink(key, step))
+    inputs_map = _dataset_inputs(connection, run_ids) if with_inputs else defaultdict(list)
     return [
         Run(
             info=to_run_info(row),
@@ -147,6 +159,85 @@ def load_runs(connection: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
         )
         for row in rows
     ]
+
+
+_METRIC, _PARAM, _TAG, _INPUT, _LINK = 1, 2, 3, 4, 5
+
+
+def _child_rows_statement(postgresql: bool) -> CompoundSelect[Any]:
+    """Every child row of a set of runs: (kind, run_uuid, key, text, number, timestamp, step, is_nan).
+
+    PostgreSQL gets the run ids as one array parameter (``= ANY``), so the statement text is the
+    same for every page size and the driver can prepare it; elsewhere an expanding ``IN``.
+    """
+    ids = (
+        bindparam("run_ids", type_=ARRAY(String), expanding=False)
+        if postgresql
+        else bindparam("run_ids", expanding=True)
+    )
+
+    def among(column: Any) -> ColumnElement[bool]:
+        test: ColumnElement[bool] = column == any_(ids) if postgresql else column.in_(ids)
+        return test
+
+    # Untyped NULLs: every database takes a union column's type from the branches that have one.
+    no_text = no_number = no_integer = no_flag = null()
+    return union_all(
+        select(
+            literal_column(str(_METRIC)),
+            latest_metrics.c.run_uuid,
+            latest_metrics.c.key,
+            no_text,
+            latest_metrics.c.value,
+            latest_metrics.c.timestamp,
+            latest_metrics.c.step,
+            latest_metrics.c.is_nan,
+        ).where(among(latest_metrics.c.run_uuid)),
+        select(
+            literal_column(str(_PARAM)),
+            params.c.run_uuid,
+            params.c.key,
+            params.c.value,
+            no_number,
+            no_integer,
+            no_integer,
+            no_flag,
+        ).where(among(params.c.run_uuid)),
+        select(
+            literal_column(str(_TAG)),
+            run_tags.c.run_uuid,
+            run_tags.c.key,
+            run_tags.c.value,
+            no_number,
+            no_integer,
+            no_integer,
+            no_flag,
+        ).where(among(run_tags.c.run_uuid)),
+        select(
+            literal_column(str(_INPUT)),
+            inputs.c.destination_id,
+            inputs.c.input_uuid,
+            no_text,
+            no_number,
+            no_integer,
+            no_integer,
+            no_flag,
+        ).where(among(inputs.c.destination_id), inputs.c.destination_type == "RUN", inputs.c.source_type == "DATASET"),
+        select(
+            literal_column(str(_LINK)),
+            run_model_links.c.run_uuid,
+            run_model_links.c.model_id,
+            run_model_links.c.direction,
+            no_number,
+            no_integer,
+            run_model_links.c.step,
+            no_flag,
+        ).where(among(run_model_links.c.run_uuid)),
+    )
+
+
+_CHILD_ROWS = _child_rows_statement(postgresql=False)
+_CHILD_ROWS_PG = _child_rows_statement(postgresql=True)
 
 
 def _dataset_inputs(connection: Connection, run_ids: Sequence[str]) -> dict[str, list[DatasetInput]]:

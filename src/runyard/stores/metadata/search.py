@@ -194,13 +194,14 @@ class RunQuery:
         return self.strings.compare(column, op, value)
 
     def _metric(self, key: str, op: Op, value: Any) -> ColumnElement[bool]:
-        table = latest_metrics
+        return self._exists(latest_metrics, key, self._metric_test(latest_metrics, op, value))
+
+    @staticmethod
+    def _metric_test(table: Any, op: Op, value: Any) -> ColumnElement[bool]:
         # NaN is stored as 0 with is_nan set: it satisfies only "!=", and its placeholder never matches.
         if op is Op.NE:
-            test = or_(table.c.value != value, table.c.is_nan == true())
-        else:
-            test = and_(_compare_numbers(table.c.value, op, value), table.c.is_nan == false())
-        return self._exists(table, key, test)
+            return or_(table.c.value != value, table.c.is_nan == true())
+        return and_(_compare_numbers(table.c.value, op, value), table.c.is_nan == false())
 
     def _key_value(self, table: Any, key: str, op: Op, value: Any) -> ColumnElement[bool]:
         if op is Op.IS_NULL:
@@ -208,6 +209,14 @@ class RunQuery:
         if op is Op.IS_NOT_NULL:
             return self._exists(table, key, None)
         return self._exists(table, key, self.strings.compare(table.c.value, op, value))
+
+    def _test_on(self, table: Any, comparison: Comparison) -> ColumnElement[bool] | None:
+        """``comparison`` as a test on a row of ``table`` (an alias) that is known to hold its key."""
+        if comparison.op is Op.IS_NOT_NULL:
+            return None
+        if comparison.entity is Entity.METRIC:
+            return self._metric_test(table, comparison.op, comparison.value)
+        return self.strings.compare(table.c.value, comparison.op, comparison.value)
 
     def _exists(self, table: Any, key: str, test: ColumnElement[bool] | None) -> ColumnElement[bool]:
         conditions = [table.c.run_uuid == runs.c.run_uuid, self.strings.compare(table.c.key, Op.EQ, key)]
@@ -242,10 +251,14 @@ class RunQuery:
         offset: int,
         limit: int,
     ) -> Select[Any]:
+        # Top-level AND operands: an order key that one of them requires becomes an inner join.
+        conjuncts: list[Expr] = []
+        if expr is not None:
+            conjuncts = list(expr.operands) if isinstance(expr, And) else [expr]
         source: FromClause = runs
         order: list[ColumnElement[Any] | UnaryExpression[Any]] = []
         for index, order_key in enumerate(order_keys):
-            source, clauses = self._order(source, index, order_key)
+            source, clauses = self._order(source, index, order_key, conjuncts)
             order.extend(clauses)
         if not any(k.entity is Entity.ATTRIBUTE and k.key == "start_time" for k in order_keys):
             order.append(runs.c.start_time.desc())
@@ -254,31 +267,50 @@ class RunQuery:
             runs.c.experiment_id.in_(list(experiment_ids)),
             runs.c.lifecycle_stage.in_(list(stages)),
         ]
-        if expr is not None:
-            conditions.append(self.condition(expr))
+        conditions.extend(self.condition(conjunct) for conjunct in conjuncts)
         return select(runs).select_from(source).where(*conditions).order_by(*order).offset(offset).limit(limit)
 
     def _order(
-        self, source: FromClause, index: int, key: OrderKey
+        self, source: FromClause, index: int, key: OrderKey, conjuncts: list[Expr]
     ) -> tuple[FromClause, list[ColumnElement[Any] | UnaryExpression[Any]]]:
+        """The join (if any) and ORDER BY clauses for ``key``; takes over the ``conjuncts`` it can carry."""
         if key.entity is Entity.ATTRIBUTE:
             value: ColumnElement[Any] = runs.c[_RUN_COLUMNS[key.key]]
-            missing: ColumnElement[Any] = case((value.is_(None), 1), else_=0)
+            is_missing = case((value.is_(None), 1), else_=0)
             if key.key not in ("start_time", "end_time"):
                 value = self.strings.ordered(value)
+            return source, [is_missing, value.asc() if key.ascending else value.desc()]
+        table = {Entity.METRIC: latest_metrics, Entity.PARAM: params, Entity.TAG: run_tags}[key.entity]
+        joined = table.alias(f"order_{index}")
+        on = and_(joined.c.run_uuid == runs.c.run_uuid, self.strings.compare(joined.c.key, Op.EQ, key.key))
+        required = [
+            c
+            for c in conjuncts
+            if isinstance(c, Comparison) and c.entity is key.entity and c.key == key.key and c.op is not Op.IS_NULL
+        ]
+        value = joined.c.value
+        missing: ColumnElement[Any] | None
+        if required:
+            # Every result holds this key, so runs without it need no place in the order: an inner join
+            # carrying the filter's own tests on the key, which lets the database walk the (key, value)
+            # index in order and stop at the page's end instead of sorting every match.
+            tests = [test for c in required if (test := self._test_on(joined, c)) is not None]
+            source = source.join(joined, and_(on, *tests))
+            for comparison in required:
+                conjuncts.remove(comparison)
+            nan_possible = key.entity is Entity.METRIC and all(c.op in (Op.NE, Op.IS_NOT_NULL) for c in required)
+            missing = case((joined.c.is_nan == true(), 1), else_=0) if nan_possible else None
         else:
-            table = {Entity.METRIC: latest_metrics, Entity.PARAM: params, Entity.TAG: run_tags}[key.entity]
-            joined = table.alias(f"order_{index}")
-            on = and_(joined.c.run_uuid == runs.c.run_uuid, self.strings.compare(joined.c.key, Op.EQ, key.key))
             source = source.outerjoin(joined, on)
-            value = joined.c.value
             if key.entity is Entity.METRIC:
                 # Real values first, then NaN, then runs without the metric, in either direction.
                 missing = case((joined.c.is_nan == true(), 1), (value.is_(None), 2), else_=0)
             else:
                 missing = case((value.is_(None), 1), else_=0)
-                value = self.strings.ordered(value)
-        return source, [missing, value.asc() if key.ascending else value.desc()]
+        if key.entity is not Entity.METRIC:
+            value = self.strings.ordered(value)
+        direction = value.asc() if key.ascending else value.desc()
+        return source, [direction] if missing is None else [missing, direction]
 
 
 def search_run_rows(

@@ -23,6 +23,13 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_engine = engine.execution_options(**{IMMEDIATE_OPTION: True})
+        # Reads on PostgreSQL run in autocommit: under READ COMMITTED each statement takes its own
+        # snapshot anyway, so a transaction around them would only add BEGIN and ROLLBACK round trips
+        # (psycopg switches autocommit without a query; PyMySQL would spend a query on each switch).
+        # SQLite keeps its transaction: there it pins one snapshot for the whole read.
+        self._read_engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
+        )
         # SQLite has one writer at a time. Queueing writers on a lock here hands the database over the
         # moment it is free; leaving it to SQLite's busy handler makes waiting writers sleep in steps of
         # up to 100 ms, which caps concurrent ingestion far below what one writer can do.
@@ -50,7 +57,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """One read transaction (never commits anything)."""
-        with _unavailable_on_connection_loss(), self.engine.connect() as connection:
+        with _unavailable_on_connection_loss(), self._read_engine.connect() as connection:
             yield connection
 
     def dispose(self) -> None:
