@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +52,45 @@ def copy_baseline(shared: Path, mib: int, repeats: int, scratch: Path) -> float:
     return percentile(speeds, 50)
 
 
+def loopback_baseline(shared: Path, mib: int, repeats: int, scratch: Path) -> float:
+    """MB/s of the same file sent over a loopback TCP connection with no HTTP and no server around it.
+
+    The sender uses ``os.sendfile`` (zero copy), the receiver ``recv_into`` one buffer and writes it
+    to a file: the fastest any network transfer of the file can be on this machine, and so the bound
+    for both servers' artifact proxies. A file copy moves the bytes once inside the kernel; a network
+    transfer copies them into the socket, out of it and into the file, and this measures that cost.
+    """
+    source = source_file(shared, mib)
+    size = source.stat().st_size
+    speeds = []
+    for i in range(repeats):
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            sender = threading.Thread(target=_send_file, args=(listener, source, size))
+            sender.start()
+            target = scratch / f"loopback-{i}.bin"
+            buffer = bytearray(CHUNK)
+            view = memoryview(buffer)
+            with socket.create_connection(listener.getsockname()) as connection:
+                began = time.perf_counter()
+                with target.open("wb", buffering=0) as out:
+                    while received := connection.recv_into(buffer):
+                        out.write(view[:received])
+                speeds.append(size / MB / (time.perf_counter() - began))
+            sender.join()
+        if target.stat().st_size != size:
+            raise RuntimeError(f"loopback baseline received {target.stat().st_size} of {size} bytes")
+        target.unlink()
+    return percentile(speeds, 50)
+
+
+def _send_file(listener: socket.socket, source: Path, size: int) -> None:
+    connection, _ = listener.accept()
+    with connection, source.open("rb") as stream:
+        offset = 0
+        while offset < size:
+            offset += os.sendfile(connection.fileno(), stream.fileno(), offset, size - offset)
+
+
 def transfer(bench: Bench) -> dict[str, float]:
     source = source_file(bench.shared, bench.sizes.artifact_mb)
     size = source.stat().st_size
@@ -60,6 +101,7 @@ def transfer(bench: Bench) -> dict[str, float]:
         raise RuntimeError(f"run artifacts are not proxied by the server: {artifact_uri}")
     base = f"{ARTIFACTS_API}/{artifact_uri.removeprefix(PROXY_SCHEME).strip('/')}"
     copy = copy_baseline(bench.shared, bench.sizes.artifact_mb, bench.sizes.artifact_repeats, bench.scratch)
+    loopback = loopback_baseline(bench.shared, bench.sizes.artifact_mb, bench.sizes.artifact_repeats, bench.scratch)
     client = bench.client
     urls = [f"{base}/model-{i}.bin" for i in range(bench.sizes.artifact_repeats)]
     up, down = [], []
@@ -83,7 +125,12 @@ def transfer(bench: Bench) -> dict[str, float]:
         raise RuntimeError(f"downloaded artifact differs from the uploaded file ({first.stat().st_size} bytes)")
     for target in targets:
         target.unlink()
-    return {"upload_mb_s": percentile(up, 50), "download_mb_s": percentile(down, 50), "copy_mb_s": copy}
+    return {
+        "upload_mb_s": percentile(up, 50),
+        "download_mb_s": percentile(down, 50),
+        "copy_mb_s": copy,
+        "loopback_mb_s": loopback,
+    }
 
 
-WORKLOADS = [Workload("artifacts", ("upload_mb_s", "download_mb_s", "copy_mb_s"), transfer)]
+WORKLOADS = [Workload("artifacts", ("upload_mb_s", "download_mb_s", "copy_mb_s", "loopback_mb_s"), transfer)]

@@ -1,7 +1,7 @@
 """Searching runs: MLflow's filter grammar (plus OR and parentheses), order_by, paging.
 
 The grammar is parsed in ``runyard.domain.search_filter``; the query is built in
-``runyard.stores.metadata.search``; the page's runs are then loaded with one query per child table.
+``runyard.stores.metadata.search``; the page's runs are then loaded with one more query for all their child rows.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Each comparison becomes a boolean over the ``runs`` (or ``experiments``) row: an
 row itself, or a correlated ``EXISTS`` on ``latest_metrics`` / ``params`` / ``run_tags`` / the dataset
 tables that the primary keys answer with one index probe per run. Because every comparison is a
 self-contained boolean, ``AND`` / ``OR`` / parentheses compose freely. Ordering on a metric, param or
-tag is a ``LEFT JOIN`` on the (run, key) primary key, so runs without the key stay in the result.
+tag is a ``LEFT JOIN`` on the (run, key) primary key, so runs without the key stay in the result;
+when a top-level ``AND`` operand requires the key, it is an inner join carrying that operand's test,
+which the database can answer by walking the (key, value) index in order.
 
 Semantics follow MLflow's SQL store: metric tests use the latest value, a NaN metric satisfies only
 ``!=``, missing keys never match (except ``IS NULL``), ordering puts missing values last (and NaN
