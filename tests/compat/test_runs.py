@@ -101,6 +101,16 @@ def test_latest_metric_is_largest_step_then_timestamp(mlflow_client, experiment_
     mlflow_client.log_batch(run_id, metrics=[Metric("m", 5.0, 100, 3), Metric("m", 1.0, 200, 2)])
     mlflow_client.log_batch(run_id, metrics=[Metric("m", 7.0, 50, 3)])
     assert mlflow_client.get_run(run_id).data.metrics["m"] == 5.0
+    # Each later batch against what is stored: (step, timestamp, value) decides, ties keep the stored point.
+    for point, expected in [
+        (Metric("m", 4.0, 100, 3), 5.0),  # same step and timestamp, smaller value
+        (Metric("m", 6.0, 100, 3), 6.0),  # same step and timestamp, larger value
+        (Metric("m", 2.0, 101, 3), 2.0),  # same step, later timestamp
+        (Metric("m", 9.0, 1, 2), 2.0),  # earlier step
+        (Metric("m", -1.0, 1, 4), -1.0),  # later step
+    ]:
+        mlflow_client.log_batch(run_id, metrics=[point, Metric("other", 1.0, 1, point.step)])
+        assert mlflow_client.get_run(run_id).data.metrics["m"] == expected, point
 
 
 def test_params_are_immutable(mlflow_client, experiment_id: str) -> None:  # type: ignore[no-untyped-def]

@@ -42,16 +42,8 @@ def executemany_ignoring_duplicates(
     values = ", ".join([marker] * len(columns))
     target = preparer.format_table(table)
     if name == "postgresql":
-        # One statement for the whole batch: each column travels as one array and unnest() turns them
-        # back into rows. psycopg's executemany would send one INSERT per row.
-        arrays = ", ".join(f"%b::{table.c[column].type.compile(dialect=connection.dialect)}[]" for column in columns)
-        sql = f"INSERT INTO {target} ({column_list}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
-        parameters = tuple(list(values_of_column) for values_of_column in zip(*rows, strict=True))
-        # Binary parameters (%b): the text array format escapes every string element, which costs more
-        # than the insert. The raw cursor shares the connection, hence the caller's transaction.
-        dbapi_connection: Any = connection.connection.dbapi_connection
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(sql, parameters)
+        rows_sql, parameters = _pg_unnest(connection, table, columns, rows)
+        _pg_execute(connection, f"INSERT INTO {target} ({column_list}) {rows_sql} ON CONFLICT DO NOTHING", parameters)
         return
     if name == "mysql":
         # PyMySQL turns this executemany into multi-row INSERT statements.
@@ -59,6 +51,67 @@ def executemany_ignoring_duplicates(
     else:
         sql = f"INSERT INTO {target} ({column_list}) VALUES ({values}) ON CONFLICT DO NOTHING"
     connection.exec_driver_sql(sql, list(rows))
+
+
+def _pg_unnest(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> tuple[str, tuple[list[Any], ...]]:
+    """``SELECT * FROM unnest(…)`` over one array parameter per column, and those arrays.
+
+    One statement for a whole batch: each column travels as one array and unnest() turns them back
+    into rows (psycopg's executemany would send one statement per row). Binary parameters (``%b``):
+    the text array format escapes every string element, which costs more than the insert.
+    """
+    arrays = ", ".join(f"%b::{table.c[column].type.compile(dialect=connection.dialect)}[]" for column in columns)
+    return f"SELECT * FROM unnest({arrays})", tuple(list(values) for values in zip(*rows, strict=True))
+
+
+def _pg_execute(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> None:
+    # Straight through the raw cursor (SQLAlchemy would inspect every array element); it shares the
+    # connection, hence the caller's transaction.
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+
+
+def upsert_if_newer(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    key_columns: Sequence[str],
+    order_columns: Sequence[str],
+) -> bool:
+    """Insert ``rows``; where the key exists, replace the row only if ``order_columns`` compare greater.
+
+    One statement, no read first (PostgreSQL: for the whole batch; SQLite: one per row, in-process).
+    ``rows`` must hold each key once. Returns ``False`` on MySQL/MariaDB, whose upsert cannot compare
+    row values: the caller does the comparison there.
+    """
+    name = connection.dialect.name
+    if name not in ("postgresql", "sqlite"):
+        return False
+    if not rows:
+        return True
+    target, marker, quoted = _driver_sql_parts(connection, table, columns)
+    preparer = connection.dialect.identifier_preparer
+    keys = ", ".join(preparer.quote(column) for column in key_columns)
+    assignments = ", ".join(
+        f"{column} = excluded.{column}" for name, column in zip(columns, quoted, strict=True) if name not in key_columns
+    )
+    ordered = [preparer.quote(column) for column in order_columns]
+    newer = f"({', '.join(f'excluded.{c}' for c in ordered)}) > ({', '.join(f'{target}.{c}' for c in ordered)})"
+    conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {newer}"
+    if name == "postgresql":
+        rows_sql, parameters = _pg_unnest(connection, table, columns, rows)
+        _pg_execute(connection, f"INSERT INTO {target} ({', '.join(quoted)}) {rows_sql} {conflict}", parameters)
+    else:
+        values = ", ".join([marker] * len(columns))
+        connection.exec_driver_sql(
+            f"INSERT INTO {target} ({', '.join(quoted)}) VALUES ({values}) {conflict}", list(rows)
+        )
+    return True
 
 
 def _driver_sql_parts(connection: Connection, table: Table, columns: Sequence[str]) -> tuple[str, str, list[str]]:

@@ -41,6 +41,17 @@ def update_latest(connection: Connection, run_id: str, points: Iterable[PointRow
             newest[point[0]] = point
     if not newest:
         return
+    columns = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
+    if dialects.upsert_if_newer(
+        connection,
+        latest_metrics,
+        columns,
+        [(run_id, *point) for point in newest.values()],
+        key_columns=("run_uuid", "key"),
+        order_columns=("step", "timestamp", "value"),
+    ):
+        return
+    # MySQL/MariaDB: read the stored latest values and compare here.
     existing = connection.execute(
         select(
             latest_metrics.c.key,
