@@ -182,6 +182,13 @@ def test_duplicate_points_are_kept_once(mlflow_client, experiment_id: str) -> No
     mlflow_client.log_batch(run_id, metrics=[point, point])
     mlflow_client.log_batch(run_id, metrics=[point])
     assert len(mlflow_client.get_metric_history(run_id, "m")) == 1
+    # A retried batch that overlaps what is stored: only the new points are added, NaN included.
+    nan_point, new_point = Metric("m", math.nan, 6, 2), Metric("m", 2.0, 7, 3)
+    mlflow_client.log_batch(run_id, metrics=[point, nan_point])
+    mlflow_client.log_batch(run_id, metrics=[nan_point, point, new_point, nan_point])
+    history = mlflow_client.get_metric_history(run_id, "m")
+    assert [m.step for m in history] == [1, 2, 3]
+    assert math.isnan(history[1].value)
 
 
 def test_log_inputs_and_outputs(mlflow_client, experiment_id: str) -> None:  # type: ignore[no-untyped-def]

@@ -36,8 +36,7 @@ def log_batch(
     if params:
         _log_params(connection, run_uuid, params)
     if metrics:
-        points = [(m.key, *validation.metric_storage_value(m.value), m.timestamp, m.step) for m in metrics]
-        rows = [(key, value, ts, step, is_nan) for key, value, is_nan, ts, step in points]
+        rows = [_stored_point(m) for m in metrics]
         metric_store.insert_points(connection, run_uuid, rows)
         metric_store.update_latest(connection, run_uuid, rows)
         model_metrics = [m._replace(run_id=run_uuid) for m in metrics if m.model_id]

@@ -19,11 +19,13 @@ PointRow = tuple[str, float, int, int, bool]
 
 
 def insert_points(connection: Connection, run_id: str, points: Sequence[PointRow]) -> None:
+    """Store new points of one run, skipping ones already stored. The caller holds the run's lock."""
     dialects.executemany_ignoring_duplicates(
         connection,
         metrics,
         ("run_uuid", "key", "value", "timestamp", "step", "is_nan"),
         [(run_id, key, value, ts, step, is_nan) for key, value, ts, step, is_nan in points],
+        writers_serialized=True,
     )
 
 

@@ -108,10 +108,12 @@ params = Table(
 
 # Every logged point. The primary key makes an identical point logged twice a no-op (MLflow drops
 # duplicates too) and serves get-history, which reads one (run, key) range ordered by step.
+# No foreign key to ``runs``: checking it costs a parent lookup per point, and the only writer
+# (``log_batch``) holds the run's lock, so the run exists. See migration 0005.
 metrics = Table(
     "metrics",
     metadata,
-    Column("run_uuid", String(RUN_ID_LENGTH), _run_fk(), primary_key=True),
+    Column("run_uuid", String(RUN_ID_LENGTH), primary_key=True),
     Column("key", String(KEY_LENGTH), primary_key=True),
     Column("step", BigInteger, primary_key=True, autoincrement=False),
     Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
