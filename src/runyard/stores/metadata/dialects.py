@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, insert
+from sqlalchemy import Boolean, Connection, Float, Insert, Integer, String, Table, insert
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.types import TypeEngine
 
 
 def insert_ignoring_duplicates(connection: Connection, table: Table) -> Insert:
@@ -85,15 +86,39 @@ def executemany_ignoring_duplicates(
 
 def _pg_unnest(
     connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> tuple[str, tuple[list[Any], ...]]:
+) -> tuple[str, tuple[Any, ...]]:
     """``SELECT * FROM unnest(…)`` over one array parameter per column, and those arrays.
 
     One statement for a whole batch: each column travels as one array and unnest() turns them back
-    into rows (psycopg's executemany would send one statement per row). Binary parameters (``%b``):
-    the text array format escapes every string element, which costs more than the insert.
+    into rows (psycopg's executemany would send one statement per row). Numbers, booleans and strings
+    travel as array literals built here with ``str.join`` (about ten times cheaper than psycopg's
+    per-element array dumping); anything else as a list psycopg dumps.
     """
-    arrays = ", ".join(f"%b::{table.c[column].type.compile(dialect=connection.dialect)}[]" for column in columns)
-    return f"SELECT * FROM unnest({arrays})", tuple(list(values) for values in zip(*rows, strict=True))
+    arrays: list[str] = []
+    parameters: list[Any] = []
+    for column, values in zip(columns, zip(*rows, strict=True), strict=True):
+        column_type = table.c[column].type
+        sql_type = column_type.compile(dialect=connection.dialect)
+        literal = None if None in values else _array_literal(column_type, values)
+        arrays.append(f"%b::{sql_type}[]" if literal is None else f"%s::{sql_type}[]")
+        parameters.append(list(values) if literal is None else literal)
+    return f"SELECT * FROM unnest({', '.join(arrays)})", tuple(parameters)
+
+
+def _array_literal(column_type: TypeEngine[Any], values: Sequence[Any]) -> str | None:
+    """A PostgreSQL array literal of ``values`` (no NULLs), or ``None`` for a type not handled here."""
+    if isinstance(column_type, Boolean):
+        return "{" + ",".join("t" if value else "f" for value in values) + "}"
+    if isinstance(column_type, Integer | Float):
+        # repr() of a float is its shortest exact form ("inf", "-inf", "nan" included), which float8 parses back.
+        return "{" + ",".join(map(repr, values)) + "}"
+    if isinstance(column_type, String):
+        quoted: dict[str, str] = {}  # keys and run ids repeat throughout a batch
+        for value in values:
+            if value not in quoted:
+                quoted[value] = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return "{" + ",".join([quoted[value] for value in values]) + "}"
+    return None
 
 
 def _pg_execute(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> None:
