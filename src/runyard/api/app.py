@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -64,6 +65,10 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with compute.lifespan(context):
+            # Everything built so far (modules, the app, its routes and models) lives as long as the
+            # process: moved out of the collector's reach, a full collection triggered by a request's
+            # allocations no longer walks hundreds of thousands of objects (milliseconds per request).
+            gc.freeze()
             yield
         context.database.dispose()
 

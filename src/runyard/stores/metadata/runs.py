@@ -131,11 +131,12 @@ def load_runs(connection: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
     links_in: dict[str, list[ModelLink]] = defaultdict(list)
     links_out: dict[str, list[ModelLink]] = defaultdict(list)
     with_inputs = False
-    statement = _CHILD_ROWS_PG if connection.dialect.name == "postgresql" else _CHILD_ROWS
-    # Plain tuples from fetchall, one branch per kind of child row.
-    for kind, run_uuid, key, text, number, timestamp, step, is_nan in connection.execute(
-        statement, {"run_ids": run_ids}
-    ).all():
+    if connection.dialect.name == "postgresql":
+        child_rows: Sequence[Any] = dialects.fetch_tuples(connection, _CHILD_ROWS_PG, {"run_ids": run_ids})
+    else:
+        child_rows = connection.execute(_CHILD_ROWS, {"run_ids": run_ids}).all()
+    # One branch per kind of child row.
+    for kind, run_uuid, key, text, number, timestamp, step, is_nan in child_rows:
         if kind == _METRIC:
             metric_map[run_uuid].append(Metric(key, _NAN if is_nan else number, timestamp, step, run_uuid))
         elif kind == _PARAM:
@@ -222,7 +223,11 @@ def _child_rows_statement(postgresql: bool) -> CompoundSelect[Any]:
             no_integer,
             no_integer,
             no_flag,
-        ).where(among(inputs.c.destination_id), inputs.c.destination_type == "RUN", inputs.c.source_type == "DATASET"),
+        ).where(
+            among(inputs.c.destination_id),
+            inputs.c.destination_type == literal_column("'RUN'"),
+            inputs.c.source_type == literal_column("'DATASET'"),
+        ),
         select(
             literal_column(str(_LINK)),
             run_model_links.c.run_uuid,
