@@ -107,13 +107,6 @@ def test_every_job_runs_exactly_once(replicas: list[LiveServer], tmp_path: Path)
         except BaseException as error:
             errors.append(error)
 
-    def submitter(client: Client, count: int) -> None:
-        try:
-            for _ in range(count):
-                job_ids.append(client.submit_job(recipe, queue=queue)["job_id"])
-        except BaseException as error:
-            errors.append(error)
-
     threads = []
     beats = []
     for index in range(AGENTS):
@@ -127,10 +120,7 @@ def test_every_job_runs_exactly_once(replicas: list[LiveServer], tmp_path: Path)
             # Each claim loop of one worker goes through a different replica.
             loop_client = Client(replicas[(index + loop) % REPLICAS].url)
             threads.append(threading.Thread(target=agent_loop, args=(loop_client, worker["worker_id"])))
-    submitters = [
-        threading.Thread(target=submitter, args=(Client(server.url), JOBS // REPLICAS + (i < JOBS % REPLICAS)))
-        for i, server in enumerate(replicas)
-    ]
+    submitters = submitter_threads(replicas, recipe, queue, job_ids, errors)
     started = time.monotonic()
     for thread in beats + threads + submitters:
         thread.start()
@@ -195,18 +185,7 @@ def test_every_job_runs_exactly_once_on_real_agents(replicas: list[LiveServer], 
             agent.wait_registered()
         job_ids: list[str] = []
         errors: list[BaseException] = []
-
-        def submitter(client: Client, count: int) -> None:
-            try:
-                for _ in range(count):
-                    job_ids.append(client.submit_job(recipe, queue=queue)["job_id"])
-            except BaseException as error:
-                errors.append(error)
-
-        submitters = [
-            threading.Thread(target=submitter, args=(Client(server.url), JOBS // REPLICAS + (i < JOBS % REPLICAS)))
-            for i, server in enumerate(replicas)
-        ]
+        submitters = submitter_threads(replicas, recipe, queue, job_ids, errors)
         started = time.monotonic()
         for thread in submitters:
             thread.start()
@@ -236,6 +215,24 @@ def test_every_job_runs_exactly_once_on_real_agents(replicas: list[LiveServer], 
     assert set(ran) == set(job_ids), f"{len(set(job_ids) - set(ran))} jobs never ran"
     assert max(ran.values()) == 1, [job for job, n in ran.items() if n > 1][:10]
     print(f"{JOBS} jobs on {AGENTS} real agents through {REPLICAS} replicas in {elapsed:.1f}s")
+
+
+def submitter_threads(
+    replicas: list[LiveServer], recipe: str, queue: str, job_ids: list[str], errors: list[BaseException]
+) -> list[threading.Thread]:
+    """Threads (not started) that submit ``JOBS`` jobs between them, one per replica, into ``job_ids``."""
+
+    def submit(client: Client, count: int) -> None:
+        try:
+            for _ in range(count):
+                job_ids.append(client.submit_job(recipe, queue=queue)["job_id"])
+        except BaseException as error:
+            errors.append(error)
+
+    return [
+        threading.Thread(target=submit, args=(Client(server.url), JOBS // REPLICAS + (i < JOBS % REPLICAS)))
+        for i, server in enumerate(replicas)
+    ]
 
 
 def list_all_jobs(client: Client, queue: str) -> list[dict[str, object]]:
