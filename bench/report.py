@@ -62,6 +62,7 @@ ROWS = [
     Row("history_s", "get-history of one metric, s", 3, Target("ratio_max", 1 / 3, "≥ 3× faster")),
     Row("upload_mb_s", "artifact upload, MB/s", 0, Target("copy_min", 0.8, "within 20 % of file copy")),
     Row("download_mb_s", "artifact download, MB/s", 0, Target("copy_min", 0.8, "within 20 % of file copy")),
+    Row("curl_download_mb_s", "↳ artifact download with `curl` as the client, MB/s", 0),
     Row("copy_mb_s", "↳ plain local file copy of the same file, MB/s (measured just before)", 0),
     Row("loopback_mb_s", "↳ same file over plain loopback TCP (sendfile → recv, no HTTP), MB/s: the network bound", 0),
     Row(

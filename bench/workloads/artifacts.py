@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -91,6 +92,30 @@ def _send_file(listener: socket.socket, source: Path, size: int) -> None:
             offset += os.sendfile(connection.fileno(), stream.fileno(), offset, size - offset)
 
 
+def curl_downloads(client_base_url: str, urls: list[str], scratch: Path, size: int) -> float | None:
+    """MB/s of the same downloads with ``curl`` as the client (C, no Python on the receiving end), or
+    ``None`` without curl. Shows what the server itself can send when the client is not the bound."""
+    curl = shutil.which("curl")
+    if curl is None:
+        return None
+    speeds = []
+    for i, url in enumerate(urls):
+        target = scratch / f"curl-{i}.bin"
+        # curl's own clock (connect to last byte written), so starting the process is not counted.
+        argv = [curl, "--silent", "--fail", "--output", str(target), "--write-out", "%{time_total}"]
+        done = subprocess.run(
+            [*argv, client_base_url + url],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        speeds.append(size / MB / float(done.stdout))
+        if target.stat().st_size != size:
+            raise RuntimeError(f"curl downloaded {target.stat().st_size} of {size} bytes from {url}")
+        target.unlink()
+    return percentile(speeds, 50)
+
+
 def transfer(bench: Bench) -> dict[str, float]:
     source = source_file(bench.shared, bench.sizes.artifact_mb)
     size = source.stat().st_size
@@ -120,6 +145,8 @@ def transfer(bench: Bench) -> dict[str, float]:
                 for chunk in response.iter_bytes(CHUNK):
                     out.write(chunk)
             down.append(size / MB / (time.perf_counter() - began))
+    with bench.measuring("artifact-download-curl"):
+        curl = curl_downloads(str(client.base_url).rstrip("/"), urls, bench.scratch, size)
     first = targets[0]
     if any(t.stat().st_size != size for t in targets) or _digest(first) != _digest(source):
         raise RuntimeError(f"downloaded artifact differs from the uploaded file ({first.stat().st_size} bytes)")
@@ -130,7 +157,12 @@ def transfer(bench: Bench) -> dict[str, float]:
         "download_mb_s": percentile(down, 50),
         "copy_mb_s": copy,
         "loopback_mb_s": loopback,
+        **({} if curl is None else {"curl_download_mb_s": curl}),
     }
 
 
-WORKLOADS = [Workload("artifacts", ("upload_mb_s", "download_mb_s", "copy_mb_s", "loopback_mb_s"), transfer)]
+WORKLOADS = [
+    Workload(
+        "artifacts", ("upload_mb_s", "download_mb_s", "curl_download_mb_s", "copy_mb_s", "loopback_mb_s"), transfer
+    )
+]
