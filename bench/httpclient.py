@@ -115,3 +115,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def latencies_ms(call: Callable[[], object], count: int) -> tuple[float, float]:
+    """(p50, p95) in ms of ``count`` sequential calls of ``call``."""
+    latencies = []
+    for _ in range(count):
+        began = time.perf_counter()
+        call()
+        latencies.append(time.perf_counter() - began)
+    return percentile(latencies, 50) * 1000, percentile(latencies, 95) * 1000

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
-from httpclient import get, percentile
+from httpclient import get, latencies_ms
 from workloads import seeding
 from workloads.base import Bench, Workload
 
@@ -23,16 +21,11 @@ def registry_search(bench: Bench) -> dict[str, float]:
     if not page:
         raise RuntimeError("registered-models search returned nothing")
     bench.extras["registry_first_page"] = [model["name"] for model in page]
-    latencies = []
     with bench.measuring("registry-search"):
-        for _ in range(bench.sizes.registry_queries):
-            began = time.perf_counter()
-            get(bench.client, "/registered-models/search", params)
-            latencies.append(time.perf_counter() - began)
-    return {
-        "registry_p50_ms": percentile(latencies, 50) * 1000,
-        "registry_p95_ms": percentile(latencies, 95) * 1000,
-    }
+        p50, p95 = latencies_ms(
+            lambda: get(bench.client, "/registered-models/search", params), bench.sizes.registry_queries
+        )
+    return {"registry_p50_ms": p50, "registry_p95_ms": p95}
 
 
 WORKLOADS = [Workload("registry-search", ("registry_p50_ms", "registry_p95_ms"), registry_search)]

@@ -8,7 +8,7 @@ from functools import partial
 import httpx
 
 from bench_data import BASE_TIME_MS
-from httpclient import encode, get, percentile, post, run_concurrently
+from httpclient import encode, get, latencies_ms, percentile, post, run_concurrently
 from servers import refresh_statistics
 from workloads import seeding
 from workloads.base import Bench, Workload
@@ -114,15 +114,11 @@ def search_runs(bench: Bench) -> dict[str, float]:
     if not page:  # every data set this suite builds has matching runs
         raise RuntimeError("search-runs returned no runs")
     bench.extras["search_first_page"] = [run["info"]["run_name"] for run in page]  # type: ignore[index]
-    latencies = []
     with bench.measuring("search-runs"):
-        for _ in range(bench.sizes.search_queries):
-            began = time.perf_counter()
-            post(bench.client, "/runs/search", body)
-            latencies.append(time.perf_counter() - began)
+        p50, p95 = latencies_ms(lambda: post(bench.client, "/runs/search", body), bench.sizes.search_queries)
     return {
-        "search_p50_ms": percentile(latencies, 50) * 1000,
-        "search_p95_ms": percentile(latencies, 95) * 1000,
+        "search_p50_ms": p50,
+        "search_p95_ms": p95,
         "search_returned": float(len(page)),
     }
 

@@ -40,13 +40,7 @@ def test_chart_oidc_format_is_accepted_by_config_check() -> None:
         '[{ name = "Google", key = "google", issuer_url = "https://accounts.google.com", '
         'client_id = "id", pkce = true }]'
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "runyard", "config", "check"],
-        env={"RUNYARD_OIDC_PROVIDERS": toml, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = config_check_with_providers(toml)
     assert result.returncode == 0, result.stderr
     assert "accounts.google.com" not in result.stdout  # a secret: redacted
 
@@ -56,12 +50,17 @@ def test_chart_oidc_format_is_accepted_by_config_check() -> None:
     [("[{ name = 1", "not valid TOML"), ('[{ name = "x" }]', "missing key, issuer_url, client_id")],
 )
 def test_bad_oidc_providers_fail_config_check(value: str, message: str) -> None:
-    result = subprocess.run(
+    result = config_check_with_providers(value)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def config_check_with_providers(providers: str) -> subprocess.CompletedProcess[str]:
+    """``runyard config check`` with ``RUNYARD_OIDC_PROVIDERS`` set to ``providers`` (and nothing else)."""
+    return subprocess.run(
         [sys.executable, "-m", "runyard", "config", "check"],
-        env={"RUNYARD_OIDC_PROVIDERS": value, "PATH": "/usr/bin:/bin"},
+        env={"RUNYARD_OIDC_PROVIDERS": providers, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode != 0
-    assert message in result.stderr

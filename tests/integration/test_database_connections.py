@@ -46,18 +46,22 @@ def one_connection_database(url: str, idle_ping_seconds: float) -> Database:
     return Database(make_engine(url, pool_size=1, idle_ping_seconds=idle_ping_seconds))
 
 
+def server_id(database: Database, backend: str) -> int:
+    """The database server's id of the pooled connection the next unit of work gets."""
+    with database.read() as connection:
+        return int(connection.exec_driver_sql(SERVER_ID[backend]).scalar_one())
+
+
 def test_a_dropped_idle_connection_is_replaced_before_use(database_url: tuple[str, str]) -> None:
     backend, url = database_url
     database = one_connection_database(url, idle_ping_seconds=0.0)
     try:
-        with database.read() as connection:
-            first = connection.exec_driver_sql(SERVER_ID[backend]).scalar_one()
+        first = server_id(database, backend)
         kill(backend, first)
         for unit_of_work in (database.read, database.write):
             with unit_of_work() as connection:
                 assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1
-        with database.read() as connection:
-            assert connection.exec_driver_sql(SERVER_ID[backend]).scalar_one() != first
+        assert server_id(database, backend) != first
     finally:
         database.dispose()
 
@@ -66,9 +70,7 @@ def test_a_connection_dropped_within_the_idle_window_fails_retryably_once(databa
     backend, url = database_url
     database = one_connection_database(url, idle_ping_seconds=3600.0)
     try:
-        with database.read() as connection:
-            first = connection.exec_driver_sql(SERVER_ID[backend]).scalar_one()
-        kill(backend, first)
+        kill(backend, server_id(database, backend))
         with pytest.raises(Unavailable), database.read() as connection:
             connection.exec_driver_sql("SELECT 1").scalar_one()
         with database.read() as connection:

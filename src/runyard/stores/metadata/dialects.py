@@ -48,12 +48,9 @@ def executemany_ignoring_duplicates(
     if not rows:
         return
     name = connection.dialect.name
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    preparer = connection.dialect.identifier_preparer
-    quoted = [preparer.quote(column) for column in columns]
+    target, marker, quoted = _driver_sql_parts(connection, table, columns)
     column_list = ", ".join(quoted)
     values = ", ".join([marker] * len(columns))
-    target = preparer.format_table(table)
     if name == "postgresql" and writers_serialized:
         key_names = [column.name for column in table.primary_key.columns]
         # One row per key: the anti-join only sees rows already in the table, not earlier ones of this batch.
@@ -66,7 +63,8 @@ def executemany_ignoring_duplicates(
                 first.setdefault(tuple(row[i] for i in positions), row)
             unique = list(first.values())
         rows_sql, parameters = _pg_unnest(connection, table, columns, unique)
-        matches = " AND ".join(f"existing.{preparer.quote(key)} = new.{preparer.quote(key)}" for key in key_names)
+        quote = connection.dialect.identifier_preparer.quote
+        matches = " AND ".join(f"existing.{quote(key)} = new.{quote(key)}" for key in key_names)
         sql = (
             f"INSERT INTO {target} ({column_list}) SELECT * FROM ({rows_sql}) AS new ({column_list}) "
             f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS existing WHERE {matches})"
@@ -154,7 +152,9 @@ def upsert_if_newer(
     preparer = connection.dialect.identifier_preparer
     keys = ", ".join(preparer.quote(column) for column in key_columns)
     assignments = ", ".join(
-        f"{column} = excluded.{column}" for name, column in zip(columns, quoted, strict=True) if name not in key_columns
+        f"{column} = excluded.{column}"
+        for column_name, column in zip(columns, quoted, strict=True)
+        if column_name not in key_columns
     )
     ordered = [preparer.quote(column) for column in order_columns]
     newer = f"({', '.join(f'excluded.{c}' for c in ordered)}) > ({', '.join(f'{target}.{c}' for c in ordered)})"

@@ -16,6 +16,8 @@ from runyard.stores.metadata.tables import latest_metrics, metrics
 
 # (key, value, timestamp, step, is_nan) — the stored form of one point.
 PointRow = tuple[str, float, int, int, bool]
+# A point's row in ``metrics`` and ``latest_metrics``: the run id, then a ``PointRow``.
+POINT_COLUMNS = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
 
 
 def insert_points(connection: Connection, run_id: str, points: Sequence[PointRow]) -> None:
@@ -23,8 +25,8 @@ def insert_points(connection: Connection, run_id: str, points: Sequence[PointRow
     dialects.executemany_ignoring_duplicates(
         connection,
         metrics,
-        ("run_uuid", "key", "value", "timestamp", "step", "is_nan"),
-        [(run_id, key, value, ts, step, is_nan) for key, value, ts, step, is_nan in points],
+        POINT_COLUMNS,
+        [(run_id, *point) for point in points],
         writers_serialized=True,
     )
 
@@ -43,11 +45,10 @@ def update_latest(connection: Connection, run_id: str, points: Iterable[PointRow
             newest[point[0]] = point
     if not newest:
         return
-    columns = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
     if dialects.upsert_if_newer(
         connection,
         latest_metrics,
-        columns,
+        POINT_COLUMNS,
         [(run_id, *point) for point in newest.values()],
         key_columns=("run_uuid", "key"),
         order_columns=("step", "timestamp", "value"),

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Row,
+    Select,
     String,
     any_,
     bindparam,
@@ -181,63 +182,25 @@ def _child_rows_statement(postgresql: bool) -> CompoundSelect[Any]:
         test: ColumnElement[bool] = column == any_(ids) if postgresql else column.in_(ids)
         return test
 
-    # Untyped NULLs: every database takes a union column's type from the branches that have one.
-    no_text = no_number = no_integer = no_flag = null()
+    def branch(kind: int, run_uuid: Any, key: Any, **columns: Any) -> Select[Any]:
+        # Untyped NULLs for the columns a kind lacks: every database takes a union column's type from
+        # the branches that have one.
+        return select(
+            literal_column(str(kind)),
+            run_uuid,
+            key,
+            *(columns.get(name, null()) for name in ("text", "number", "timestamp", "step", "is_nan")),
+        ).where(among(run_uuid))
+
+    m, p, t, i, link = latest_metrics.c, params.c, run_tags.c, inputs.c, run_model_links.c
     return union_all(
-        select(
-            literal_column(str(_METRIC)),
-            latest_metrics.c.run_uuid,
-            latest_metrics.c.key,
-            no_text,
-            latest_metrics.c.value,
-            latest_metrics.c.timestamp,
-            latest_metrics.c.step,
-            latest_metrics.c.is_nan,
-        ).where(among(latest_metrics.c.run_uuid)),
-        select(
-            literal_column(str(_PARAM)),
-            params.c.run_uuid,
-            params.c.key,
-            params.c.value,
-            no_number,
-            no_integer,
-            no_integer,
-            no_flag,
-        ).where(among(params.c.run_uuid)),
-        select(
-            literal_column(str(_TAG)),
-            run_tags.c.run_uuid,
-            run_tags.c.key,
-            run_tags.c.value,
-            no_number,
-            no_integer,
-            no_integer,
-            no_flag,
-        ).where(among(run_tags.c.run_uuid)),
-        select(
-            literal_column(str(_INPUT)),
-            inputs.c.destination_id,
-            inputs.c.input_uuid,
-            no_text,
-            no_number,
-            no_integer,
-            no_integer,
-            no_flag,
-        ).where(
-            among(inputs.c.destination_id),
-            inputs.c.destination_type == literal_column("'RUN'"),
-            inputs.c.source_type == literal_column("'DATASET'"),
+        branch(_METRIC, m.run_uuid, m.key, number=m.value, timestamp=m.timestamp, step=m.step, is_nan=m.is_nan),
+        branch(_PARAM, p.run_uuid, p.key, text=p.value),
+        branch(_TAG, t.run_uuid, t.key, text=t.value),
+        branch(_INPUT, i.destination_id, i.input_uuid).where(
+            i.destination_type == literal_column("'RUN'"), i.source_type == literal_column("'DATASET'")
         ),
-        select(
-            literal_column(str(_LINK)),
-            run_model_links.c.run_uuid,
-            run_model_links.c.model_id,
-            run_model_links.c.direction,
-            no_number,
-            no_integer,
-            run_model_links.c.step,
-            no_flag,
-        ).where(among(run_model_links.c.run_uuid)),
+        branch(_LINK, link.run_uuid, link.model_id, text=link.direction, step=link.step),
     )
 
 
