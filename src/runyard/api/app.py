@@ -6,7 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from runyard import __version__
 from runyard.api import health
@@ -22,10 +22,12 @@ from runyard.api.mlflow import (
     registry_artifacts,
     runs,
     server_info,
+    workspaces,
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
 from runyard.api.v1 import compute, registry_events
+from runyard.api.workspace import artifact_path_in_workspace, current_workspace
 from runyard.settings import ServerSettings
 from runyard.stores.artifacts import open_store
 from runyard.stores.metadata.session import Database
@@ -77,6 +79,7 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
         version=__version__,
         default_response_class=JSONResponse,
         lifespan=lifespan,
+        dependencies=[Depends(current_workspace)],
     )
     app.state.context = context
     install_error_handlers(app)
@@ -89,8 +92,10 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)
     for prefix in MLFLOW_ARTIFACTS_PREFIXES:
-        app.include_router(registry_artifacts.router, prefix=prefix)  # before the proxy: serves _registry/
-        app.include_router(artifacts.proxy_router, prefix=prefix)
+        in_workspace = [Depends(artifact_path_in_workspace)]
+        app.include_router(registry_artifacts.router, prefix=prefix, dependencies=in_workspace)  # serves _registry/
+        app.include_router(artifacts.proxy_router, prefix=prefix, dependencies=in_workspace)
     for prefix in MLFLOW_V3_PREFIXES:
         app.include_router(server_info.router, prefix=prefix)
+        app.include_router(workspaces.router, prefix=prefix)
     return app

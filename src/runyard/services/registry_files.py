@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX, LoggedModelStatus, VersionRef
 from runyard.domain.tracking import LifecycleStage
 from runyard.errors import InvalidParameter, NotFound
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.artifacts.base import ArtifactStore
 from runyard.stores.artifacts.paths import join, relative_to, safe_relative_path
 from runyard.stores.metadata import registry as registry_store
@@ -90,13 +91,13 @@ def resolve_source(
             return _logged_model_source(connection, source, reference, run_id, artifacts_root)
         return _registered_version_source(connection, source, reference, run_id, model_id)
     if model_id and not run_id:
-        row = get_logged_model_row(connection, model_id)
+        row = get_logged_model_row(connection, model_id, workspace=workspace_scope())
         run_id = row.source_run_id if row is not None else None
     if parsed.scheme == "runs":
         if parsed.netloc and not parsed.path:
             raise _invalid_source(source, "Expected runs:/<run_id>/<path>.")
         source_run, _, path = (parsed.netloc + parsed.path).lstrip("/").partition("/")
-        run = run_store.get_run_row(connection, source_run)
+        run = run_store.get_run_row(connection, source_run, workspace=workspace_scope())
         if run is None:
             raise NotFound(f"Run with id={source_run} not found")
         location = artifact_location(posixpath.join(run.artifact_uri or "", path), artifacts_root)
@@ -116,7 +117,7 @@ def resolve_source(
 def _logged_model_source(
     connection: Connection, source: str, model_id: str, run_id: str | None, artifacts_root: str
 ) -> ResolvedSource:
-    row = get_logged_model_row(connection, model_id)
+    row = get_logged_model_row(connection, model_id, workspace=workspace_scope())
     if row is None or row.lifecycle_stage == LifecycleStage.DELETED:
         raise NotFound(f"Logged model with ID '{model_id}' not found.")
     if row.status == LoggedModelStatus.UPLOAD_FAILED:
@@ -131,7 +132,7 @@ def _registered_version_source(
     connection: Connection, source: str, reference: str, run_id: str | None, model_id: str | None
 ) -> ResolvedSource:
     ref = VersionRef.parse(reference)
-    model = registry_store.get_model_row(connection, ref.name)
+    model = registry_store.get_model_row(connection, ref.name, workspace=workspace_scope())
     if model is None:
         raise NotFound(f"Registered Model with name={ref.name} not found")
     number = ref.version
