@@ -163,7 +163,10 @@ def test_experiments_runs_and_artifacts_are_isolated(mlflow_client, server: Live
     assert mlflow_client.get_experiment_by_name(shared).experiment_id == default_experiment
 
     team_run_id = team_run.info.run_id
+    with inside(workspace):
+        logged_model = mlflow_client.create_logged_model(team_experiment, name="net")
     for attempt in (
+        lambda: mlflow_client.get_logged_model(logged_model.model_id),
         lambda: mlflow_client.get_experiment(team_experiment),
         lambda: mlflow_client.get_run(team_run_id),
         lambda: mlflow_client.log_metric(team_run_id, "loss", 9.0),
@@ -179,6 +182,7 @@ def test_experiments_runs_and_artifacts_are_isolated(mlflow_client, server: Live
     found = mlflow_client.search_experiments(filter_string=f"name = '{shared}'")
     assert [e.experiment_id for e in found] == [default_experiment]
     assert mlflow_client.search_runs([team_experiment]) == []
+    assert mlflow_client.search_logged_models([team_experiment]) == []
     assert [r.info.run_id for r in mlflow_client.search_runs([team_experiment, default_experiment])] == [
         default_run.info.run_id
     ]
@@ -196,6 +200,7 @@ def test_experiments_runs_and_artifacts_are_isolated(mlflow_client, server: Live
 
     with inside(workspace):
         assert mlflow_client.get_run(team_run_id).data.metrics == {"loss": 0.5}
+        assert mlflow_client.get_logged_model(logged_model.model_id).name == "net"
         assert [f.path for f in mlflow_client.list_artifacts(team_run_id)] == ["notes.txt"]
         with pytest.raises(RestException):
             mlflow_client.get_run(default_run.info.run_id)

@@ -98,7 +98,7 @@ def lock_run(connection: Connection, run_id: str, *, workspace: str | None) -> R
     where the write transaction already holds the database lock)."""
     statement = select(runs).where(runs.c.run_uuid == run_id, _in_workspace(workspace))
     if connection.dialect.name != "sqlite":
-        statement = statement.with_for_update(of=runs)
+        statement = statement.with_for_update()
     return connection.execute(statement).first()
 
 
