@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from runyard.api.context import get_context
+from runyard.api.deps import platform_of
 from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX
 from runyard.domain.workspaces import DEFAULT_WORKSPACE, WORKSPACE_HEADER, workspace_from_header
 from runyard.services import artifact_scope
@@ -21,7 +21,7 @@ async def current_workspace(request: Request) -> str:
     name = workspace_from_header(request.headers.get(WORKSPACE_HEADER))
     if name != DEFAULT_WORKSPACE:
         # One primary-key probe; ``default`` always exists and costs nothing.
-        await get_context(request).read(lambda connection: service.check_exists(connection, name))
+        await platform_of(request).read(lambda connection: service.check_exists(connection, name))
     # Async, so the binding happens in the request's own context (a sync dependency would run in,
     # and bind only, a worker thread's copy).
     service.bind_workspace(name)
@@ -43,4 +43,4 @@ async def artifact_path_in_workspace(request: Request) -> None:
     ):
         # Registry downloads are routed with the ``_registry/`` prefix taken off the path.
         path = f"{REGISTRY_ARTIFACT_PREFIX}/{path}"
-    await get_context(request).read(lambda connection: artifact_scope.check_artifact_path(connection, path))
+    await platform_of(request).read(lambda connection: artifact_scope.check_artifact_path(connection, path))

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
 from runyard.domain.workspaces import Workspace, parse_deletion_mode
@@ -50,19 +51,19 @@ def workspace_json(workspace: Workspace) -> dict[str, Any]:
     return data
 
 
-@router.get("")
+@router.get("", dependencies=[access.authenticated])
 async def list_workspaces(request: Request) -> Response:
     """Every workspace, by name."""
-    found = await get_context(request).read(service.list_workspaces)
+    found = await platform_of(request).read(service.list_workspaces)
     return JSONResponse({"workspaces": [workspace_json(workspace) for workspace in found]})
 
 
-@router.post("")
+@router.post("", dependencies=[access.admin])
 async def create_workspace(request: Request) -> Response:
     """Create a workspace (201)."""
     body = await parse_json(request, WorkspaceCreate)
     _refuse_trace_archival(body.trace_archival_config)
-    workspace = await get_context(request).write(
+    workspace = await platform_of(request).write(
         lambda c: service.create_workspace(
             c, body.name, description=body.description, default_artifact_root=body.default_artifact_root
         )
@@ -70,19 +71,19 @@ async def create_workspace(request: Request) -> Response:
     return JSONResponse({"workspace": workspace_json(workspace)}, status_code=201)
 
 
-@router.get("/{name}")
+@router.get("/{name}", dependencies=[access.authenticated])
 async def get_workspace(name: str, request: Request) -> Response:
     """One workspace."""
-    workspace = await get_context(request).read(lambda c: service.get_workspace(c, name))
+    workspace = await platform_of(request).read(lambda c: service.get_workspace(c, name))
     return JSONResponse({"workspace": workspace_json(workspace)})
 
 
-@router.patch("/{name}")
+@router.patch("/{name}", dependencies=[access.admin])
 async def update_workspace(name: str, request: Request) -> Response:
     """Change a workspace's description or artifact root (an empty root clears it)."""
     body = await parse_json(request, WorkspaceUpdate)
     _refuse_trace_archival(body.trace_archival_config)
-    workspace = await get_context(request).write(
+    workspace = await platform_of(request).write(
         lambda c: service.update_workspace(
             c, name, description=body.description, default_artifact_root=body.default_artifact_root
         )
@@ -90,9 +91,9 @@ async def update_workspace(name: str, request: Request) -> Response:
     return JSONResponse({"workspace": workspace_json(workspace)})
 
 
-@router.delete("/{name}")
+@router.delete("/{name}", dependencies=[access.admin])
 async def delete_workspace(name: str, request: Request) -> Response:
     """Delete a workspace: ``mode=RESTRICT`` (default) refuses one that is not empty (204)."""
     mode = parse_deletion_mode(request.query_params.get("mode"))
-    await get_context(request).write(lambda c: service.delete_workspace(c, name, mode))
+    await platform_of(request).write(lambda c: service.delete_workspace(c, name, mode))
     return Response(status_code=204)
