@@ -300,3 +300,19 @@ def test_recipes_queues_jobs_and_logs_are_isolated(server: LiveServer, workspace
         f"{server.url}{MLFLOW}/runs/get", params={"run_id": run_id}, headers={HEADER: workspace}, timeout=30
     )
     assert run.json()["run"]["info"]["status"] == "FINISHED"
+
+
+def test_the_cli_acts_in_mlflow_workspace(server: LiveServer, workspace: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from runyard.cli.app import app
+
+    recipe = unique("cli")
+    Client(server.url, workspace=workspace).push_recipe(write_recipe(tmp_path / "r", recipe))
+    args = ["recipe", "ls", "--prefix", recipe, "--json", "--server", server.url]
+    inside_team = CliRunner().invoke(app, args, env={"MLFLOW_WORKSPACE": workspace})
+    assert inside_team.exit_code == 0, inside_team.output
+    assert recipe in inside_team.output
+    outside = CliRunner().invoke(app, args, env={"MLFLOW_WORKSPACE": ""})
+    assert outside.exit_code == 0, outside.output
+    assert recipe not in outside.output

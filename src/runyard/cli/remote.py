@@ -37,7 +37,9 @@ def connect(server: str) -> Iterator[Client]:
     if not server.startswith(("http://", "https://")):
         fail(f"--server must be an http:// or https:// URL, not {server!r}")
     try:
-        with Client(server, token=os.environ.get("RUNYARD_TOKEN") or None) as client:
+        # The same variable the mlflow client reads: recipes, queues and jobs are named within a workspace.
+        workspace = os.environ.get("MLFLOW_WORKSPACE") or None
+        with Client(server, token=os.environ.get("RUNYARD_TOKEN") or None, workspace=workspace) as client:
             yield client
     except RunyardError as error:
         fail(error.message)
