@@ -90,7 +90,7 @@ def resolve_source(
             raise _invalid_source(source, "models:/ sources must not name a remote registry.")
         reference = parsed.path.lstrip("/")
         if reference.startswith("m-") and "/" not in reference and "@" not in reference:
-            return _logged_model_source(connection, source, reference, run_id, artifacts_root)
+            return _logged_model_source(connection, reference, run_id, artifacts_root)
         return _registered_version_source(connection, source, reference, run_id, model_id)
     if model_id and not run_id:
         row = get_logged_model_row(connection, model_id)
@@ -126,7 +126,7 @@ def _refuse_relative_references(source: str) -> None:
 
 
 def _logged_model_source(
-    connection: Connection, source: str, model_id: str, run_id: str | None, artifacts_root: str
+    connection: Connection, model_id: str, run_id: str | None, artifacts_root: str
 ) -> ResolvedSource:
     row = get_logged_model_row(connection, model_id)
     if row is None or row.lifecycle_stage == LifecycleStage.DELETED:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from runyard.domain.registry import ModelVersion
 from runyard.domain.tracking import Tag
-from runyard.errors import InvalidParameter, RunyardError
+from runyard.errors import RunyardError
 from runyard.services import registry as model_service
 from runyard.services import registry_files
 from runyard.services import registry_versions as version_service
