@@ -99,8 +99,10 @@ async def download_artifact(request: Request, path: str) -> Response:
     name = posixpath.basename(path.rstrip("/"))
     return StreamingResponse(
         reader.chunks(service.DEFAULT_CHUNK_SIZE),
-        media_type=_content_type(name),
         headers={
+            # Set as a header, not ``media_type``: Starlette would append a charset to text/plain,
+            # and MLflow's clients and UI expect the bare type.
+            "Content-Type": _content_type(name),
             "Content-Length": str(reader.size),
             "Content-Disposition": _attachment(name),
             "X-Content-Type-Options": "nosniff",
