@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from runyard import __version__
 from runyard.api import health
+from runyard.api.body_limits import BodyLimitMiddleware, BodyLimits
 from runyard.api.context import AppContext
 from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
@@ -81,6 +82,7 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     app.state.context = context
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
     app.include_router(compute.compute_router(), prefix="/api/v1")

@@ -25,9 +25,13 @@ from runyard.api.context import get_context
 from runyard.api.observability import count_ingested
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
+from runyard.domain.recipes import RECIPE_BUNDLE_PREFIX
+from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX
+from runyard.errors import PermissionDenied
 from runyard.services import artifacts as service
 from runyard.services import runs as run_service
 from runyard.stores.artifacts.base import DEFAULT_CHUNK_SIZE, ArtifactStore, FileInfo
+from runyard.stores.artifacts.paths import top_folders
 
 router = APIRouter(prefix="/artifacts", tags=["mlflow-artifacts"])
 proxy_router = APIRouter(tags=["mlflow-artifacts"])
@@ -69,6 +73,32 @@ def _attachment(name: str) -> str:
 
 # -- the proxy: /api/2.0/mlflow-artifacts ---------------------------------------------------------
 
+# Areas of the store the proxy must not hand out. Agents run the recipe bundles stored under
+# ``recipes/``, so only the recipes API writes and serves them; registered versions' copies are
+# immutable and served read-only by ``registry_artifacts``. Matched after normalisation and every
+# percent-decoding (``./_registry/x``, ``a/../recipes/x``, ``%72ecipes/x``), case-folded.
+_PROTECTED_MESSAGES = {
+    RECIPE_BUNDLE_PREFIX: (
+        "Recipe bundles cannot be {verb} through the artifact proxy ('{prefix}/' is reserved): push recipes with "
+        "`runyard recipe push` and download them from /api/v1/recipes/NAME/versions/N/bundle."
+    ),
+    REGISTRY_ARTIFACT_PREFIX: (
+        "Registered model version files are immutable: they cannot be {verb} through the artifact API "
+        "('{prefix}/' is reserved). Register a new version instead."
+    ),
+}
+# Registry copies stay readable through the proxy (MLflow clients download versions that way).
+_READABLE = frozenset({REGISTRY_ARTIFACT_PREFIX})
+
+
+def refuse_protected(path: str | None, *, verb: str) -> None:
+    """Raise ``PermissionDenied`` if ``path`` lands in a reserved area (``verb``: written, deleted, read)."""
+    for folder in top_folders(path):
+        for prefix, message in _PROTECTED_MESSAGES.items():
+            if folder == prefix.casefold() and not (verb == "read" and prefix in _READABLE):
+                raise PermissionDenied(message.format(verb=verb, prefix=prefix))
+
+
 
 class ListQuery(BaseModel):
     path: str | None = None
@@ -78,6 +108,7 @@ class ListQuery(BaseModel):
 async def list_artifacts(request: Request) -> Response:
     """List the direct children of a directory of the artifact store."""
     query = parse_query(request, ListQuery)
+    refuse_protected(query.path, verb="read")
     files = await service.list_directory(_store(request), query.path)
     return JSONResponse({"files": [_file_json(info) for info in files]} if files else {})
 
@@ -85,6 +116,7 @@ async def list_artifacts(request: Request) -> Response:
 @proxy_router.put("/artifacts/{path:path}")
 async def upload_artifact(request: Request, path: str) -> Response:
     """Store the request body at ``path``."""
+    refuse_protected(path, verb="written")
     size = await service.upload(_store(request), path, request.stream())
     count_ingested(artifact_bytes=size)
     return JSONResponse({})
@@ -93,6 +125,7 @@ async def upload_artifact(request: Request, path: str) -> Response:
 @proxy_router.get("/artifacts/{path:path}")
 async def download_artifact(request: Request, path: str) -> Response:
     """Stream the file at ``path``."""
+    refuse_protected(path, verb="read")
     reader = await service.open_download(_store(request), path)
     name = posixpath.basename(path.rstrip("/"))
     return StreamingResponse(
@@ -111,6 +144,7 @@ async def download_artifact(request: Request, path: str) -> Response:
 @proxy_router.delete("/artifacts/{path:path}")
 async def delete_artifact(request: Request, path: str) -> Response:
     """Delete the file or directory at ``path``."""
+    refuse_protected(path, verb="deleted")
     await service.delete(_store(request), path)
     return JSONResponse({})
 
@@ -137,6 +171,11 @@ class MultipartAbort(BaseModel):
     upload_id: str = ""
 
 
+def _refuse_protected_upload(directory: str, local_file: str) -> None:
+    refuse_protected(directory, verb="written")
+    refuse_protected(service.multipart_destination(directory, local_file), verb="written")
+
+
 def _part_url(request: Request, target: service.PartTarget) -> str:
     """The absolute URL a client PUTs one part to (through this server)."""
     settings = get_context(request).settings
@@ -149,6 +188,7 @@ def _part_url(request: Request, target: service.PartTarget) -> str:
 async def create_multipart_upload(request: Request, directory: str) -> Response:
     """Begin a multipart upload; answers with one upload URL per part."""
     body = await parse_json(request, MultipartCreate)
+    _refuse_protected_upload(directory, body.path)
     created = await service.create_multipart(_store(request), directory, body.path, body.num_parts)
     credentials = [
         {"url": _part_url(request, part), "part_number": part.part_number, "headers": {}} for part in created.parts
@@ -165,6 +205,7 @@ class PartQuery(BaseModel):
 async def upload_part(request: Request, path: str) -> Response:
     """Store one part of a multipart upload; its ETag is in the ``ETag`` header."""
     query = parse_query(request, PartQuery)
+    refuse_protected(path, verb="written")
     etag = await service.upload_part(_store(request), path, query.upload_id, query.part_number, request.stream())
     return JSONResponse({}, headers={"ETag": etag})
 
@@ -173,6 +214,7 @@ async def upload_part(request: Request, path: str) -> Response:
 async def complete_multipart_upload(request: Request, directory: str) -> Response:
     """Assemble the uploaded parts into the file."""
     body = await parse_json(request, MultipartComplete)
+    _refuse_protected_upload(directory, body.path)
     parts = [(part.part_number, part.etag or "") for part in body.parts]
     await service.complete_multipart(_store(request), directory, body.path, body.upload_id, parts)
     return JSONResponse({})
@@ -182,6 +224,7 @@ async def complete_multipart_upload(request: Request, directory: str) -> Respons
 async def abort_multipart_upload(request: Request, directory: str) -> Response:
     """Discard a multipart upload."""
     body = await parse_json(request, MultipartAbort)
+    _refuse_protected_upload(directory, body.path)
     await service.abort_multipart(_store(request), directory, body.path, body.upload_id)
     return JSONResponse({})
 

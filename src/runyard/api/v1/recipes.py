@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from runyard.api.context import get_context
+from runyard.api.errors import error_response
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.recipes import Recipe, RecipeVersion
@@ -49,22 +50,40 @@ def _store(request: Request) -> ArtifactStore:
     return store
 
 
+def bundle_limits(request: Request) -> service.BundleLimits:
+    settings = get_context(request).settings
+    return service.BundleLimits(
+        max_bytes=settings.recipe_bundle_max_bytes,
+        max_unpacked_bytes=settings.recipe_bundle_max_unpacked_bytes,
+        max_members=settings.recipe_bundle_max_members,
+    )
+
+
 @router.post("")
 async def push_recipe(request: Request) -> Response:
-    """Push a recipe bundle; identical content returns the existing version (``created: false``)."""
+    """Push a recipe bundle; identical content returns the existing version (``created: false``).
+
+    A bundle over a size or member-count limit is answered 413, naming the limit.
+    """
     query = parse_query(request, PushQuery)
     context = get_context(request)
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > service.MAX_BUNDLE_BYTES:
-                raise LimitExceeded(f"the recipe bundle is larger than {service.MAX_BUNDLE_BYTES} bytes")
-            spool.write(chunk)
-        parsed = await run_in_threadpool(service.parse_bundle, spool, default_name=query.name)
-        # Content-addressed path: writing the same bundle twice is harmless, and a version row is
-        # only committed once its bundle is safely stored.
-        await run_in_threadpool(_store(request).write, parsed.storage_path, cast(BinaryIO, spool))
+    limits = bundle_limits(request)
+    try:
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limits.max_bytes:
+                    raise LimitExceeded(
+                        f"the recipe bundle is larger than {limits.max_bytes} bytes (the compressed-size limit)"
+                    )
+                spool.write(chunk)
+            parsed = await run_in_threadpool(service.parse_bundle, spool, default_name=query.name, limits=limits)
+            # Content-addressed path: writing the same bundle twice is harmless, and a version row is
+            # only committed once its bundle is safely stored.
+            await run_in_threadpool(_store(request).write, parsed.storage_path, cast(BinaryIO, spool))
+    except LimitExceeded as error:
+        return error_response(error.error_code, error.message, status=413)
     version, created = await context.write(lambda connection: service.push_version(connection, parsed))
     return JSONResponse({"recipe": version_json(version), "created": created}, status_code=201 if created else 200)
 
