@@ -106,9 +106,7 @@ def test_declared_oversized_body_is_refused_before_it_is_read(server: LiveServer
 
 def _chunked_flood(server: LiveServer, total: int) -> tuple[int, bytes]:
     with _connect(server) as sock:
-        sock.sendall(
-            _head("POST", JSON_ROUTE, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
-        )
+        sock.sendall(_head("POST", JSON_ROUTE, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}))
         piece = b" " * MB
         frame = b"%x\r\n%s\r\n" % (len(piece), piece)
         sent = 0
@@ -190,7 +188,11 @@ def test_a_slow_but_steady_upload_is_not_cut_off(limited: LiveServer) -> None:
     with _connect(limited) as sock:
         body = b'{"name": "' + b"a" * (6 * 1024 - 12) + b'"}'
         sock.sendall(
-            _head("POST", "/api/2.0/mlflow/experiments/search", {"Content-Type": "application/json", "Content-Length": str(len(body))})
+            _head(
+                "POST",
+                "/api/2.0/mlflow/experiments/search",
+                {"Content-Type": "application/json", "Content-Length": str(len(body))},
+            )
         )
         for start in range(0, len(body), 512):
             sock.sendall(body[start : start + 512])

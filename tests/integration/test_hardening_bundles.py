@@ -95,9 +95,7 @@ def test_member_count_is_limited(server_pool, tmp_path: Path) -> None:  # type: 
     server = server_pool.start_new("sqlite", extra_env={"RUNYARD_RECIPE_BUNDLE_MAX_MEMBERS": "50"})
     response = _push(server, _bundle(tmp_path / "flood.tar.gz", unique("flood"), empty_files=60))
     assert response.status_code == 413, response.text
-    assert response.json()["message"] == (
-        "the recipe bundle has more than 50 entries (the member-count limit)"
-    )
+    assert response.json()["message"] == ("the recipe bundle has more than 50 entries (the member-count limit)")
     # Under the limit the same server takes a bundle.
     accepted = _push(server, _bundle(tmp_path / "ok.tar.gz", unique("ok"), empty_files=10))
     assert accepted.status_code == 201, accepted.text

@@ -51,9 +51,7 @@ def test_recipe_versions_of_non_ascii_digits(http: httpx.Client) -> None:
 
 def _run(http: httpx.Client) -> str:
     experiment = http.post(f"{MLFLOW}/experiments/create", json={"name": unique("errors")}).json()["experiment_id"]
-    run_id: str = http.post(f"{MLFLOW}/runs/create", json={"experiment_id": experiment}).json()["run"]["info"][
-        "run_id"
-    ]
+    run_id: str = http.post(f"{MLFLOW}/runs/create", json={"experiment_id": experiment}).json()["run"]["info"]["run_id"]
     http.post(
         f"{MLFLOW}/runs/log-metric",
         json={"run_id": run_id, "key": "loss", "value": 1.0, "timestamp": int(time.time() * 1000), "step": 0},

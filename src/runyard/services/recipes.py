@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import json
 import lzma
 import tarfile
@@ -74,16 +75,14 @@ class _BoundedStream:
     ``limit`` bytes of work; a single oversized read (a forged pax header) is refused before it is made.
     """
 
-    def __init__(self, raw: IO[bytes], limit: int) -> None:
+    def __init__(self, raw: IO[bytes] | io.BufferedIOBase, limit: int) -> None:
         self._raw = raw
         self._limit = limit
         self.unpacked = 0
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0 or size > _MAX_HEADER_READ:
-            raise LimitExceeded(
-                f"the recipe bundle has an archive header or read larger than {_MAX_HEADER_READ} bytes"
-            )
+            raise LimitExceeded(f"the recipe bundle has an archive header or read larger than {_MAX_HEADER_READ} bytes")
         self._count(size)
         return self._raw.read(size)
 
@@ -106,7 +105,7 @@ class _BoundedStream:
         return self._raw.tell()
 
 
-def _decompressed(bundle: IO[bytes]) -> IO[bytes]:
+def _decompressed(bundle: IO[bytes]) -> IO[bytes] | io.BufferedIOBase:
     """The bundle's tar stream, whatever it is compressed with (gzip, bzip2, xz, or none)."""
     magic = bundle.read(6)
     bundle.seek(0)
@@ -165,8 +164,8 @@ def _read_members(
     declared = 0
     count = 0
     while (member := archive.next()) is not None:
-        # tarfile keeps every header it has read; nothing here needs them again.
-        archive.members.clear()
+        # tarfile keeps every header it has read (an undeclared attribute); nothing here needs them again.
+        archive.members.clear()  # type: ignore[attr-defined]
         count += 1
         if count > limits.max_members:
             raise LimitExceeded(

@@ -99,7 +99,6 @@ def refuse_protected(path: str | None, *, verb: str) -> None:
                 raise PermissionDenied(message.format(verb=verb, prefix=prefix))
 
 
-
 class ListQuery(BaseModel):
     path: str | None = None
 
