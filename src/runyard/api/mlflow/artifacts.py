@@ -21,17 +21,14 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.observability import count_ingested
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
-from runyard.domain.recipes import RECIPE_BUNDLE_PREFIX
-from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX
-from runyard.errors import PermissionDenied
+from runyard.domain.identity import Level
 from runyard.services import artifacts as service
 from runyard.services import runs as run_service
-from runyard.stores.artifacts.base import DEFAULT_CHUNK_SIZE, ArtifactStore, FileInfo
-from runyard.stores.artifacts.paths import top_folders
 
 router = APIRouter(prefix="/artifacts", tags=["mlflow-artifacts"])
 proxy_router = APIRouter(tags=["mlflow-artifacts"])
@@ -43,12 +40,11 @@ _TEXT_EXTENSIONS = frozenset(
 )
 
 
-def _store(request: Request) -> ArtifactStore:
-    store: ArtifactStore = get_context(request).extras["artifacts"]
-    return store
+def _store(request: Request) -> service.ArtifactStore:
+    return platform_of(request).artifacts
 
 
-def _file_json(info: FileInfo) -> dict[str, Any]:
+def _file_json(info: service.FileInfo) -> dict[str, Any]:
     entry: dict[str, Any] = {"path": info.path, "is_dir": info.is_dir}
     if info.file_size is not None:
         entry["file_size"] = info.file_size
@@ -73,62 +69,39 @@ def _attachment(name: str) -> str:
 
 # -- the proxy: /api/2.0/mlflow-artifacts ---------------------------------------------------------
 
-# Areas of the store the proxy must not hand out. Agents run the recipe bundles stored under
-# ``recipes/``, so only the recipes API writes and serves them; registered versions' copies are
-# immutable and served read-only by ``registry_artifacts``. Matched after normalisation and every
-# percent-decoding (``./_registry/x``, ``a/../recipes/x``, ``%72ecipes/x``), case-folded.
-_PROTECTED_MESSAGES = {
-    RECIPE_BUNDLE_PREFIX: (
-        "Recipe bundles cannot be {verb} through the artifact proxy ('{prefix}/' is reserved): push recipes with "
-        "`runyard recipe push` and download them from /api/v1/recipes/NAME/versions/N/bundle."
-    ),
-    REGISTRY_ARTIFACT_PREFIX: (
-        "Registered model version files are immutable: they cannot be {verb} through the artifact API "
-        "('{prefix}/' is reserved). Register a new version instead."
-    ),
-}
-# Registry copies stay readable through the proxy (MLflow clients download versions that way).
-_READABLE = frozenset({REGISTRY_ARTIFACT_PREFIX})
-
-
-def refuse_protected(path: str | None, *, verb: str) -> None:
-    """Raise ``PermissionDenied`` if ``path`` lands in a reserved area (``verb``: written, deleted, read)."""
-    for folder in top_folders(path):
-        for prefix, message in _PROTECTED_MESSAGES.items():
-            if folder == prefix.casefold() and not (verb == "read" and prefix in _READABLE):
-                raise PermissionDenied(message.format(verb=verb, prefix=prefix))
-
 
 class ListQuery(BaseModel):
     path: str | None = None
 
 
-@proxy_router.get("/artifacts")
+@proxy_router.get("/artifacts", dependencies=[access.requires("artifact", Level.READ, jobs=True)])
 async def list_artifacts(request: Request) -> Response:
     """List the direct children of a directory of the artifact store."""
     query = parse_query(request, ListQuery)
-    refuse_protected(query.path, verb="read")
+    service.refuse_reserved(query.path, verb="read")
     files = await service.list_directory(_store(request), query.path)
     return JSONResponse({"files": [_file_json(info) for info in files]} if files else {})
 
 
-@proxy_router.put("/artifacts/{path:path}")
+@proxy_router.put(
+    "/artifacts/{path:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def upload_artifact(request: Request, path: str) -> Response:
     """Store the request body at ``path``."""
-    refuse_protected(path, verb="written")
+    service.refuse_reserved(path, verb="written")
     size = await service.upload(_store(request), path, request.stream())
     count_ingested(artifact_bytes=size)
     return JSONResponse({})
 
 
-@proxy_router.get("/artifacts/{path:path}")
+@proxy_router.get("/artifacts/{path:path}", dependencies=[access.requires("artifact", Level.READ, jobs=True)])
 async def download_artifact(request: Request, path: str) -> Response:
     """Stream the file at ``path``."""
-    refuse_protected(path, verb="read")
+    service.refuse_reserved(path, verb="read")
     reader = await service.open_download(_store(request), path)
     name = posixpath.basename(path.rstrip("/"))
     return StreamingResponse(
-        reader.chunks(DEFAULT_CHUNK_SIZE),
+        reader.chunks(service.DEFAULT_CHUNK_SIZE),
         media_type=_content_type(name),
         headers={
             "Content-Length": str(reader.size),
@@ -140,10 +113,10 @@ async def download_artifact(request: Request, path: str) -> Response:
     )
 
 
-@proxy_router.delete("/artifacts/{path:path}")
+@proxy_router.delete("/artifacts/{path:path}", dependencies=[access.requires("artifact", Level.MANAGE)])
 async def delete_artifact(request: Request, path: str) -> Response:
     """Delete the file or directory at ``path``."""
-    refuse_protected(path, verb="deleted")
+    service.refuse_reserved(path, verb="deleted")
     await service.delete(_store(request), path)
     return JSONResponse({})
 
@@ -171,19 +144,21 @@ class MultipartAbort(BaseModel):
 
 
 def _refuse_protected_upload(directory: str, local_file: str) -> None:
-    refuse_protected(directory, verb="written")
-    refuse_protected(service.multipart_destination(directory, local_file), verb="written")
+    service.refuse_reserved(directory, verb="written")
+    service.refuse_reserved(service.multipart_destination(directory, local_file), verb="written")
 
 
 def _part_url(request: Request, target: service.PartTarget) -> str:
     """The absolute URL a client PUTs one part to (through this server)."""
-    settings = get_context(request).settings
+    settings = platform_of(request).settings
     base = settings.root_url.rstrip("/") if settings.root_url else str(request.base_url).rstrip("/")
     query = urlencode({"upload_id": target.upload_id, "part_number": target.part_number})
     return f"{base}/api/2.0/mlflow-artifacts/mpu/part/{quote(target.path)}?{query}"
 
 
-@proxy_router.post("/mpu/create/{directory:path}")
+@proxy_router.post(
+    "/mpu/create/{directory:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def create_multipart_upload(request: Request, directory: str) -> Response:
     """Begin a multipart upload; answers with one upload URL per part."""
     body = await parse_json(request, MultipartCreate)
@@ -200,16 +175,20 @@ class PartQuery(BaseModel):
     part_number: int
 
 
-@proxy_router.put("/mpu/part/{path:path}")
+@proxy_router.put(
+    "/mpu/part/{path:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def upload_part(request: Request, path: str) -> Response:
     """Store one part of a multipart upload; its ETag is in the ``ETag`` header."""
     query = parse_query(request, PartQuery)
-    refuse_protected(path, verb="written")
+    service.refuse_reserved(path, verb="written")
     etag = await service.upload_part(_store(request), path, query.upload_id, query.part_number, request.stream())
     return JSONResponse({}, headers={"ETag": etag})
 
 
-@proxy_router.post("/mpu/complete/{directory:path}")
+@proxy_router.post(
+    "/mpu/complete/{directory:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def complete_multipart_upload(request: Request, directory: str) -> Response:
     """Assemble the uploaded parts into the file."""
     body = await parse_json(request, MultipartComplete)
@@ -219,7 +198,9 @@ async def complete_multipart_upload(request: Request, directory: str) -> Respons
     return JSONResponse({})
 
 
-@proxy_router.post("/mpu/abort/{directory:path}")
+@proxy_router.post(
+    "/mpu/abort/{directory:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def abort_multipart_upload(request: Request, directory: str) -> Response:
     """Discard a multipart upload."""
     body = await parse_json(request, MultipartAbort)
@@ -238,11 +219,11 @@ class RunArtifactsQuery(BaseModel):
     page_token: str | None = None
 
 
-@router.get("/list")
+@router.get("/list", dependencies=[access.requires("artifact", Level.READ, jobs=True)])
 async def list_run_artifacts(request: Request) -> Response:
     """List a run's artifacts below ``path`` (run-relative paths), as MLflow's ``ListArtifacts``."""
     query = parse_query(request, RunArtifactsQuery)
-    context = get_context(request)
+    context = platform_of(request)
     run = await context.read(lambda connection: run_service.get_run(connection, query.run_id or query.run_uuid))
     files = await service.list_run_artifacts(_store(request), run.info.artifact_uri, query.path)
     body: dict[str, Any] = {"root_uri": run.info.artifact_uri}
