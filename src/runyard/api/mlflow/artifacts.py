@@ -24,6 +24,7 @@ from starlette.responses import Response, StreamingResponse
 from runyard.api import access
 from runyard.api.deps import platform_of
 from runyard.api.observability import count_ingested
+from runyard.api.openapi import json_body, merge, query, raw_body
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -74,7 +75,14 @@ class ListQuery(BaseModel):
     path: str | None = None
 
 
-@proxy_router.get("/artifacts", dependencies=[access.requires("artifact", Level.READ, jobs=True)])
+# Shadowed by ``registry_artifacts.list_artifacts`` (mounted first), which hands other paths to this
+# handler: the operation is documented there.
+@proxy_router.get(
+    "/artifacts",
+    include_in_schema=False,
+    dependencies=[access.requires("artifact", Level.READ, jobs=True)],
+    openapi_extra=query(ListQuery),
+)
 async def list_artifacts(request: Request) -> Response:
     """List the direct children of a directory of the artifact store."""
     query = parse_query(request, ListQuery)
@@ -84,7 +92,9 @@ async def list_artifacts(request: Request) -> Response:
 
 
 @proxy_router.put(
-    "/artifacts/{path:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+    "/artifacts/{path:path}",
+    dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)],
+    openapi_extra=raw_body("application/octet-stream"),
 )
 async def upload_artifact(request: Request, path: str) -> Response:
     """Store the request body at ``path``."""
@@ -157,7 +167,9 @@ def _part_url(request: Request, target: service.PartTarget) -> str:
 
 
 @proxy_router.post(
-    "/mpu/create/{directory:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+    "/mpu/create/{directory:path}",
+    dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)],
+    openapi_extra=json_body(MultipartCreate),
 )
 async def create_multipart_upload(request: Request, directory: str) -> Response:
     """Begin a multipart upload; answers with one upload URL per part."""
@@ -176,7 +188,9 @@ class PartQuery(BaseModel):
 
 
 @proxy_router.put(
-    "/mpu/part/{path:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+    "/mpu/part/{path:path}",
+    dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)],
+    openapi_extra=merge(query(PartQuery), raw_body("application/octet-stream")),
 )
 async def upload_part(request: Request, path: str) -> Response:
     """Store one part of a multipart upload; its ETag is in the ``ETag`` header."""
@@ -187,7 +201,9 @@ async def upload_part(request: Request, path: str) -> Response:
 
 
 @proxy_router.post(
-    "/mpu/complete/{directory:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+    "/mpu/complete/{directory:path}",
+    dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)],
+    openapi_extra=json_body(MultipartComplete),
 )
 async def complete_multipart_upload(request: Request, directory: str) -> Response:
     """Assemble the uploaded parts into the file."""
@@ -199,7 +215,9 @@ async def complete_multipart_upload(request: Request, directory: str) -> Respons
 
 
 @proxy_router.post(
-    "/mpu/abort/{directory:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+    "/mpu/abort/{directory:path}",
+    dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)],
+    openapi_extra=json_body(MultipartAbort),
 )
 async def abort_multipart_upload(request: Request, directory: str) -> Response:
     """Discard a multipart upload."""
@@ -219,7 +237,9 @@ class RunArtifactsQuery(BaseModel):
     page_token: str | None = None
 
 
-@router.get("/list", dependencies=[access.requires("artifact", Level.READ, jobs=True)])
+@router.get(
+    "/list", dependencies=[access.requires("artifact", Level.READ, jobs=True)], openapi_extra=query(RunArtifactsQuery)
+)
 async def list_run_artifacts(request: Request) -> Response:
     """List a run's artifacts below ``path`` (run-relative paths), as MLflow's ``ListArtifacts``."""
     query = parse_query(request, RunArtifactsQuery)

@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from runyard.api import access
 from runyard.api.deps import platform_of
 from runyard.api.errors import error_response
+from runyard.api.openapi import merge, query, raw_body
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -56,7 +57,11 @@ def bundle_limits(request: Request) -> service.BundleLimits:
     )
 
 
-@router.post("", dependencies=[access.requires("recipe", Level.EDIT)])
+@router.post(
+    "",
+    dependencies=[access.requires("recipe", Level.EDIT)],
+    openapi_extra=merge(query(PushQuery), raw_body("application/gzip", "The bundle (.tar.gz).")),
+)
 async def push_recipe(request: Request) -> Response:
     """Push a recipe bundle; identical content returns the existing version (``created: false``).
 
@@ -87,7 +92,7 @@ async def push_recipe(request: Request) -> Response:
     return JSONResponse({"recipe": version_json(version), "created": created}, status_code=201 if created else 200)
 
 
-@router.get("", dependencies=[access.requires("recipe", Level.READ)])
+@router.get("", dependencies=[access.requires("recipe", Level.READ)], openapi_extra=query(ListQuery))
 async def list_recipes(request: Request) -> Response:
     query = parse_query(request, ListQuery)
     recipes, total = await platform_of(request).read(
