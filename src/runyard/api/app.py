@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from runyard import __version__
 from runyard.api import health
+from runyard.api.auth import wiring as identity
 from runyard.api.context import AppContext
 from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
@@ -26,6 +27,7 @@ from runyard.api.mlflow import (
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
 from runyard.api.v1 import compute, registry_events
+from runyard.services.identity_authenticator import DatabaseAuthenticator
 from runyard.settings import ServerSettings
 from runyard.stores.artifacts import open_store
 from runyard.stores.metadata.session import Database
@@ -80,6 +82,7 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     )
     app.state.context = context
     install_error_handlers(app)
+    identity.install(app, settings, DatabaseAuthenticator(context.database, settings) if settings.auth_enabled else None)
     app.add_middleware(MetricsMiddleware)
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
