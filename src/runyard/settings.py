@@ -101,14 +101,13 @@ class ServerSettings(_RunyardSettings):
         default=None, description="Bootstrap admin created on the first start against a store with no admin."
     )
     admin_password: SecretStr | None = Field(
-        default=None, description="The bootstrap admin's password (no default; needed when auth is on and no admin exists)."
+        default=None,
+        description="The bootstrap admin's password (no default; needed when auth is on and no admin exists).",
     )
     session_max_age_seconds: int = Field(
         default=518_400, ge=60, description="Absolute lifetime of a browser session (default 6 days)."
     )
-    session_idle_seconds: int = Field(
-        default=518_400, ge=60, description="A browser session unused this long ends."
-    )
+    session_idle_seconds: int = Field(default=518_400, ge=60, description="A browser session unused this long ends.")
     login_max_failures: int = Field(
         default=5, ge=1, description="Failed logins per username and client address before a lockout."
     )

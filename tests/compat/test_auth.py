@@ -206,4 +206,6 @@ def test_runyard_token_create_prints_the_token_alone_on_the_last_line(auth_serve
         env={**auth_server.env, "RUNYARD_TOKEN": token}, capture_output=True, text=True,
     )  # fmt: skip
     assert revoked.returncode == 0, revoked.stderr
-    assert httpx.get(f"{auth_server.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        httpx.get(f"{auth_server.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    )

@@ -56,7 +56,9 @@ def _cookie(response: httpx.Response) -> str:
     return response.cookies["runyard_session"]
 
 
-def test_login_sets_an_httponly_samesite_cookie_that_any_replica_accepts(replicas: tuple[LiveServer, LiveServer]) -> None:
+def test_login_sets_an_httponly_samesite_cookie_that_any_replica_accepts(
+    replicas: tuple[LiveServer, LiveServer],
+) -> None:
     first, second = replicas
     answer = _login(first)
     assert answer.status_code == 200, answer.text
@@ -67,11 +69,18 @@ def test_login_sets_an_httponly_samesite_cookie_that_any_replica_accepts(replica
     assert me.status_code == 200 and me.json()["name"] == ADMIN and me.json()["via"] == "session"
 
 
-def test_a_wrong_password_gets_401_and_repeated_failures_are_rate_limited(replicas: tuple[LiveServer, LiveServer]) -> None:
+def test_a_wrong_password_gets_401_and_repeated_failures_are_rate_limited(
+    replicas: tuple[LiveServer, LiveServer],
+) -> None:
     first, second = replicas
     name = f"victim-{uuid.uuid4().hex[:6]}"
     admin = httpx.Client(base_url=first.url, auth=(ADMIN, ADMIN_PASSWORD))
-    assert admin.post("/api/2.0/mlflow/users/create", json={"username": name, "password": "victim password ok"}).status_code == 200
+    assert (
+        admin.post(
+            "/api/2.0/mlflow/users/create", json={"username": name, "password": "victim password ok"}
+        ).status_code
+        == 200
+    )
     for _ in range(5):
         assert _login(first, name, "wrong wrong wrong").status_code == 401
     # Locked on the other replica as well, even with the right password.
@@ -96,12 +105,16 @@ def test_a_password_change_ends_the_user_s_sessions_everywhere(replicas: tuple[L
     admin.post("/api/2.0/mlflow/users/create", json={"username": name, "password": "original password"})
     jar = {"runyard_session": _cookie(_login(first, name, "original password"))}
     assert httpx.get(f"{second.url}/api/v1/auth/me", cookies=jar).status_code == 200
-    changed = admin.patch("/api/2.0/mlflow/users/update-password", json={"username": name, "password": "replaced password"})
+    changed = admin.patch(
+        "/api/2.0/mlflow/users/update-password", json={"username": name, "password": "replaced password"}
+    )
     assert changed.status_code == 200, changed.text
     assert httpx.get(f"{second.url}/api/v1/auth/me", cookies=jar).status_code == 401
 
 
-def test_cookie_authenticated_changes_need_a_matching_origin_or_csrf_token(replicas: tuple[LiveServer, LiveServer]) -> None:
+def test_cookie_authenticated_changes_need_a_matching_origin_or_csrf_token(
+    replicas: tuple[LiveServer, LiveServer],
+) -> None:
     first, _ = replicas
     login = _login(first)
     jar = {"runyard_session": _cookie(login)}
@@ -112,9 +125,16 @@ def test_cookie_authenticated_changes_need_a_matching_origin_or_csrf_token(repli
     assert httpx.post(create, json={"name": name}, cookies=jar).status_code == 403
     assert httpx.post(create, json={"name": name}, cookies=jar, headers={"Origin": first.url}).status_code == 200
     token = login.json()["csrf_token"]
-    assert httpx.post(create, json={"name": name + "-2"}, cookies=jar, headers={"X-CSRF-Token": token}).status_code == 200
+    assert (
+        httpx.post(create, json={"name": name + "-2"}, cookies=jar, headers={"X-CSRF-Token": token}).status_code == 200
+    )
     # Reading needs no proof of origin.
-    assert httpx.get(f"{first.url}/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name}, cookies=jar).status_code == 200
+    assert (
+        httpx.get(
+            f"{first.url}/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name}, cookies=jar
+        ).status_code
+        == 200
+    )
 
 
 def test_a_host_outside_the_root_url_is_refused(tmp_path: Path) -> None:

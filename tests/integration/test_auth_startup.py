@@ -13,7 +13,10 @@ from runyard.settings import ServerSettings, to_environment
 from tests.support.servers import make_server
 from tests.support.services import free_port
 
-OIDC = '[{name = "Example", key = "example", issuer_url = "https://id.example.com", client_id = "runyard", client_secret = "s3cret"}]'
+OIDC = (
+    '[{name = "Example", key = "example", issuer_url = "https://id.example.com", '
+    'client_id = "runyard", client_secret = "s3cret"}]'
+)
 AUTH_ENV = {"RUNYARD_AUTH_ENABLED": "true", "RUNYARD_COOKIE_SECRET": "z" * 64}
 
 
@@ -27,7 +30,9 @@ def _server_command(tmp_path: Path, *args: str, env: dict[str, str]) -> subproce
 def _clean_env() -> dict[str, str]:
     import os
 
-    return {k: v for k, v in os.environ.items() if not k.startswith(("RUNYARD_", "MLFLOW_"))} | {"RUNYARD_LOCAL_POOL": "false"}
+    return {k: v for k, v in os.environ.items() if not k.startswith(("RUNYARD_", "MLFLOW_"))} | {
+        "RUNYARD_LOCAL_POOL": "false"
+    }
 
 
 def test_auth_on_without_an_admin_or_a_bootstrap_password_refuses_to_start(tmp_path: Path) -> None:
@@ -91,7 +96,8 @@ def test_two_workers_start_with_oidc_configured_and_serve_authenticated_requests
 def test_a_non_loopback_host_with_auth_off_prints_a_warning(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "runyard", "server", "--host", "0.0.0.0", "--port", str(port), "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "runyard", "server", "--host", "0.0.0.0", "--port", str(port),
+         "--data-dir", str(tmp_path)],
         env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -108,7 +114,8 @@ def test_user_commands_create_list_change_and_disable_users(tmp_path: Path) -> N
 
     def run(*args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "runyard", "user", *args], env=env | ({"RUNYARD_USER_PASSWORD": password} if password else {}),
+            [sys.executable, "-m", "runyard", "user", *args],
+            env=env | ({"RUNYARD_USER_PASSWORD": password} if password else {}),
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
 

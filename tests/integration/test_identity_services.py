@@ -58,7 +58,8 @@ def replica(database_url: str) -> Iterator[Database]:
 
 
 def settings(**extra: object) -> ServerSettings:
-    return ServerSettings(auth_enabled=True, cookie_secret=SECRET, **extra)  # type: ignore[arg-type]
+    values: dict[str, object] = {"auth_enabled": True, "cookie_secret": SECRET, **extra}
+    return ServerSettings(**values)  # type: ignore[arg-type]
 
 
 def make_user(database: Database, name: str, *, admin: bool = False) -> Principal:
@@ -249,7 +250,9 @@ def test_forged_cookies_and_a_new_cookie_secret_end_sessions(database: Database)
     make_user(database, "alice")
     with database.write() as connection:
         user = identity_users.get_user(connection, username="alice")
-        cookie = identity_sessions.start_session(connection, user, secret=SECRET, now=now_ms(), max_age_seconds=60).cookie
+        cookie = identity_sessions.start_session(
+            connection, user, secret=SECRET, now=now_ms(), max_age_seconds=60
+        ).cookie
     session_id = cookie.rpartition(".")[0]
     auth = DatabaseAuthenticator(database, settings())
     with pytest.raises(Unauthenticated, match="not valid"):
@@ -266,7 +269,9 @@ def test_sessions_expire_when_idle_and_absolutely(database: Database) -> None:
         started = now_ms()
         cookie = identity_sessions.start_session(connection, user, secret=SECRET, now=started, max_age_seconds=600)
     with database.read() as connection:
-        identity_sessions.check_session(connection, cookie.cookie, secret=SECRET, workspace=None, now=started + 1000, idle_seconds=60)
+        identity_sessions.check_session(
+            connection, cookie.cookie, secret=SECRET, workspace=None, now=started + 1000, idle_seconds=60
+        )
         with pytest.raises(Unauthenticated, match="expired"):
             identity_sessions.check_session(
                 connection, cookie.cookie, secret=SECRET, workspace=None, now=started + 61_000, idle_seconds=60
@@ -293,7 +298,9 @@ def test_grants_deny_overrides_and_the_creator_manages(database: Database) -> No
         assert identity_permissions.level(connection, bob, "default", "experiment", "7") == Level.NO_PERMISSIONS
         # Roles are per workspace: nothing in another one.
         assert identity_permissions.level(connection, bob, "team-b", "experiment", "8") == Level.NO_PERMISSIONS
-        readable = identity_permissions.readable(bob, identity_permissions.grants_of(connection, bob, "default"), "experiment")
+        readable = identity_permissions.readable(
+            bob, identity_permissions.grants_of(connection, bob, "default"), "experiment"
+        )
         assert readable.everything and readable.denied == {"7"}
 
 

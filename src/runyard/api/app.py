@@ -82,7 +82,9 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     )
     app.state.context = context
     install_error_handlers(app)
-    identity.install(app, settings, DatabaseAuthenticator(context.database, settings) if settings.auth_enabled else None)
+    identity.install(
+        app, settings, DatabaseAuthenticator(context.database, settings) if settings.auth_enabled else None
+    )
     app.add_middleware(MetricsMiddleware)
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)

@@ -9,7 +9,9 @@ import typer
 from runyard.cli.output import console
 from runyard.cli.remote import DEFAULT_SERVER, JsonOption, ServerOption, connect, print_json, print_table, when
 
-app = typer.Typer(help="API tokens: personal, service-account (--role) and agent (--agent --pool).", no_args_is_help=True)
+app = typer.Typer(
+    help="API tokens: personal, service-account (--role) and agent (--agent --pool).", no_args_is_help=True
+)
 
 
 @app.command("create")
@@ -29,7 +31,9 @@ def create(
         )
     record = answer["token_info"]
     expiry = f", expires {when(record['expires_at'])}" if record.get("expires_at") else ""
-    typer.echo(f"created {record['kind']} token {record['name']}{expiry}; store it now, it is not shown again:", err=True)
+    typer.echo(
+        f"created {record['kind']} token {record['name']}{expiry}; store it now, it is not shown again:", err=True
+    )
     typer.echo(answer["token"])
 
 

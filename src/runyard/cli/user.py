@@ -58,7 +58,10 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-StdinOption = Annotated[bool, typer.Option("--password-stdin", help=f"Read the password from stdin (else env {PASSWORD_ENV}, else a prompt).")]
+StdinOption = Annotated[
+    bool,
+    typer.Option("--password-stdin", help=f"Read the password from stdin (else env {PASSWORD_ENV}, else a prompt)."),
+]
 
 
 @app.command("create")
@@ -75,7 +78,9 @@ def create(
     """Create a local user."""
     password = None if no_password else _read_password(password_stdin)
     with _database(config, data_dir, backend_store_uri) as database, database.write() as connection:
-        user = _run(connection, lambda c: identity_users.create_user(c, username, password, email=email, is_admin=admin))
+        user = _run(
+            connection, lambda c: identity_users.create_user(c, username, password, email=email, is_admin=admin)
+        )
     console.print(f"created user {user.username}{' (admin)' if user.is_admin else ''}")
 
 

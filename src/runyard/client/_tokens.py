@@ -20,7 +20,14 @@ class TokensMixin(BaseClient):
     ) -> dict[str, Any]:
         """Create a token; the answer's ``token`` is the secret, shown this once."""
         kind = "agent" if agent else ("service" if role else "personal")
-        body = {"name": name, "kind": kind, "expires_in": expires_in, "workspace": workspace, "role": role, "pool": pool}
+        body = {
+            "name": name,
+            "kind": kind,
+            "expires_in": expires_in,
+            "workspace": workspace,
+            "role": role,
+            "pool": pool,
+        }
         return dict(self.json("POST", "/api/v1/tokens", json={k: v for k, v in body.items() if v is not None}))
 
     def list_tokens(self, *, everyone: bool = False) -> list[dict[str, Any]]:

@@ -161,7 +161,10 @@ class DatabaseAuthenticator:
         if check.expires_at is not None:
             expires = min(expires, time.monotonic() + (check.expires_at - now) / 1000)
         entry = _Entry(
-            principal=check.principal, expires=expires, token_id=check.token_id, last_use_recorded=check.last_used_at or 0
+            principal=check.principal,
+            expires=expires,
+            token_id=check.token_id,
+            last_use_recorded=check.last_used_at or 0,
         )
         self._maybe_record_use(entry, now)
         self._remember(key, entry)
@@ -203,4 +206,3 @@ class DatabaseAuthenticator:
             with self._database.write() as connection:
                 identity_sessions.touch_session(connection, cookie, self._cookie_secret, now)
         return principal
-

@@ -55,7 +55,9 @@ BUILTIN_ROLES: dict[str, tuple[Grant, ...]] = {
 
 def role_json(connection: Connection, row: Row[Any], *, with_permissions: bool = True) -> dict[str, Any]:
     """A role in MLflow's wire shape (``Role.to_json``)."""
-    permissions = [permission_json(p) for p in store.list_permissions(connection, [int(row.id)])] if with_permissions else []
+    permissions = (
+        [permission_json(p) for p in store.list_permissions(connection, [int(row.id)])] if with_permissions else []
+    )
     return {
         "id": int(row.id),
         "name": row.name,
@@ -150,10 +152,16 @@ def add_role_permission(
 ) -> Row[Any]:
     get_role(connection, role_id)
     _validated(resource_type, resource_pattern, permission)
-    if store.find_permission(connection, role_id=role_id, resource_type=resource_type, resource_pattern=resource_pattern):
+    if store.find_permission(
+        connection, role_id=role_id, resource_type=resource_type, resource_pattern=resource_pattern
+    ):
         raise AlreadyExists(f"Role {role_id} already has a permission on {resource_type} '{resource_pattern}'.")
     permission_id = store.insert_permission(
-        connection, role_id=role_id, resource_type=resource_type, resource_pattern=resource_pattern, permission=permission
+        connection,
+        role_id=role_id,
+        resource_type=resource_type,
+        resource_pattern=resource_pattern,
+        permission=permission,
     )
     return get_role_permission(connection, permission_id)
 
@@ -246,12 +254,18 @@ def grant_user_permission(
     """Set ``username``'s own permission on one resource (replacing an earlier one)."""
     _validated(resource_type, resource_id, permission)
     role_id = _user_role_id(connection, _user_id(connection, username), workspace)
-    existing = store.find_permission(connection, role_id=role_id, resource_type=resource_type, resource_pattern=resource_id)
+    existing = store.find_permission(
+        connection, role_id=role_id, resource_type=resource_type, resource_pattern=resource_id
+    )
     if existing is not None:
         store.update_permission(connection, int(existing.id), permission)
     else:
         store.insert_permission(
-            connection, role_id=role_id, resource_type=resource_type, resource_pattern=resource_id, permission=permission
+            connection,
+            role_id=role_id,
+            resource_type=resource_type,
+            resource_pattern=resource_id,
+            permission=permission,
         )
 
 
@@ -260,7 +274,9 @@ def revoke_user_permission(
 ) -> None:
     role = store.get_role_by_name(connection, workspace, user_role_name(_user_id(connection, username)))
     existing = (
-        store.find_permission(connection, role_id=int(role.id), resource_type=resource_type, resource_pattern=resource_id)
+        store.find_permission(
+            connection, role_id=int(role.id), resource_type=resource_type, resource_pattern=resource_id
+        )
         if role is not None
         else None
     )
@@ -269,7 +285,9 @@ def revoke_user_permission(
     store.delete_permission(connection, int(existing.id))
 
 
-def grant_creator(connection: Connection, principal: Principal, workspace: str, resource_type: str, resource_id: str) -> None:
+def grant_creator(
+    connection: Connection, principal: Principal, workspace: str, resource_type: str, resource_id: str
+) -> None:
     """The creator of a resource gets MANAGE on it (users only: local, service and job principals have no own role)."""
     if principal.kind != "user" or principal.user_id is None:
         return
@@ -361,7 +379,9 @@ def administers_any_workspace(connection: Connection, principal: Principal) -> b
     return any(is_workspace_admin(connection, principal, workspace) for workspace in workspaces)
 
 
-def level(connection: Connection, principal: Principal, workspace: str, resource_type: str, resource_id: str | None) -> Level:
+def level(
+    connection: Connection, principal: Principal, workspace: str, resource_type: str, resource_id: str | None
+) -> Level:
     """What ``principal`` may do to one resource in ``workspace`` (one grants query; none for admins)."""
     if principal.kind == "local" or principal.is_admin:
         return Level.MANAGE

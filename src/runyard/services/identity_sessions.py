@@ -62,7 +62,9 @@ def start_session(connection: Connection, user: User, *, secret: str, now: int, 
         last_seen=now,
         expires_at=expires_at,
     )
-    return NewSession(cookie=f"{session_id}.{_signature(secret, session_id)}", csrf_token=csrf_token, expires_at=expires_at)
+    return NewSession(
+        cookie=f"{session_id}.{_signature(secret, session_id)}", csrf_token=csrf_token, expires_at=expires_at
+    )
 
 
 def check_session(

@@ -28,8 +28,8 @@ def prepare(settings: ServerSettings, database: Database) -> list[str]:
     if not settings.auth_enabled:
         if not is_loopback(settings.host):
             notes.append(
-                f"warning: auth is off and the server listens on {settings.host}: anyone who can reach it may read, change "
-                "and delete everything and run code on its compute pools; set RUNYARD_AUTH_ENABLED=true"
+                f"warning: auth is off and the server listens on {settings.host}: anyone who can reach it "
+                "may read, change and delete everything and run code on its pools; set RUNYARD_AUTH_ENABLED=true"
             )
         return notes
     password = settings.admin_password.get_secret_value() if settings.admin_password else None

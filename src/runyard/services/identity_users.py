@@ -105,7 +105,9 @@ def set_password(
     row = store.get_user(connection, username=username)
     if row is None:
         raise NotFound(f"User with username={username} not found")
-    if check_current and (current_password is None or not passwords.verify_password(row.password_hash, current_password)):
+    if check_current and (
+        current_password is None or not passwords.verify_password(row.password_hash, current_password)
+    ):
         raise InvalidParameter("current_password is missing or incorrect")
     check_new_password(password, username)
     store.update_user(

@@ -102,7 +102,9 @@ async def create_role(request: Request) -> Response:
 
     def work(connection: Connection) -> dict[str, Any]:
         _manage_workspace(connection, acting, body.workspace)
-        return service.role_json(connection, service.create_role(connection, body.workspace, body.name, body.description))
+        return service.role_json(
+            connection, service.create_role(connection, body.workspace, body.name, body.description)
+        )
 
     return JSONResponse({"role": await _deps.platform(request).write(work)})
 
@@ -137,7 +139,9 @@ async def update_role(request: Request) -> Response:
 
     def work(connection: Connection) -> dict[str, Any]:
         _manage_role(connection, acting, body.role_id)
-        return service.role_json(connection, service.update_role(connection, body.role_id, name=body.name, description=body.description))
+        return service.role_json(
+            connection, service.update_role(connection, body.role_id, name=body.name, description=body.description)
+        )
 
     return JSONResponse({"role": await _deps.platform(request).write(work)})
 
@@ -160,7 +164,9 @@ async def add_permission(request: Request) -> Response:
 
     def work(connection: Connection) -> dict[str, Any]:
         _manage_role(connection, acting, body.role_id)
-        row = service.add_role_permission(connection, body.role_id, body.resource_type, body.resource_pattern, body.permission)
+        row = service.add_role_permission(
+            connection, body.role_id, body.resource_type, body.resource_pattern, body.permission
+        )
         return service.permission_json(row)
 
     return JSONResponse({"role_permission": await _deps.platform(request).write(work)})
@@ -195,7 +201,9 @@ async def update_permission(request: Request) -> Response:
 
     def work(connection: Connection) -> dict[str, Any]:
         _manage_role(connection, acting, int(service.get_role_permission(connection, body.role_permission_id).role_id))
-        return service.permission_json(service.update_role_permission(connection, body.role_permission_id, body.permission))
+        return service.permission_json(
+            service.update_role_permission(connection, body.role_permission_id, body.permission)
+        )
 
     return JSONResponse({"role_permission": await _deps.platform(request).write(work)})
 
@@ -296,7 +304,9 @@ async def get_user_permission(request: Request) -> Response:
         if query.username != acting.name and not service.is_workspace_admin(connection, acting, workspace):
             raise PermissionDenied("Permission denied: reading another user's permissions needs a workspace admin")
         user = identity_users.get_user(connection, username=query.username)
-        subject = Principal(kind="user", name=user.username, is_admin=user.is_admin, user_id=user.id, workspace=workspace)
+        subject = Principal(
+            kind="user", name=user.username, is_admin=user.is_admin, user_id=user.id, workspace=workspace
+        )
         grants = service.grants_of(connection, subject, workspace)
         return service.permission_name(subject, grants, query.resource_type, query.resource_id)
 

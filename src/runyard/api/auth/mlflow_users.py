@@ -81,7 +81,10 @@ async def current_user(request: Request) -> Response:
     acting = _deps.signed_in(request)
     if acting.kind != "user" or acting.user_id is None:
         return JSONResponse(
-            {"user": {"id": acting.user_id, "username": acting.name, "is_admin": acting.is_admin}, "is_basic_auth": True}
+            {
+                "user": {"id": acting.user_id, "username": acting.name, "is_admin": acting.is_admin},
+                "is_basic_auth": True,
+            }
         )
     user = await _deps.platform(request).read(lambda c: identity_users.get_user(c, user_id=acting.user_id))
     return JSONResponse({"user": user_json(user), "is_basic_auth": True})

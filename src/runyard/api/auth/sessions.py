@@ -61,7 +61,10 @@ async def login(request: Request) -> Response:
 
     started, user = await _deps.platform(request).write(work)
     response = JSONResponse(
-        {"user": {"id": user.id, "username": user.username, "is_admin": user.is_admin}, "csrf_token": started.csrf_token}
+        {
+            "user": {"id": user.id, "username": user.username, "is_admin": user.is_admin},
+            "csrf_token": started.csrf_token,
+        }
     )
     response.set_cookie(
         identity_sessions.COOKIE_NAME,
@@ -83,7 +86,9 @@ async def logout(request: Request) -> Response:
         secret = _secret(request)
         await _deps.platform(request).write(lambda c: identity_sessions.end_session(c, cookie, secret))
     response = JSONResponse({})
-    response.delete_cookie(identity_sessions.COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=_secure(request))
+    response.delete_cookie(
+        identity_sessions.COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=_secure(request)
+    )
     return response
 
 

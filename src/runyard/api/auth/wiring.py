@@ -107,7 +107,9 @@ class IdentityMiddleware:
         origin = (request.headers.get("origin") or "").lower().rstrip("/")
         expected = self.root_origin or f"{request.url.scheme}://{(request.headers.get('host') or '').lower()}"
         if not origin or origin != expected:
-            raise PermissionDenied("cross-site request refused: a cookie-authenticated change needs a matching Origin or X-CSRF-Token")
+            raise PermissionDenied(
+                "cross-site request refused: a cookie-authenticated change needs a matching Origin or X-CSRF-Token"
+            )
 
 
 def install(app: FastAPI, settings: ServerSettings, authenticator: Authenticator | None) -> Authenticator:

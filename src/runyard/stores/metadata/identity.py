@@ -119,9 +119,7 @@ def session_by_hash(connection: Connection, session_hash: str) -> Row[Any] | Non
 
 
 def touch_session(connection: Connection, session_hash: str, now: int) -> None:
-    connection.execute(
-        update(user_sessions).where(user_sessions.c.session_hash == session_hash).values(last_seen=now)
-    )
+    connection.execute(update(user_sessions).where(user_sessions.c.session_hash == session_hash).values(last_seen=now))
 
 
 def delete_session(connection: Connection, session_hash: str) -> None:

@@ -116,7 +116,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_role_assignments")),
     )
-    op.create_index(op.f("ix_role_assignments_user_id_role_id"), "role_assignments", ["user_id", "role_id"], unique=True)
+    op.create_index(
+        op.f("ix_role_assignments_user_id_role_id"), "role_assignments", ["user_id", "role_id"], unique=True
+    )
     op.create_index(op.f("ix_role_assignments_role_id"), "role_assignments", ["role_id"], unique=False)
 
 
