@@ -1,4 +1,8 @@
-"""The seam between the server's per-request identity resolution and whoever checks credentials."""
+"""What the server asks of identity: turn a request's credentials into a principal.
+
+Implementations live in ``runyard.services`` (users, tokens, sessions); the server calls one per
+request, off the event loop. With auth off, ``LocalOperator`` answers for everyone.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,25 @@ from runyard.domain.identity import LOCAL_PRINCIPAL, Principal
 
 
 class Authenticator(Protocol):
-    """Turns a request's credentials into the acting principal.
-
-    Sync (it may hash or query the database; callers run it off the event loop). Raises
-    ``runyard.errors.Unauthenticated`` for a wrong, expired or revoked credential and returns
-    ``ANONYMOUS`` when none is given. ``client_address`` keys login rate limits.
-    """
-
     def authenticate(
         self,
         authorization: str | None,
         session_cookie: str | None,
         workspace_header: str | None,
         client_address: str | None = None,
-    ) -> Principal: ...
+    ) -> Principal:
+        """The principal the credentials name; ``ANONYMOUS`` when there are none.
+
+        ``client_address`` keys the login rate limit of password credentials.
+
+        Raises:
+            Unauthenticated: the credentials are wrong, expired or revoked.
+        """
+        ...
 
 
-class AuthOff:
-    """Auth disabled: every request acts as the local operator."""
+class LocalOperator:
+    """Auth off: every request acts as the operator of a single-user installation."""
 
     def authenticate(
         self,
@@ -34,4 +39,5 @@ class AuthOff:
         workspace_header: str | None,
         client_address: str | None = None,
     ) -> Principal:
+        del authorization, session_cookie, workspace_header, client_address
         return LOCAL_PRINCIPAL

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runyard.api import access
 from runyard.api.auth import _deps
 from runyard.api.requests import parse_json, validate
 from runyard.api.responses import JSONResponse
@@ -334,4 +335,10 @@ for _path, _endpoint, _method in (
     ("/users/permissions/get", get_user_permission, "GET"),
 ):
     for _prefix in PREFIXES:
-        router.add_api_route(f"{_prefix}{_path}", _endpoint, methods=[_method], include_in_schema=False)
+        router.add_api_route(
+            f"{_prefix}{_path}",
+            _endpoint,
+            methods=[_method],
+            include_in_schema=False,
+            dependencies=[access.authenticated],
+        )

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runyard.api import access
 from runyard.api.auth import _deps
 from runyard.api.requests import parse_json, validate
 from runyard.api.responses import JSONResponse
@@ -116,7 +117,7 @@ async def update_password(request: Request) -> Response:
         return identity_users.get_user(connection, username=body.username)
 
     user = await _deps.platform(request).write(work)
-    _deps.authenticator(request).forget_user(user.id)
+    _deps.forget_user(request, user.id)
     return JSONResponse({})
 
 
@@ -130,7 +131,7 @@ async def update_admin(request: Request) -> Response:
         return identity_users.get_user(connection, username=body.username)
 
     user = await _deps.platform(request).write(work)
-    _deps.authenticator(request).forget_user(user.id)
+    _deps.forget_user(request, user.id)
     return JSONResponse({})
 
 
@@ -145,7 +146,7 @@ async def delete_user(request: Request) -> Response:
         return user
 
     user = await _deps.platform(request).write(work)
-    _deps.authenticator(request).forget_user(user.id)
+    _deps.forget_user(request, user.id)
     return JSONResponse({})
 
 
@@ -159,4 +160,6 @@ for _path, _endpoint, _method in (
     ("/users/delete", delete_user, "DELETE"),
 ):
     for _full in _both(_path):
-        router.add_api_route(_full, _endpoint, methods=[_method], include_in_schema=False)
+        router.add_api_route(
+            _full, _endpoint, methods=[_method], include_in_schema=False, dependencies=[access.authenticated]
+        )

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runyard.api import access
 from runyard.api.auth import _deps
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
@@ -43,14 +44,17 @@ def _secure(request: Request) -> bool:
     return bool(root_url and root_url.lower().startswith("https://"))
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", dependencies=[access.public])
 async def login(request: Request) -> Response:
     """Sign in with a local username and password; sets the session cookie."""
     body = await parse_json(request, Login)
     settings = _deps.platform(request).settings
     secret = _secret(request)
     client = request.client.host if request.client else None
-    acting = await run_in_threadpool(_deps.authenticator(request).login, body.username, body.password, client)
+    authenticator = _deps.authenticator(request)
+    if authenticator is None:
+        raise InvalidParameter("sign-in needs auth enabled (RUNYARD_AUTH_ENABLED=true)")
+    acting = await run_in_threadpool(authenticator.login, body.username, body.password, client)
 
     def work(connection: Connection) -> tuple[identity_sessions.NewSession, Any]:
         user = identity_users.get_user(connection, user_id=acting.user_id)
@@ -78,7 +82,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/auth/logout")
+@router.post("/auth/logout", dependencies=[access.public])
 async def logout(request: Request) -> Response:
     """End this browser session on every replica and clear the cookie."""
     cookie = request.cookies.get(identity_sessions.COOKIE_NAME)
@@ -92,7 +96,7 @@ async def logout(request: Request) -> Response:
     return response
 
 
-@router.get("/auth/me")
+@router.get("/auth/me", dependencies=[access.signed_in])
 async def me(request: Request) -> Response:
     """Who the request acts as (401 when nobody)."""
     acting = _deps.signed_in(request)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from runyard.api import access
 from runyard.api.auth import _deps
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
@@ -33,7 +34,7 @@ def token_json(token: Token) -> dict[str, Any]:
     return dataclasses.asdict(token)
 
 
-@router.post("/tokens")
+@router.post("/tokens", dependencies=[access.authenticated])
 async def create_token(request: Request) -> Response:
     """Mint a token for the signed-in user (service and agent tokens: admins)."""
     acting = _deps.signed_in(request)
@@ -56,7 +57,7 @@ async def create_token(request: Request) -> Response:
     return JSONResponse({"token": secret, "token_info": token_json(token)})
 
 
-@router.get("/tokens")
+@router.get("/tokens", dependencies=[access.authenticated])
 async def list_tokens(request: Request, all: bool = False) -> Response:
     """The signed-in user's tokens (``all=true``: everyone's, for admins). Never the secrets."""
     acting = _deps.signed_in(request)
@@ -64,10 +65,10 @@ async def list_tokens(request: Request, all: bool = False) -> Response:
     return JSONResponse({"tokens": [token_json(token) for token in tokens]})
 
 
-@router.delete("/tokens/{name}")
+@router.delete("/tokens/{name}", dependencies=[access.authenticated])
 async def revoke_token(name: str, request: Request, owner: str | None = None) -> Response:
     """Revoke a token by name; it stops working on this replica at once, elsewhere within the cache TTL."""
     acting = _deps.signed_in(request)
     await _deps.platform(request).write(lambda c: service.revoke_token(c, acting, name, owner=owner))
-    _deps.authenticator(request).forget_all()
+    _deps.forget_all(request)
     return JSONResponse({})
