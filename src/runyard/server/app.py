@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from runyard import __version__
 from runyard.api import health
+from runyard.api.auth import auth_router
 from runyard.api.body_limits import BodyLimitMiddleware, BodyLimits
 from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
@@ -93,6 +94,7 @@ def create_app_for(platform: Platform) -> FastAPI:
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
     app.include_router(_platform_router(), prefix="/api/v1")
+    app.include_router(auth_router())
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)
