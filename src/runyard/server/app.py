@@ -23,10 +23,12 @@ from runyard.api.mlflow import (
     registry_artifacts,
     runs,
     server_info,
+    workspaces,
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
 from runyard.api.v1 import jobs, pools, recipes, registry_events, workers
+from runyard.api.workspace import artifact_path_in_workspace, current_workspace
 from runyard.scheduler.platform import Platform
 from runyard.server.assembly import build_platform
 from runyard.server.identity import resolve_principal
@@ -85,7 +87,8 @@ def create_app_for(platform: Platform) -> FastAPI:
         version=__version__,
         default_response_class=JSONResponse,
         lifespan=lifespan,
-        dependencies=[Depends(resolve_principal)],
+        # The principal first; then the request's workspace, bound for the services.
+        dependencies=[Depends(resolve_principal), Depends(current_workspace)],
     )
     app.state.platform = platform
     install_error_handlers(app)
@@ -99,8 +102,10 @@ def create_app_for(platform: Platform) -> FastAPI:
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)
     for prefix in MLFLOW_ARTIFACTS_PREFIXES:
-        app.include_router(registry_artifacts.router, prefix=prefix)  # before the proxy: serves _registry/
-        app.include_router(artifacts.proxy_router, prefix=prefix)
+        in_workspace = [Depends(artifact_path_in_workspace)]
+        app.include_router(registry_artifacts.router, prefix=prefix, dependencies=in_workspace)  # serves _registry/
+        app.include_router(artifacts.proxy_router, prefix=prefix, dependencies=in_workspace)
     for prefix in MLFLOW_V3_PREFIXES:
         app.include_router(server_info.router, prefix=prefix)
+        app.include_router(workspaces.router, prefix=prefix)
     return app
