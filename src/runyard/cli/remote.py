@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import os
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ import typer
 from rich.table import Table
 
 from runyard.cli.output import console, fail
-from runyard.client import Client
+from runyard.client import Client, authorization_from_env
 from runyard.errors import RunyardError
 from runyard.settings import DEFAULT_HOST, DEFAULT_PORT
 
@@ -32,14 +33,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 @contextlib.contextmanager
 def connect(server: str) -> Iterator[Client]:
     """A client of ``server``; any runyard error becomes a one-line message and exit code 1."""
-    import os
-
     if not server.startswith(("http://", "https://")):
         fail(f"--server must be an http:// or https:// URL, not {server!r}")
     try:
         # The same variable the mlflow client reads: recipes, queues and jobs are named within a workspace.
         workspace = os.environ.get("MLFLOW_WORKSPACE") or None
-        with Client(server, token=os.environ.get("RUNYARD_TOKEN") or None, workspace=workspace) as client:
+        with Client(server, authorization=authorization_from_env(), workspace=workspace) as client:
             yield client
     except RunyardError as error:
         fail(error.message)

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from runyard import __version__
 from runyard.api import health
+from runyard.api.auth import auth_router
+from runyard.api.body_limits import BodyLimitMiddleware, BodyLimits
 from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
     artifacts,
@@ -91,9 +93,11 @@ def create_app_for(platform: Platform) -> FastAPI:
     app.state.platform = platform
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(platform.settings))
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
     app.include_router(_platform_router(), prefix="/api/v1")
+    app.include_router(auth_router())
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)

@@ -35,7 +35,8 @@ def parse_job_id(job_id: str | int) -> int:
     text = str(job_id).strip()
     if text.startswith("j-"):
         text = text[2:]
-    if not text.isdigit() or len(text) > 12:
+    # ASCII only: str.isdigit() accepts '²' or '١', which int() then refuses or reads as another number.
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise InvalidParameter(f"Invalid job id {job_id!r}: job ids are numbers")
     return int(text)
 

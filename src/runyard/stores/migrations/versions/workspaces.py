@@ -11,7 +11,7 @@ SQLite rebuilds each changed table in batch mode (the runner turns its foreign k
 duration, so rebuilding a parent does not cascade to its children).
 
 Revision ID: workspaces
-Revises: 0005_metrics_without_run_fk
+Revises: identity
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "workspaces"
-down_revision = "0005_metrics_without_run_fk"
+down_revision = "identity"
 branch_labels = None
 depends_on = None
 
