@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from runyard.api.deps import platform_of
+from runyard.api.deps import current_principal, platform_of
 from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX
 from runyard.domain.workspaces import DEFAULT_WORKSPACE, WORKSPACE_HEADER, workspace_from_header
 from runyard.services import artifact_scope
@@ -19,7 +19,9 @@ from runyard.services import workspaces as service
 async def current_workspace(request: Request) -> str:
     """Validate the request's workspace, check it exists, and bind it for the services."""
     name = workspace_from_header(request.headers.get(WORKSPACE_HEADER))
-    if name != DEFAULT_WORKSPACE:
+    # No probe for a caller who is not signed in: the route's access rule answers 401 first, and
+    # whether a workspace exists is not told to anonymous callers.
+    if name != DEFAULT_WORKSPACE and current_principal(request).is_authenticated:
         # One primary-key probe; ``default`` always exists and costs nothing.
         await platform_of(request).read(lambda connection: service.check_exists(connection, name))
     # Async, so the binding happens in the request's own context (a sync dependency would run in,

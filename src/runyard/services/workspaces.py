@@ -21,6 +21,7 @@ from runyard.domain import workspaces as domain
 from runyard.domain.clock import now_ms
 from runyard.domain.workspaces import DEFAULT_WORKSPACE, DeletionMode, Workspace
 from runyard.errors import Conflict, InvalidParameter, NotFound
+from runyard.stores.metadata import identity_roles as role_store
 from runyard.stores.metadata import workspaces as store
 
 # ``None``: no request bound one (a background loop) or the work spans workspaces (the agent protocol).
@@ -164,4 +165,7 @@ def delete_workspace(connection: Connection, name: str, mode: DeletionMode = Del
                 f"these names already exist there ({details})"
             )
         store.move_contents(connection, name, DEFAULT_WORKSPACE)
+    # Its roles (and who holds them) go with it: a later workspace of the same name starts with no members.
+    for role in role_store.list_roles(connection, name):
+        role_store.delete_role(connection, int(role.id))
     store.delete_workspace(connection, name)
