@@ -65,3 +65,27 @@ def test_ui_upload_and_model_version_files(server: LiveServer, mlflow_client) ->
         assert (version_file.status_code, version_file.content) == (200, b"\x89PNG")
         assert version_file.headers["content-type"] == "image/png"
     assert mlflow.__version__ == "3.17.2"
+
+
+def test_search_datasets_lists_what_runs_consumed(server: LiveServer, mlflow_client) -> None:  # type: ignore[no-untyped-def]
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    experiment_id = mlflow_client.create_experiment(unique("ui-datasets"))
+    run_id = mlflow_client.create_run(experiment_id).info.run_id
+    train = Dataset("train", "d1", "local", "{}")
+    inputs = [
+        DatasetInput(train, [InputTag("mlflow.data.context", "training")]),
+        DatasetInput(Dataset("eval", "d2", "local", "{}"), []),
+    ]
+    mlflow_client.log_inputs(run_id, datasets=inputs)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        found = http.post(
+            "/ajax-api/2.0/mlflow/experiments/search-datasets", json={"experiment_ids": [experiment_id, "987654"]}
+        ).json()["dataset_summaries"]
+        assert found == [
+            {"experiment_id": experiment_id, "name": "eval", "digest": "d2"},
+            {"experiment_id": experiment_id, "name": "train", "digest": "d1", "context": "training"},
+        ]
+        none = http.post("/ajax-api/2.0/mlflow/experiments/search-datasets", json={"experiment_ids": []})
+        assert none.status_code == 400
+        assert "at least one experiment_id" in none.json()["message"]

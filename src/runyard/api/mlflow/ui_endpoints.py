@@ -18,13 +18,13 @@ from starlette.responses import Response
 from runyard.api import access
 from runyard.api.deps import platform_of
 from runyard.api.mlflow.artifacts import file_response
-from runyard.api.openapi import merge, query, raw_body
-from runyard.api.requests import parse_query
+from runyard.api.openapi import json_body, merge, query, raw_body
+from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
 from runyard.errors import InvalidParameter, LimitExceeded
 from runyard.services import artifacts as artifact_service
-from runyard.services import metric_history
+from runyard.services import dataset_summaries, metric_history
 from runyard.services import registry_versions as version_service
 from runyard.services import runs as run_service
 
@@ -121,6 +121,32 @@ async def get_history_bulk(request: Request) -> Response:
         return points[:limit]
 
     return JSONResponse({"metrics": await platform_of(request).read(read)})
+
+
+class DatasetSearch(BaseModel):
+    experiment_ids: list[str] = []
+
+
+@router.post(
+    "/ajax-api/2.0/mlflow/experiments/search-datasets",
+    dependencies=[access.requires("experiment", Level.READ, jobs=True)],
+    openapi_extra=json_body(DatasetSearch),
+)
+async def search_datasets(request: Request) -> Response:
+    """The datasets the runs of up to 20 experiments consumed (the UI's dataset filter)."""
+    body = await parse_json(request, DatasetSearch)
+    summaries = await platform_of(request).read(
+        lambda c: dataset_summaries.search_dataset_summaries(c, body.experiment_ids)
+    )
+    return JSONResponse(
+        {
+            "dataset_summaries": [
+                {"experiment_id": s.experiment_id, "name": s.name, "digest": s.digest}
+                | ({"context": s.context} if s.context is not None else {})
+                for s in summaries
+            ]
+        }
+    )
 
 
 class UploadQuery(BaseModel):
