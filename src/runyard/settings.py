@@ -92,6 +92,17 @@ class ServerSettings(_RunyardSettings):
     root_url: str | None = Field(default=None, description="Public URL of the server (behind ingress).")
     auth_enabled: bool = Field(default=False, description="Require authentication.")
     cookie_secret: SecretStr | None = Field(default=None, description="Session cookie secret (>= 64 chars).")
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts stored secrets (webhook signing secrets), >= 32 characters; default: "
+        "derived from cookie_secret, else a key file in the data directory. Every replica needs the same one.",
+    )
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="Deliveries tried per webhook event.")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Webhook request timeout.")
+    webhook_allow_private_urls: bool = Field(
+        default=False,
+        description="Deliver webhooks to loopback and private addresses (refused by default against SSRF).",
+    )
     oidc_providers: SecretStr | None = Field(
         default=None,
         description="OIDC providers as a TOML array of tables (name, key, issuer_url, client_id, client_secret, "
@@ -190,6 +201,8 @@ class ServerSettings(_RunyardSettings):
 
     @model_validator(mode="after")
     def _check_secrets(self) -> ServerSettings:
+        if self.secrets_key is not None and len(self.secrets_key.get_secret_value()) < 32:
+            raise ValueError("secrets_key must be at least 32 characters long")
         if self.cookie_secret is not None and len(self.cookie_secret.get_secret_value()) < 64:
             raise ValueError("cookie_secret must be at least 64 characters long")
         if self.auth_enabled and self.cookie_secret is None:
@@ -232,9 +245,9 @@ class ServerSettings(_RunyardSettings):
         data["registry_location"] = self.registry_location
         if data.get("backend_store_uri"):
             data["backend_store_uri"] = redact_url(data["backend_store_uri"])
-        for secret in ("redis_url", "cookie_secret", "oidc_providers", "admin_password"):
-            if data.get(secret):
-                data[secret] = "**********"
+        for name in type(self).model_fields:
+            if isinstance(getattr(self, name), SecretStr) and data.get(name):
+                data[name] = "**********"
         return data
 
 

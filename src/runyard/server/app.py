@@ -24,6 +24,7 @@ from runyard.api.mlflow import (
     runs,
     server_info,
     ui_endpoints,
+    webhooks,
     workspaces,
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
@@ -51,7 +52,7 @@ PLAIN_ROUTES_ACCESS = {
 
 def _mlflow_router() -> APIRouter:
     router = APIRouter()
-    for module in (experiments, runs, metrics, artifacts, registered_models, model_versions, logged_models):
+    for module in (experiments, runs, metrics, artifacts, registered_models, model_versions, logged_models, webhooks):
         router.include_router(module.router)
     return router
 
