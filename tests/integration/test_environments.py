@@ -91,8 +91,8 @@ def test_declared_mlflow_logs_to_the_attempts_run_and_a_second_job_reuses_the_en
     agent, queue = _agent(agents, live, client, tmp_path)
     script = """
     import sys
-    import mlflow
     print("python", sys.prefix, flush=True)
+    import mlflow
     print("mlflow from", mlflow.__file__, flush=True)
     mlflow.log_metric("loss", 0.25)
     """
@@ -122,6 +122,10 @@ def test_declared_mlflow_logs_to_the_attempts_run_and_a_second_job_reuses_the_en
     assert _environments(agent) == [digest]
     built_startup = _startup_seconds(client, first["job_id"])
     reused_startup = _startup_seconds(client, second["job_id"])
+    for job in (first, second):
+        assigned = next(e["time"] for e in client.job_events(job["job_id"]) if e["to_state"] == "assigned")
+        for line in _logs(client, job["job_id"]):
+            print(f"{(line['ts'] - assigned) / 1000:8.2f} {line['stream']} {line['line'][:150]}")
     ratio = built_startup / reused_startup
     print(f"start-up: built {built_startup:.2f} s, reused {reused_startup:.2f} s, ratio {ratio:.1f}")
     assert reused_startup < built_startup

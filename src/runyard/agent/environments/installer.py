@@ -81,7 +81,9 @@ def commands(spec: EnvironmentSpec, target: Path, installer: str) -> tuple[str, 
     if uv is not None:
         return "uv", [
             [uv, "venv", "--quiet", "--python", spec.interpreter.path, *system, str(target)],
-            [uv, "pip", "install", "--python", python, "-r", requirements],
+            # Compiled now: jobs see the environment read-only, and would otherwise recompile every
+            # module they import, every time (seconds for a package the size of mlflow).
+            [uv, "pip", "install", "--compile-bytecode", "--python", python, "-r", requirements],
         ]
     if installer == "uv":
         raise EnvironmentFailed("environment: the uv installer is not available to the agent")
