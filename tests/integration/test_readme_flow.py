@@ -99,6 +99,8 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshMachine]:
             server.wait(10)
 
 
+# The first install of mlflow (and the compilation of its bytecode) takes minutes on a busy machine.
+@pytest.mark.timeout(900)
 def test_readme_recipe_commands_work_as_written_on_a_fresh_machine(machine: FreshMachine) -> None:
     _first, *commands = readme_commands()
     fresh_python = machine.root / ".venv" / "bin" / "python"
@@ -155,12 +157,11 @@ def test_log_level_applies_to_the_server_and_its_local_agent(tmp_path: Path) -> 
         )
     try:
         wait_until_ready(f"http://127.0.0.1:{port}", server, console, 60)
-        deadline = time.monotonic() + 30
-        while "/heartbeat" not in console.read_text(errors="replace"):
+        # The agent's own HTTP requests (silenced below debug) show: the level reached it.
+        deadline = time.monotonic() + 60
+        while not re.search(r"HTTP Request: POST \S*/heartbeat", console.read_text(errors="replace")):
             assert time.monotonic() < deadline, console.read_text(errors="replace")
             time.sleep(0.2)
-        # The agent's own HTTP requests show at debug, and so do the server's.
-        assert re.search(r"DEBUG httpx|HTTP Request: POST .*/heartbeat", console.read_text(errors="replace"))
     finally:
         os.killpg(server.pid, signal.SIGINT)
         server.wait(30)
