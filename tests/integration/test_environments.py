@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from runyard.client import Client
@@ -145,25 +146,62 @@ def test_a_requirement_that_cannot_be_installed_fails_the_job_naming_it(
     assert not list((agent.work_dir / agent.name / "envs").glob("[0-9a-f]*")), "a failed build leaves nothing"
 
 
-def test_an_install_that_hangs_is_stopped_at_the_timeout(
-    live: LiveServer, client: Client, agents: list[AgentProcess], tmp_path: Path
-) -> None:
-    # A package index that accepts connections and never answers.
+@pytest.fixture
+def silent_index() -> Iterator[str]:
+    """A package index that accepts connections and never answers."""
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)
-    try:
-        index = f"http://127.0.0.1:{silent.getsockname()[1]}/simple"
-        _agent_process, queue = _agent(agents, live, client, tmp_path, RUNYARD_AGENT_ENV_INSTALL_TIMEOUT_SECONDS="4")
-        name = _push(client, tmp_path, "print('never')\n", [f"--index-url {index}", "runyard-hangs==1.0"])
-        started = time.monotonic()
-        job = client.submit_job(name, queue=queue)
-        done = client.wait_for_job(job["job_id"], timeout=60)
-        assert done["state"] == "failed"
-        assert done["reason"].startswith("environment: installing ") and "did not finish within 4 s" in done["reason"]
-        assert time.monotonic() - started < 30
-    finally:
-        silent.close()
+    yield f"http://127.0.0.1:{silent.getsockname()[1]}/simple"
+    silent.close()
+
+
+def _installers(requirement: str) -> list[int]:
+    """Live installer processes whose requirement file holds ``requirement``."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        files = [part for part in cmdline if part.endswith(".requirements.txt")]
+        try:
+            if files and requirement in Path(files[0]).read_text():
+                found.append(process.pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_cancelling_a_job_during_its_install_stops_the_installer(
+    live: LiveServer, client: Client, agents: list[AgentProcess], tmp_path: Path, silent_index: str
+) -> None:
+    agent, queue = _agent(agents, live, client, tmp_path)
+    name = _push(client, tmp_path, "print('never')\n", [f"--index-url {silent_index}", "runyard-cancelled==1.0"])
+    job = client.submit_job(name, queue=queue)
+    deadline = time.monotonic() + 60
+    while not _installers("runyard-cancelled==1.0"):
+        assert time.monotonic() < deadline, _text(client, job["job_id"])
+        time.sleep(0.2)
+    client.cancel_job(job["job_id"])
+    done = client.wait_for_job(job["job_id"], timeout=60)
+    assert done["state"] == "cancelled", done
+    deadline = time.monotonic() + 10
+    while _installers("runyard-cancelled==1.0") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _installers("runyard-cancelled==1.0") == []
+    assert _environments(agent) == []
+
+
+def test_an_install_that_hangs_is_stopped_at_the_timeout(
+    live: LiveServer, client: Client, agents: list[AgentProcess], tmp_path: Path, silent_index: str
+) -> None:
+    _agent_process, queue = _agent(agents, live, client, tmp_path, RUNYARD_AGENT_ENV_INSTALL_TIMEOUT_SECONDS="4")
+    name = _push(client, tmp_path, "print('never')\n", [f"--index-url {silent_index}", "runyard-hangs==1.0"])
+    started = time.monotonic()
+    job = client.submit_job(name, queue=queue)
+    done = client.wait_for_job(job["job_id"], timeout=60)
+    assert done["state"] == "failed"
+    assert done["reason"].startswith("environment: installing ") and "did not finish within 4 s" in done["reason"]
+    assert time.monotonic() - started < 30
+    assert _installers("runyard-hangs==1.0") == []
 
 
 def test_two_jobs_needing_the_same_environment_at_once_build_it_once(
