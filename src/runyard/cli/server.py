@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from typing import Annotated
@@ -12,7 +11,6 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
-from runyard.api.app import create_app, prepare_database
 from runyard.cli import local_pool
 from runyard.cli.logging_setup import configure_logging
 from runyard.cli.output import console, fail
@@ -25,7 +23,10 @@ from runyard.cli.settings_flags import (
     build_settings,
 )
 from runyard.errors import RunyardError
-from runyard.settings import ServerSettings, redact_url
+from runyard.server.app import create_app
+from runyard.server.assembly import prepare_database
+from runyard.services import identity_startup
+from runyard.settings import ServerSettings, redact_url, to_environment
 
 
 def _listening_socket(config: uvicorn.Config) -> socket.socket:
@@ -37,14 +38,7 @@ def _listening_socket(config: uvicorn.Config) -> socket.socket:
 
 def _export_to_workers(settings: ServerSettings) -> None:
     """Worker processes rebuild settings from the environment, so put every effective value there."""
-    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
-        if name == "pools":
-            os.environ["RUNYARD_POOLS"] = json.dumps(value)
-        elif name in ("redis_url", "cookie_secret"):
-            secret = getattr(settings, name)
-            os.environ[f"RUNYARD_{name.upper()}"] = secret.get_secret_value()
-        else:
-            os.environ[f"RUNYARD_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    os.environ.update(to_environment(settings))
 
 
 def serve(settings: ServerSettings) -> None:
@@ -58,6 +52,12 @@ def serve(settings: ServerSettings) -> None:
         fail(
             f"cannot open the database {redact_url(settings.database_url)}: {error.__class__.__name__}: {error.args[0]}"
         )
+    try:
+        for note in identity_startup.prepare(settings, database):
+            console.print(note)
+    except RunyardError as error:
+        database.dispose()
+        fail(error.message)
     console.print(
         f"runyard server on http://{settings.host}:{settings.port} — database {redact_url(settings.database_url)}, "
         f"artifacts {settings.artifacts_uri}"
@@ -70,7 +70,7 @@ def serve(settings: ServerSettings) -> None:
         database.dispose()
         _export_to_workers(settings)
         _prepare_multiprocess_metrics(settings)
-        config = _uvicorn_config(settings, "runyard.api.asgi:create_app_from_environment")
+        config = _uvicorn_config(settings, "runyard.server.asgi:create_app_from_environment")
         local_pool.AgentFirstMultiprocess(config, [_listening_socket(config)], agent).run()
 
 
