@@ -125,11 +125,14 @@ def test_readme_recipe_commands_work_as_written_on_a_fresh_machine(machine: Fres
 
 
 def test_local_pool_console_is_quiet_and_ctrl_c_stops_the_agent_first_quickly(machine: FreshMachine) -> None:
+    deadline = time.monotonic() + 120
+    while "registered as" not in machine.console_text():
+        assert time.monotonic() < deadline, machine.console_text()
+        time.sleep(0.2)
     # Long enough for several heartbeats and claims of the local agent.
     time.sleep(12)
     console = machine.console_text()
     assert "HTTP Request" not in console, console
-    assert "registered as" in console
     agent_pids = [int(pid) for pid in re.findall(r"local compute pool: agent pid (\d+)", console)]
     started = time.monotonic()
     # A terminal's Ctrl-C: SIGINT to the foreground process group (the server's).
