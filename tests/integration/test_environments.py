@@ -258,3 +258,15 @@ def test_least_recently_used_environments_are_evicted_but_never_one_a_running_jo
     assert len(remaining) == 1 and held not in remaining
     marker = agent.work_dir / agent.name / "envs" / remaining[0] / ".runyard-env.json"
     assert json.loads(marker.read_text())["requirements"] == [SMALL[3]]
+
+
+def test_pip_builds_the_environment_when_chosen_as_the_installer(
+    live: LiveServer, client: Client, agents: list[AgentProcess], tmp_path: Path
+) -> None:
+    agent, queue = _agent(agents, live, client, tmp_path, RUNYARD_AGENT_ENV_INSTALLER="pip")
+    name = _push(client, tmp_path, "import six\nprint('six', six.__version__)\n", [SMALL[0]])
+    job = client.submit_job(name, queue=queue)
+    assert client.wait_for_job(job["job_id"], timeout=180)["state"] == "succeeded", _text(client, job["job_id"])
+    text = _text(client, job["job_id"])
+    assert "six 1.16.0" in text and "with pip" in text and "Successfully installed six-1.16.0" in text
+    assert len(_environments(agent)) == 1
