@@ -217,7 +217,7 @@ def test_two_jobs_needing_the_same_environment_at_once_build_it_once(
     assert sum(text.count("[environment] building environment") for text in texts) == 1, texts
     assert len(_environments(agent)) == 1
     # They ran side by side: one waited for the other's build (or found it done) instead of building.
-    other = next(text for text in texts if "building environment" not in text)
+    other = next(text for text in texts if "[environment] building environment" not in text)
     assert "(reused)" in other
 
 
