@@ -292,6 +292,25 @@ class AgentSettings(_RunyardSettings):
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Worker labels (JSON in the environment).")
     claim_wait_seconds: float = Field(default=20.0, gt=0, le=300, description="Long-poll wait of one claim.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    env_cache_mb: int = Field(
+        default=20480,
+        ge=0,
+        description="Size limit of the cached job environments under the work dir: past it the least recently "
+        "used ones no running job uses are evicted (0 keeps only those in use).",
+    )
+    env_install_timeout_seconds: float = Field(
+        default=1200.0, gt=0, description="Longest a job environment may take to install (waiting included)."
+    )
+    env_python: str | None = Field(
+        default=None, description="Interpreter job environments are built from (default: the agent's base python)."
+    )
+    env_system_site_packages: bool = Field(
+        default=False, description="Job environments also see env_python's own packages (e.g. torch in the image)."
+    )
+    env_installer: Literal["auto", "uv", "pip"] = Field(
+        default="auto", description="Installer of job environments: uv, pip, or auto (uv, else pip)."
+    )
 
 
 class SandboxSettings(_RunyardSettings):

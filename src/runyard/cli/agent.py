@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from runyard.agent.gpus import GpuSpecError, parse_gpus
 from runyard.agent.sandbox import BY_STRENGTH, SandboxError, choose, probe
 from runyard.agent.worker import Agent, WorkerIdentity, default_name, protect_own_environment
+from runyard.cli.logging_setup import configure_logging
 from runyard.cli.output import console, fail
 from runyard.client._agent import AgentAPI
 from runyard.settings import AgentSettings, SandboxSettings
@@ -52,12 +53,24 @@ def agent(
         typer.Option("--work-dir", help="Job directories and bundles (env RUNYARD_AGENT_WORK_DIR)."),
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Worker name (default hostname-pid).")] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", help="debug, info, warning or error (default info; env RUNYARD_AGENT_LOG_LEVEL)."),
+    ] = None,
 ) -> None:
     """Run an agent: register with the server, then run assigned jobs in a sandbox until SIGTERM."""
     settings, sandbox = _settings(
-        {"server_url": server, "pool": pool, "gpus": gpus, "slots": slots, "work_dir": work_dir, "name": name}
+        {
+            "server_url": server,
+            "pool": pool,
+            "gpus": gpus,
+            "slots": slots,
+            "work_dir": work_dir,
+            "name": name,
+            "log_level": log_level,
+        }
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     try:
         gpu_ids = parse_gpus(settings.gpus)
     except GpuSpecError as error:
