@@ -25,7 +25,7 @@ from runyard.api.mlflow import (
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
-from runyard.api.v1 import compute, registry_events
+from runyard.api.v1 import auth_me_interim, auth_oidc, compute, registry_events
 from runyard.settings import ServerSettings
 from runyard.stores.artifacts import open_store
 from runyard.stores.metadata.session import Database
@@ -85,6 +85,8 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     app.include_router(health.router)
     app.include_router(compute.compute_router(), prefix="/api/v1")
     app.include_router(registry_events.router, prefix="/api/v1")
+    app.include_router(auth_oidc.build_router(settings), prefix="/api/v1")
+    app.include_router(auth_me_interim.build_router(settings), prefix="/api/v1")  # until identity's /auth/me
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)

@@ -1,0 +1,36 @@
+"""Interim ``GET /api/v1/auth/me``: who the session cookie belongs to, until identity's own route lands.
+
+Identity's ``/api/v1/auth/me`` (on the principal the server resolves for every request) replaces
+this module; it exists so OIDC login can be shown end to end before then.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from runyard.api.context import get_context
+from runyard.api.responses import JSONResponse
+from runyard.errors import Unauthenticated
+from runyard.services.oidc_accounts import SESSION_COOKIE, InterimAccounts
+from runyard.settings import ServerSettings
+
+
+def build_router(settings: ServerSettings) -> APIRouter:
+    secret = settings.cookie_secret.get_secret_value() if settings.cookie_secret is not None else ""
+    accounts = InterimAccounts(secret)
+    router = APIRouter(prefix="/auth", tags=["auth"])
+
+    @router.get("/me")
+    async def current_user(request: Request) -> Response:
+        """The signed-in user of this browser session."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        user = await get_context(request).read(lambda c: accounts.session_user(c, cookie)) if secret else None
+        if user is None:
+            raise Unauthenticated("Not signed in (no valid session cookie).")
+        return JSONResponse(
+            {"user": {"id": user.id, "username": user.username, "email": user.email, "is_admin": user.is_admin}}
+        )
+
+    return router
