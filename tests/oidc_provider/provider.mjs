@@ -7,7 +7,7 @@
 //
 // Accounts: any login name is an account (the development login form accepts any name and
 // password). The login name is the subject; its email is the name itself when it contains "@"
-// (else NAME@example.com); names starting with "unverified." have email_verified=false.
+// (else NAME@example.com). "unverified.NAME" asserts NAME's email with email_verified=false.
 //
 // Tampering, per client: the provider's ID token for that client is rewritten and re-signed with
 // the provider's own key, so the signature stays valid and only the tampered claim is wrong —
@@ -31,12 +31,13 @@ const signingJwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-key-1', u
 const tamperByClient = new Map(config.clients.map((client) => [client.client_id, client.tamper ?? null]));
 
 function claimsFor(accountId) {
-  const email = accountId.includes('@') ? accountId : `${accountId}@example.com`;
+  const unverified = accountId.startsWith('unverified.');
+  const name = unverified ? accountId.slice('unverified.'.length) : accountId;
   return {
     sub: accountId,
-    email,
-    email_verified: !accountId.startsWith('unverified.'),
-    name: `Test user ${accountId}`,
+    email: name.includes('@') ? name : `${name}@example.com`,
+    email_verified: !unverified,
+    name: `Test user ${name}`,
   };
 }
 
@@ -44,7 +45,7 @@ const provider = new Provider(issuer, {
   clients: config.clients.map((client) => ({
     client_id: client.client_id,
     ...(client.client_secret
-      ? { client_secret: client.client_secret, token_endpoint_auth_method: 'client_secret_post' }
+      ? { client_secret: client.client_secret, token_endpoint_auth_method: 'client_secret_basic' }
       : { token_endpoint_auth_method: 'none' }),
     redirect_uris: client.redirect_uris,
     grant_types: ['authorization_code'],
