@@ -345,15 +345,18 @@ def parse_oidc_providers(text: str) -> list[OidcProvider]:
         try:
             parsed.append(OidcProvider.model_validate(provider))
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in issue['loc']) or 'value'}: {issue['msg']}" for issue in error.errors()
-            )
+            problems = "; ".join(_describe_issue(issue["loc"], issue["msg"]) for issue in error.errors())
             raise ValueError(f"oidc_providers[{index}] ({provider.get('key')}): {problems}") from None
     keys = [provider.key for provider in parsed]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:
         raise ValueError(f"oidc_providers: each key must be unique (repeated: {', '.join(duplicates)})")
     return parsed
+
+
+def _describe_issue(location: tuple[int | str, ...], message: str) -> str:
+    field = ".".join(str(part) for part in location) or "value"
+    return f"{field}: {message.removeprefix('Value error, ')}"
 
 
 def redact_url(url: str) -> str:
