@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.supervisors import Multiprocess
 
-from runyard.api.app import create_app, prepare_database
 from runyard.cli import local_pool
 from runyard.cli.output import console, fail
 from runyard.cli.settings_flags import (
@@ -26,6 +25,8 @@ from runyard.cli.settings_flags import (
     build_settings,
 )
 from runyard.errors import RunyardError
+from runyard.server.app import create_app
+from runyard.server.assembly import prepare_database
 from runyard.settings import ServerSettings, redact_url
 
 
@@ -71,7 +72,7 @@ def serve(settings: ServerSettings) -> None:
         database.dispose()
         _export_to_workers(settings)
         _prepare_multiprocess_metrics(settings)
-        config = _uvicorn_config(settings, "runyard.api.asgi:create_app_from_environment")
+        config = _uvicorn_config(settings, "runyard.server.asgi:create_app_from_environment")
         Multiprocess(config, sockets=[_listening_socket(config)]).run()
 
 

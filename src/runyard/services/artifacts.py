@@ -19,7 +19,12 @@ from urllib.parse import urlparse
 import anyio.to_thread
 
 from runyard.errors import InvalidParameter
-from runyard.stores.artifacts.base import ArtifactReader, ArtifactStore, ArtifactWriter, FileInfo, Written
+
+# Re-exported (``X as X``) for the routes, which stream through these types but never open stores.
+from runyard.stores.artifacts.base import DEFAULT_CHUNK_SIZE as DEFAULT_CHUNK_SIZE
+from runyard.stores.artifacts.base import ArtifactReader, ArtifactWriter, Written
+from runyard.stores.artifacts.base import ArtifactStore as ArtifactStore
+from runyard.stores.artifacts.base import FileInfo as FileInfo
 from runyard.stores.artifacts.paths import join, relative_to, safe_relative_path
 
 BATCH_BYTES = 1 << 20

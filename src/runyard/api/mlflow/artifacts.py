@@ -21,13 +21,14 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.observability import count_ingested
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
+from runyard.domain.identity import Level
 from runyard.services import artifacts as service
 from runyard.services import runs as run_service
-from runyard.stores.artifacts.base import DEFAULT_CHUNK_SIZE, ArtifactStore, FileInfo
 
 router = APIRouter(prefix="/artifacts", tags=["mlflow-artifacts"])
 proxy_router = APIRouter(tags=["mlflow-artifacts"])
@@ -39,12 +40,11 @@ _TEXT_EXTENSIONS = frozenset(
 )
 
 
-def _store(request: Request) -> ArtifactStore:
-    store: ArtifactStore = get_context(request).extras["artifacts"]
-    return store
+def _store(request: Request) -> service.ArtifactStore:
+    return platform_of(request).artifacts
 
 
-def _file_json(info: FileInfo) -> dict[str, Any]:
+def _file_json(info: service.FileInfo) -> dict[str, Any]:
     entry: dict[str, Any] = {"path": info.path, "is_dir": info.is_dir}
     if info.file_size is not None:
         entry["file_size"] = info.file_size
@@ -74,7 +74,7 @@ class ListQuery(BaseModel):
     path: str | None = None
 
 
-@proxy_router.get("/artifacts")
+@proxy_router.get("/artifacts", dependencies=[access.requires("artifact", Level.READ, jobs=True)])
 async def list_artifacts(request: Request) -> Response:
     """List the direct children of a directory of the artifact store."""
     query = parse_query(request, ListQuery)
@@ -82,7 +82,9 @@ async def list_artifacts(request: Request) -> Response:
     return JSONResponse({"files": [_file_json(info) for info in files]} if files else {})
 
 
-@proxy_router.put("/artifacts/{path:path}")
+@proxy_router.put(
+    "/artifacts/{path:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def upload_artifact(request: Request, path: str) -> Response:
     """Store the request body at ``path``."""
     size = await service.upload(_store(request), path, request.stream())
@@ -90,13 +92,13 @@ async def upload_artifact(request: Request, path: str) -> Response:
     return JSONResponse({})
 
 
-@proxy_router.get("/artifacts/{path:path}")
+@proxy_router.get("/artifacts/{path:path}", dependencies=[access.requires("artifact", Level.READ, jobs=True)])
 async def download_artifact(request: Request, path: str) -> Response:
     """Stream the file at ``path``."""
     reader = await service.open_download(_store(request), path)
     name = posixpath.basename(path.rstrip("/"))
     return StreamingResponse(
-        reader.chunks(DEFAULT_CHUNK_SIZE),
+        reader.chunks(service.DEFAULT_CHUNK_SIZE),
         media_type=_content_type(name),
         headers={
             "Content-Length": str(reader.size),
@@ -108,7 +110,7 @@ async def download_artifact(request: Request, path: str) -> Response:
     )
 
 
-@proxy_router.delete("/artifacts/{path:path}")
+@proxy_router.delete("/artifacts/{path:path}", dependencies=[access.requires("artifact", Level.MANAGE)])
 async def delete_artifact(request: Request, path: str) -> Response:
     """Delete the file or directory at ``path``."""
     await service.delete(_store(request), path)
@@ -139,13 +141,15 @@ class MultipartAbort(BaseModel):
 
 def _part_url(request: Request, target: service.PartTarget) -> str:
     """The absolute URL a client PUTs one part to (through this server)."""
-    settings = get_context(request).settings
+    settings = platform_of(request).settings
     base = settings.root_url.rstrip("/") if settings.root_url else str(request.base_url).rstrip("/")
     query = urlencode({"upload_id": target.upload_id, "part_number": target.part_number})
     return f"{base}/api/2.0/mlflow-artifacts/mpu/part/{quote(target.path)}?{query}"
 
 
-@proxy_router.post("/mpu/create/{directory:path}")
+@proxy_router.post(
+    "/mpu/create/{directory:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def create_multipart_upload(request: Request, directory: str) -> Response:
     """Begin a multipart upload; answers with one upload URL per part."""
     body = await parse_json(request, MultipartCreate)
@@ -161,7 +165,9 @@ class PartQuery(BaseModel):
     part_number: int
 
 
-@proxy_router.put("/mpu/part/{path:path}")
+@proxy_router.put(
+    "/mpu/part/{path:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def upload_part(request: Request, path: str) -> Response:
     """Store one part of a multipart upload; its ETag is in the ``ETag`` header."""
     query = parse_query(request, PartQuery)
@@ -169,7 +175,9 @@ async def upload_part(request: Request, path: str) -> Response:
     return JSONResponse({}, headers={"ETag": etag})
 
 
-@proxy_router.post("/mpu/complete/{directory:path}")
+@proxy_router.post(
+    "/mpu/complete/{directory:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def complete_multipart_upload(request: Request, directory: str) -> Response:
     """Assemble the uploaded parts into the file."""
     body = await parse_json(request, MultipartComplete)
@@ -178,7 +186,9 @@ async def complete_multipart_upload(request: Request, directory: str) -> Respons
     return JSONResponse({})
 
 
-@proxy_router.post("/mpu/abort/{directory:path}")
+@proxy_router.post(
+    "/mpu/abort/{directory:path}", dependencies=[access.requires("artifact", Level.EDIT, jobs=True, agents=True)]
+)
 async def abort_multipart_upload(request: Request, directory: str) -> Response:
     """Discard a multipart upload."""
     body = await parse_json(request, MultipartAbort)
@@ -196,11 +206,11 @@ class RunArtifactsQuery(BaseModel):
     page_token: str | None = None
 
 
-@router.get("/list")
+@router.get("/list", dependencies=[access.requires("artifact", Level.READ, jobs=True)])
 async def list_run_artifacts(request: Request) -> Response:
     """List a run's artifacts below ``path`` (run-relative paths), as MLflow's ``ListArtifacts``."""
     query = parse_query(request, RunArtifactsQuery)
-    context = get_context(request)
+    context = platform_of(request)
     run = await context.read(lambda connection: run_service.get_run(connection, query.run_id or query.run_uuid))
     files = await service.list_run_artifacts(_store(request), run.info.artifact_uri, query.path)
     body: dict[str, Any] = {"root_uri": run.info.artifact_uri}

@@ -10,7 +10,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.responses import JSONResponse
 from runyard.errors import Unauthenticated
 from runyard.services.oidc_accounts import SESSION_COOKIE, InterimAccounts
@@ -22,11 +23,12 @@ def build_router(settings: ServerSettings) -> APIRouter:
     accounts = InterimAccounts(secret)
     router = APIRouter(prefix="/auth", tags=["auth"])
 
-    @router.get("/me")
+    # Public as a route: it answers 401 itself when the cookie names no session.
+    @router.get("/me", dependencies=[access.public])
     async def current_user(request: Request) -> Response:
         """The signed-in user of this browser session."""
         cookie = request.cookies.get(SESSION_COOKIE)
-        user = await get_context(request).read(lambda c: accounts.session_user(c, cookie)) if secret else None
+        user = await platform_of(request).read(lambda c: accounts.session_user(c, cookie)) if secret else None
         if user is None:
             raise Unauthenticated("Not signed in (no valid session cookie).")
         return JSONResponse(

@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.responses import JSONResponse
 from runyard.errors import InvalidParameter, Unauthenticated
 from runyard.services import oidc_logins as logins
@@ -36,7 +37,7 @@ def build_router(settings: ServerSettings) -> APIRouter:
     secure = bool(settings.root_url and settings.root_url.startswith("https://"))
     router = APIRouter(prefix="/auth", tags=["auth"])
 
-    @router.get("/providers")
+    @router.get("/providers", dependencies=[access.public])
     async def list_oidc_providers() -> Response:
         """The OIDC providers a user may sign in with (for a login page)."""
         providers = [
@@ -45,14 +46,14 @@ def build_router(settings: ServerSettings) -> APIRouter:
         ]
         return JSONResponse({"providers": providers})
 
-    @router.get("/login/{key}")
+    @router.get("/login/{key}", dependencies=[access.public])
     async def start_oidc_login(request: Request, key: str) -> Response:
         """Redirect the browser to provider ``key``; ``?next=/path`` is where it lands after login."""
         client = clients.get(key)
         return_to = logins.check_return_to(request.query_params.get("next"))
         authorization = await run_in_threadpool(client.authorization_request)
         browser_token = secrets.token_urlsafe(32)
-        await get_context(request).write(
+        await platform_of(request).write(
             lambda c: logins.save_pending_login(c, key, authorization, browser_token=browser_token, return_to=return_to)
         )
         response = RedirectResponse(authorization.url, status_code=302)
@@ -62,12 +63,12 @@ def build_router(settings: ServerSettings) -> APIRouter:
         )  # fmt: skip
         return response
 
-    @router.get("/login/{key}/callback")
+    @router.get("/login/{key}/callback", dependencies=[access.public])
     async def finish_oidc_login(request: Request, key: str) -> Response:
         """The provider's redirect back: check it, start a session, send the browser on."""
         client = clients.get(key)
         query = request.query_params
-        context = get_context(request)
+        context = platform_of(request)
         # Taken (deleted) first, whatever follows: a state is good for one callback only.
         pending = await context.write(
             lambda c: logins.take_pending_login(

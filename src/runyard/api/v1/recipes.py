@@ -12,13 +12,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
+from runyard.domain.identity import Level
 from runyard.domain.recipes import Recipe, RecipeVersion
 from runyard.errors import LimitExceeded
+from runyard.services import recipe_push
 from runyard.services import recipes as service
-from runyard.stores.artifacts import ArtifactStore
 
 router = APIRouter(prefix="/recipes", tags=["recipes"])
 
@@ -44,16 +46,11 @@ def recipe_json(recipe: Recipe) -> dict[str, Any]:
     return dataclasses.asdict(recipe)
 
 
-def _store(request: Request) -> ArtifactStore:
-    store: ArtifactStore = get_context(request).extras["artifacts"]
-    return store
-
-
-@router.post("")
+@router.post("", dependencies=[access.requires("recipe", Level.EDIT)])
 async def push_recipe(request: Request) -> Response:
     """Push a recipe bundle; identical content returns the existing version (``created: false``)."""
     query = parse_query(request, PushQuery)
-    context = get_context(request)
+    platform = platform_of(request)
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         size = 0
         async for chunk in request.stream():
@@ -61,45 +58,47 @@ async def push_recipe(request: Request) -> Response:
             if size > service.MAX_BUNDLE_BYTES:
                 raise LimitExceeded(f"the recipe bundle is larger than {service.MAX_BUNDLE_BYTES} bytes")
             spool.write(chunk)
-        parsed = await run_in_threadpool(service.parse_bundle, spool, default_name=query.name)
-        # Content-addressed path: writing the same bundle twice is harmless, and a version row is
-        # only committed once its bundle is safely stored.
-        await run_in_threadpool(_store(request).write, parsed.storage_path, cast(BinaryIO, spool))
-    version, created = await context.write(lambda connection: service.push_version(connection, parsed))
+        spool.seek(0)
+        bundle = cast(BinaryIO, spool)
+        version, created = await platform.offload(
+            lambda: recipe_push.push_bundle(platform.database, platform.artifacts, bundle, default_name=query.name)
+        )
     return JSONResponse({"recipe": version_json(version), "created": created}, status_code=201 if created else 200)
 
 
-@router.get("")
+@router.get("", dependencies=[access.requires("recipe", Level.READ)])
 async def list_recipes(request: Request) -> Response:
     query = parse_query(request, ListQuery)
-    recipes, total = await get_context(request).read(
+    recipes, total = await platform_of(request).read(
         lambda connection: service.list_recipes(connection, prefix=query.prefix, limit=query.limit, offset=query.offset)
     )
     return JSONResponse({"recipes": [recipe_json(recipe) for recipe in recipes], "total": total})
 
 
-@router.get("/{name}")
+@router.get("/{name}", dependencies=[access.requires("recipe", Level.READ)])
 async def get_recipe(name: str, request: Request) -> Response:
     def read(connection: Any) -> tuple[Recipe, list[RecipeVersion]]:
         return service.get_recipe(connection, name), service.list_versions(connection, name)
 
-    recipe, versions = await get_context(request).read(read)
+    recipe, versions = await platform_of(request).read(read)
     return JSONResponse({"recipe": recipe_json(recipe), "versions": [version_json(v) for v in versions]})
 
 
-@router.get("/{name}/versions/{version}")
+@router.get("/{name}/versions/{version}", dependencies=[access.requires("recipe", Level.READ)])
 async def get_version(name: str, version: str, request: Request) -> Response:
     number = _version_number(version)
-    found = await get_context(request).read(lambda connection: service.get_version(connection, name, number))
+    found = await platform_of(request).read(lambda connection: service.get_version(connection, name, number))
     return JSONResponse({"recipe": version_json(found)})
 
 
-@router.get("/{name}/versions/{version}/bundle")
+@router.get(
+    "/{name}/versions/{version}/bundle", dependencies=[access.requires("recipe", Level.READ, jobs=True, agents=True)]
+)
 async def download_bundle(name: str, version: str, request: Request) -> Response:
     """The bundle as ``.tar.gz``, streamed from the artifact store."""
     number = _version_number(version)
-    found = await get_context(request).read(lambda connection: service.get_version(connection, name, number))
-    chunks = await run_in_threadpool(_store(request).read, found.bundle_path)
+    found = await platform_of(request).read(lambda connection: service.get_version(connection, name, number))
+    chunks = await run_in_threadpool(platform_of(request).artifacts.read, found.bundle_path)
     return StreamingResponse(
         chunks,
         media_type="application/gzip",

@@ -1,0 +1,33 @@
+"""What the server asks of identity: turn a request's credentials into a principal.
+
+Implementations live in ``runyard.services`` (users, tokens, sessions); the server calls one per
+request, off the event loop. With auth off, ``LocalOperator`` answers for everyone.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from runyard.domain.identity import LOCAL_PRINCIPAL, Principal
+
+
+class Authenticator(Protocol):
+    def authenticate(
+        self, authorization: str | None, session_cookie: str | None, workspace_header: str | None
+    ) -> Principal:
+        """The principal the credentials name; ``ANONYMOUS`` when there are none.
+
+        Raises:
+            Unauthenticated: the credentials are wrong, expired or revoked.
+        """
+        ...
+
+
+class LocalOperator:
+    """Auth off: every request acts as the operator of a single-user installation."""
+
+    def authenticate(
+        self, authorization: str | None, session_cookie: str | None, workspace_header: str | None
+    ) -> Principal:
+        del authorization, session_cookie, workspace_header
+        return LOCAL_PRINCIPAL
