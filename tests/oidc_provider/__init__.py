@@ -162,8 +162,9 @@ class Browser:
             response = self.http.post(str(response.url.join(form.action)), data=data)
         raise AssertionError("the provider never redirected back to runyard")
 
-    def finish(self, callback_url: str) -> httpx.Response:
-        return self.http.get(callback_url)
+    def finish(self, callback_url: str, *, host: str | None = None) -> httpx.Response:
+        """Visit the callback; ``host``: the ``Host`` a load balancer forwards it with."""
+        return self.http.get(callback_url, headers={"Host": host} if host is not None else None)
 
 
 def query_of(url: str) -> dict[str, str]:

@@ -31,8 +31,17 @@ def build_router(settings: ServerSettings) -> APIRouter:
         user = await platform_of(request).read(lambda c: accounts.session_user(c, cookie)) if secret else None
         if user is None:
             raise Unauthenticated("Not signed in (no valid session cookie).")
+        # The shape of identity's ``/auth/me`` (the principal), so clients need not change when it lands.
         return JSONResponse(
-            {"user": {"id": user.id, "username": user.username, "email": user.email, "is_admin": user.is_admin}}
+            {
+                "kind": "user",
+                "name": user.username,
+                "is_admin": user.is_admin,
+                "workspace": "default",
+                "pool": None,
+                "via": "session",
+                "csrf_token": None,
+            }
         )
 
     return router
