@@ -19,8 +19,9 @@ from sqlalchemy import Connection
 
 from runyard.domain.clock import now_ms
 from runyard.errors import InvalidParameter, PermissionDenied
+from runyard.services import identity_sessions
+from runyard.services.identity_sessions import NewSession
 from runyard.services.oidc import AuthorizationRequest, ProviderIdentity
-from runyard.services.oidc_accounts import Accounts, IssuedSession
 from runyard.services.oidc_users import find_or_create_oidc_user
 from runyard.settings import OidcProvider
 from runyard.stores.metadata import oidc as store
@@ -108,19 +109,25 @@ def admit(provider: OidcProvider, identity: ProviderIdentity) -> None:
 
 
 def complete_login(
-    connection: Connection, accounts: Accounts, provider: OidcProvider, identity: ProviderIdentity
-) -> IssuedSession:
+    connection: Connection,
+    provider: OidcProvider,
+    identity: ProviderIdentity,
+    *,
+    cookie_secret: str,
+    max_age_seconds: int,
+) -> NewSession:
     """Find (or, with sign-up allowed, create) the user of ``identity`` and start a session."""
-    user_id = find_or_create_oidc_user(
+    user = find_or_create_oidc_user(
         connection,
-        accounts,
         provider_key=provider.key,
         subject=identity.subject,
         email=identity.email,
         email_verified=identity.email_verified,
         allow_sign_up=provider.allow_sign_up,
     )
-    return accounts.start_session(connection, user_id)
+    return identity_sessions.start_session(
+        connection, user, secret=cookie_secret, now=now_ms(), max_age_seconds=max_age_seconds
+    )
 
 
 def _sha256(value: str) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX, LoggedModelStatus, VersionRef
 from runyard.domain.tracking import LifecycleStage
 from runyard.errors import InvalidParameter, NotFound
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.artifacts.base import ArtifactStore
 from runyard.stores.artifacts.paths import join, relative_to, safe_relative_path
 from runyard.stores.metadata import registry as registry_store
@@ -93,14 +94,14 @@ def resolve_source(
             return _logged_model_source(connection, reference, run_id, artifacts_root)
         return _registered_version_source(connection, source, reference, run_id, model_id)
     if model_id and not run_id:
-        row = get_logged_model_row(connection, model_id)
+        row = get_logged_model_row(connection, model_id, workspace=workspace_scope())
         run_id = row.source_run_id if row is not None else None
     if parsed.scheme == "runs":
         if parsed.netloc and not parsed.path:
             raise _invalid_source(source, "Expected runs:/<run_id>/<path>.")
         source_run, _, path = (parsed.netloc + parsed.path).lstrip("/").partition("/")
-        run = run_store.get_run_row(connection, source_run)
-        if run is None:  # a run of another tracking server
+        run = run_store.get_run_row(connection, source_run, workspace=workspace_scope())
+        if run is None:  # a run of another tracking server (or workspace): recorded, never read
             return ResolvedSource(None, run_id or source_run, model_id)
         location = artifact_location(posixpath.join(run.artifact_uri or "", path), artifacts_root)
         return ResolvedSource(location, run_id or source_run, model_id)
@@ -128,7 +129,7 @@ def _refuse_relative_references(source: str) -> None:
 def _logged_model_source(
     connection: Connection, model_id: str, run_id: str | None, artifacts_root: str
 ) -> ResolvedSource:
-    row = get_logged_model_row(connection, model_id)
+    row = get_logged_model_row(connection, model_id, workspace=workspace_scope())
     if row is None or row.lifecycle_stage == LifecycleStage.DELETED:
         raise NotFound(f"Logged model with ID '{model_id}' not found.")
     if row.status == LoggedModelStatus.UPLOAD_FAILED:
@@ -141,7 +142,7 @@ def _registered_version_source(
     connection: Connection, source: str, reference: str, run_id: str | None, model_id: str | None
 ) -> ResolvedSource:
     ref = VersionRef.parse(reference)
-    model = registry_store.get_model_row(connection, ref.name)
+    model = registry_store.get_model_row(connection, ref.name, workspace=workspace_scope())
     if model is None:
         raise NotFound(f"Registered Model with name={ref.name} not found")
     number = ref.version

@@ -21,6 +21,7 @@ from runyard.errors import InvalidParameter, NotFound
 from runyard.services import registry_events as events
 from runyard.services.registry import model_row
 from runyard.services.registry_files import ResolvedSource, SourceLocation, resolve_source
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.artifacts.paths import join
 from runyard.stores.metadata import registry as store
 from runyard.stores.metadata import runs as run_store
@@ -101,7 +102,7 @@ def _insert_version(
         connection, source, run_id=run_id, model_id=model_id, artifacts_root=artifacts_root
     )
     if user is None and resolved.run_id:
-        run = run_store.get_run_row(connection, resolved.run_id)
+        run = run_store.get_run_row(connection, resolved.run_id, workspace=workspace_scope())
         user = run.user_id if run is not None and run.user_id else None
     number = store.next_version(connection, row.id)
     now = now_ms()

@@ -19,8 +19,8 @@ from runyard.api.deps import platform_of
 from runyard.api.responses import JSONResponse
 from runyard.errors import InvalidParameter, Unauthenticated
 from runyard.services import oidc_logins as logins
+from runyard.services.identity_sessions import COOKIE_NAME as SESSION_COOKIE
 from runyard.services.oidc import OidcClient, OidcClients, ProviderIdentity
-from runyard.services.oidc_accounts import InterimAccounts
 from runyard.settings import ServerSettings
 
 # Binds a pending login to the browser that started it; sent only to the login routes.
@@ -32,7 +32,7 @@ def build_router(settings: ServerSettings) -> APIRouter:
     """The OIDC routes of a server with ``settings`` (no provider answers when auth is off)."""
     clients = OidcClients.from_settings(settings)
     secret = settings.cookie_secret.get_secret_value() if settings.cookie_secret is not None else ""
-    accounts = InterimAccounts(secret)
+    max_age = settings.session_max_age_seconds
     # Secure cookies only travel over https; a plain-http root URL (a laptop, tests) must still work.
     secure = bool(settings.root_url and settings.root_url.startswith("https://"))
     router = APIRouter(prefix="/auth", tags=["auth"])
@@ -83,12 +83,13 @@ def build_router(settings: ServerSettings) -> APIRouter:
             raise InvalidParameter("The login callback has no 'code'.")
         identity = await run_in_threadpool(_verified_identity, client, query.get("iss"), code, pending)
         logins.admit(client.provider, identity)
-        session = await context.write(lambda c: logins.complete_login(c, accounts, client.provider, identity))
+        session = await context.write(
+            lambda c: logins.complete_login(c, client.provider, identity, cookie_secret=secret, max_age_seconds=max_age)
+        )
         response = RedirectResponse(pending.return_to or "/", status_code=303)
         response.set_cookie(
-            session.cookie_name, session.value, max_age=session.max_age, path="/",
-            httponly=True, samesite="lax", secure=secure,
-        )  # fmt: skip
+            SESSION_COOKIE, session.cookie, max_age=max_age, path="/", httponly=True, samesite="lax", secure=secure
+        )
         response.delete_cookie(BINDING_COOKIE, path=BINDING_PATH, httponly=True, samesite="lax", secure=secure)
         return response
 

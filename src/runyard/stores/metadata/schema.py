@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from runyard.stores.metadata import compute_tables, interim_identity_tables, oidc_tables, registry_tables, tables
+from runyard.stores.metadata import compute_tables, identity_tables, oidc_tables, registry_tables, tables
 from runyard.stores.metadata.tables import metadata
 
-__all__ = [
-    "compute_tables",
-    "interim_identity_tables",
-    "metadata",
-    "oidc_tables",
-    "registry_tables",
-    "tables",
-]
+__all__ = ["compute_tables", "identity_tables", "metadata", "oidc_tables", "registry_tables", "tables"]
