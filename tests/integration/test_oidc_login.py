@@ -380,3 +380,15 @@ def test_callback_landing_on_another_replica_signs_in(deployment: Deployment, br
     assert signed_in_as(browser, a) == address
     # The state was used up on B: replaying the callback on A is refused.
     assert_refused(browser.finish(callback), 400, "Unknown or already used")
+
+
+def test_a_stale_session_cookie_does_not_block_signing_in_again(deployment: Deployment, browser: Browser) -> None:
+    """An ended session's cookie is still in the browser when its user comes back to sign in."""
+    address = email("returning")
+    assert browser.finish(browser.sign_in(deployment.main.url, "test", address)).status_code == 303
+    browser.http.cookies.set("runyard_session", "ended-session-id.bad-signature", domain="127.0.0.1")
+    assert me(browser, deployment.main).status_code == 401
+    callback = browser.sign_in(deployment.main.url, "test", address)
+    response = browser.finish(callback)
+    assert response.status_code == 303, response.text
+    assert signed_in_as(browser, deployment.main) == address
