@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
@@ -254,6 +253,10 @@ class OidcClient:
         metadata = self.metadata()
         algorithms = [alg for alg in metadata.signing_algorithms if alg in SIGNING_ALGORITHMS] or ["RS256"]
         token = self._decode(id_token, algorithms)
+        # Imported here: authlib's OIDC package pulls in its server-side grants too, which every CLI
+        # command would otherwise pay for at start-up.
+        from authlib.oidc.core import CodeIDToken
+
         claims = CodeIDToken(
             token.claims,
             token.header,
