@@ -23,6 +23,7 @@ from runyard.api.mlflow import (
     registry_artifacts,
     runs,
     server_info,
+    ui_endpoints,
     workspaces,
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
@@ -96,6 +97,7 @@ def create_app_for(platform: Platform) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(platform.settings))
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
+    app.include_router(ui_endpoints.router)
     app.include_router(_platform_router(), prefix="/api/v1")
     app.include_router(auth_router())
     app.include_router(auth_oidc.build_router(platform.settings), prefix="/api/v1")
