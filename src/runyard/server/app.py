@@ -29,7 +29,7 @@ from runyard.api.mlflow import (
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
-from runyard.api.v1 import jobs, pools, recipes, registry_events, workers
+from runyard.api.v1 import auth_oidc, jobs, pools, recipes, registry_events, workers
 from runyard.api.workspace import artifact_path_in_workspace, current_workspace
 from runyard.scheduler.platform import Platform
 from runyard.server.assembly import build_platform
@@ -101,6 +101,7 @@ def create_app_for(platform: Platform) -> FastAPI:
     app.include_router(ui_endpoints.router)
     app.include_router(_platform_router(), prefix="/api/v1")
     app.include_router(auth_router())
+    app.include_router(auth_oidc.build_router(platform.settings), prefix="/api/v1")
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)

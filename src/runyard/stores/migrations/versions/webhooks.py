@@ -1,7 +1,7 @@
 """Webhooks: subscriptions, the events they listen to, and the delivery outbox.
 
 Revision ID: webhooks
-Revises: workspaces
+Revises: oidc_login
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = "webhooks"
-down_revision = "workspaces"
+down_revision = "oidc_login"
 branch_labels = None
 depends_on = None
 
