@@ -226,6 +226,15 @@ class SandboxSettings(_RunyardSettings):
         default=None, ge=1, description="Run jobs as this unprivileged user id (only when the agent is root)."
     )
     run_as_gid: int | None = Field(default=None, ge=1, description="Group id for run_as_uid (default: the same).")
+    job_user: str = Field(
+        default="runyard-job",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="System user a root agent creates (if missing) and runs jobs as when run_as_uid is not set.",
+    )
+    allow_process: bool = Field(
+        default=False,
+        description="Let isolation=auto fall back to the process level (no filesystem isolation) when no other works.",
+    )
 
 
 OIDC_REQUIRED_KEYS = ("name", "key", "issuer_url", "client_id")

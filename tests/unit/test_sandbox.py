@@ -91,11 +91,12 @@ class TestLimits:
         assert pairs[resource.RLIMIT_CORE] == (0, 0)
 
 
-def test_stronger_level_wins() -> None:
-    assert stronger("auto", "process") == "process"
+def test_a_requested_level_only_raises_the_operators() -> None:
     assert stronger("process", "bubblewrap") == "bubblewrap"
     assert stronger("namespace", "process") == "namespace"
-    assert stronger("auto", "auto") == "auto"
+    assert stronger("bubblewrap", "process") == "bubblewrap"
+    # A recipe's "auto" is no preference: the operator's level stands.
+    assert stronger("namespace", "auto") == "namespace"
 
 
 def test_read_only_paths_cover_the_interpreter_without_duplicates() -> None:

@@ -28,7 +28,7 @@ from runyard.agent.bundles import BundleCache, BundleError
 from runyard.agent.entrypoint import entrypoint_argv
 from runyard.agent.environment import job_environment
 from runyard.agent.logs import LogShipper, start_pumps
-from runyard.agent.sandbox import Limits, Outcome, SandboxedProcess, SandboxError, SandboxSpec, choose, stronger
+from runyard.agent.sandbox import Limits, Outcome, SandboxedProcess, SandboxError, SandboxSpec, choose
 from runyard.agent.sandbox.outcome import AGENT_SHUTDOWN
 from runyard.client._agent import AgentAPI
 from runyard.errors import Conflict, NotFound, RunyardError, Unavailable
@@ -152,10 +152,13 @@ class AttemptRunner(threading.Thread):
         settings = self.context.sandbox
         requested = assignment.get("sandbox") or {}
         network = bool(requested.get("network", True)) and settings.network
+        # The recipe may only raise the operator's level (docs/sandbox.md, "How the level is chosen").
         sandbox = choose(
-            stronger(str(requested.get("isolation") or "auto"), settings.isolation),
+            settings.isolation,
             self.context.run_as,
+            requested=str(requested.get("isolation") or "auto"),
             need_network_isolation=not network,
+            allow_process=settings.allow_process,
         )
         work, output, tmp = self.root / "work", self.root / "output", self.root / "tmp"
         shutil.rmtree(self.root, ignore_errors=True)

@@ -28,6 +28,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runyard.services import platform_stats
+from runyard.services import pools as pool_service
+from runyard.settings import ServerSettings
 from runyard.stores.metadata.session import Database
 
 logger = logging.getLogger(__name__)
@@ -95,13 +97,14 @@ def _route_template(scope: Scope) -> str:
 class PlatformCollector(Collector):
     """Gauges read from the database at scrape time, so every replica reports the same platform state."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, expected_pools: tuple[str, ...] = ()) -> None:
         self.database = database
+        self.expected_pools = expected_pools
 
     def collect(self) -> Iterable[Metric]:
         try:
             with self.database.read() as connection:
-                stats = platform_stats.collect(connection)
+                stats = platform_stats.collect(connection, self.expected_pools)
         except Exception:  # a scrape must not fail because the database is briefly away
             logger.warning("platform gauges unavailable", exc_info=True)
             return
@@ -110,6 +113,13 @@ class PlatformCollector(Collector):
             ("runyard_jobs", "Jobs per state.", "state", stats.jobs_by_state),
             ("runyard_pool_gpus_total", "GPUs of the active workers of each pool.", "pool", stats.pool_gpus_total),
             ("runyard_pool_gpus_used", "GPUs held by assigned or running jobs.", "pool", stats.pool_gpus_used),
+            ("runyard_pool_workers", "Live workers of each pool.", "pool", stats.pool_workers),
+            (
+                "runyard_pool_degraded",
+                "1 when a pool has no live worker while jobs wait for it (or the server runs it itself).",
+                "pool",
+                stats.pool_degraded,
+            ),
         ):
             gauge = GaugeMetricFamily(name, documentation, labels=[label])
             for key, value in sorted(values.items()):
@@ -117,18 +127,23 @@ class PlatformCollector(Collector):
             yield gauge
 
 
-def _exposition(database: Database) -> bytes:
+def expected_pools(settings: ServerSettings) -> tuple[str, ...]:
+    """Pools that must have a live worker: the local pool, when this server runs its agent."""
+    return (pool_service.LOCAL_POOL,) if settings.local_pool else ()
+
+
+def _exposition(database: Database, expected_pools: tuple[str, ...] = ()) -> bytes:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        registry.register(PlatformCollector(database))
+        registry.register(PlatformCollector(database, expected_pools))
         return generate_latest(registry)
-    registry.register(PlatformCollector(database))
+    registry.register(PlatformCollector(database, expected_pools))
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus exposition: this server's request metrics plus the platform gauges."""
-    database: Database = request.app.state.context.database
-    body = await run_in_threadpool(_exposition, database)
+    context = request.app.state.context
+    body = await run_in_threadpool(_exposition, context.database, expected_pools(context.settings))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

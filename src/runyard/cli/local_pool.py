@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 from runyard.settings import ServerSettings
@@ -61,6 +62,19 @@ def agent_environment() -> dict[str, str]:
     }
 
 
+def _reap(process: subprocess.Popen[bytes], stopping: threading.Event) -> None:
+    """Wait for the agent so an early death leaves no zombie, and say so (the pool then shows degraded)."""
+    code = process.wait()
+    if not stopping.is_set():
+        logger.error(
+            "local compute pool: the agent (pid %d) exited with code %d (its message is above); "
+            "queued jobs of pool %r wait until a worker joins it",
+            process.pid,
+            code,
+            LOCAL_POOL,
+        )
+
+
 @contextlib.contextmanager
 def local_agent(settings: ServerSettings) -> Iterator[subprocess.Popen[bytes] | None]:
     """Run the local agent for as long as the block runs (nothing when ``local_pool`` is off)."""
@@ -70,9 +84,12 @@ def local_agent(settings: ServerSettings) -> Iterator[subprocess.Popen[bytes] | 
     (settings.data_dir / "agent").mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(agent_command(settings), env=agent_environment(), preexec_fn=_die_with_parent)
     logger.info("local compute pool: agent pid %d", process.pid)
+    stopping = threading.Event()
+    threading.Thread(target=_reap, args=(process, stopping), name="local-agent-reaper", daemon=True).start()
     try:
         yield process
     finally:
+        stopping.set()
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:

@@ -41,6 +41,10 @@ class Pool:
     gpus_in_use: int
     slots_total: int
     jobs_running: int
+    jobs_waiting: int = 0
+    # "ok", or "degraded" when no live worker serves the pool while it is expected to have one.
+    status: str = "ok"
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +129,21 @@ def ensure_agent_pool(connection: Connection, name: str, gpus: int) -> None:
         store.raise_pool_gpus(connection, name, gpus, now)
 
 
-def list_pools(connection: Connection) -> list[Pool]:
+def _health(name: str, workers: int, waiting: int, expected: Sequence[str]) -> tuple[str, str | None]:
+    """A pool is degraded when it has no live worker and jobs wait for it, or the server runs it itself."""
+    if workers > 0:
+        return "ok", None
+    if waiting > 0:
+        return "degraded", f"no live worker; {waiting} queued job(s) of the queues it serves wait for one"
+    if name in expected:
+        return "degraded", "no live worker; the server runs this pool's agent itself: see the server log"
+    return "ok", None
+
+
+def list_pools(connection: Connection, expected: Sequence[str] = ()) -> list[Pool]:
+    """Every pool with its live capacity; ``expected`` names pools that must have a worker (the local one)."""
     rows = store.list_pools(connection)
+    counts = store.job_counts_by_queue(connection)
     served = store.queues_by_pool(connection)
     workers = worker_store.list_workers(connection, pool=None, include_gone=False)
     in_use: dict[str, int] = {}
@@ -138,6 +155,8 @@ def list_pools(connection: Connection) -> list[Pool]:
     result = []
     for row in rows:
         members = [worker for worker in workers if worker.pool == row.name]
+        waiting = sum(counts.get((queue, "queued"), 0) for queue in served.get(row.name, []))
+        status, problem = _health(row.name, len(members), waiting, expected)
         result.append(
             Pool(
                 name=row.name,
@@ -150,6 +169,9 @@ def list_pools(connection: Connection) -> list[Pool]:
                 gpus_in_use=sum(in_use.get(worker.worker_id, 0) for worker in members),
                 slots_total=sum(int(worker.slots) for worker in members),
                 jobs_running=sum(running.get(worker.worker_id, 0) for worker in members),
+                jobs_waiting=waiting,
+                status=status,
+                problem=problem,
             )
         )
     return result

@@ -115,6 +115,7 @@ class SandboxedProcess:
 
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
 
 
 def _preexec(limits: Limits) -> Callable[[], None]:
@@ -128,6 +129,8 @@ def _preexec(limits: Limits) -> Callable[[], None]:
 
     def setup() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # No set-user-id binary (su, mount, passwd) may give the job back the privileges it was denied.
+        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         apply_limits()
 
     return setup
@@ -160,6 +163,10 @@ class Sandbox(abc.ABC):
 
     wraps_command: ClassVar[bool] = True
 
+    def launcher_user(self, spec: SandboxSpec) -> tuple[int, int] | None:
+        """The user the launched process starts as (a backend may switch to ``spec.run_as`` itself, inside)."""
+        return spec.run_as
+
     def launcher_limits(self, spec: SandboxSpec) -> Limits:
         """The rlimits set on the launched process itself (a backend may apply them later, inside)."""
         return spec.limits
@@ -169,7 +176,8 @@ class Sandbox(abc.ABC):
         sandbox_id = uuid.uuid4().hex
         env = {**spec.env, SANDBOX_ID_VARIABLE: sandbox_id}
         spec.control_dir.mkdir(parents=True, exist_ok=True)
-        user, group = spec.run_as if spec.run_as is not None else (None, None)
+        launcher = self.launcher_user(spec)
+        user, group = launcher if launcher is not None else (None, None)
         if spec.run_as is not None:
             _give_to(spec.root_dir, *spec.run_as)
         try:
@@ -185,7 +193,7 @@ class Sandbox(abc.ABC):
                 preexec_fn=_preexec(self.launcher_limits(spec)),
                 user=user,
                 group=group,
-                extra_groups=[] if spec.run_as is not None else None,
+                extra_groups=[] if launcher is not None else None,
             )
         except OSError as error:
             raise SandboxError(f"cannot start {spec.argv[0]!r}: {error.strerror or error}") from error

@@ -5,11 +5,16 @@ own), read-only system paths and the Python installation (``_nsinit.py`` builds 
 pivots into it); it sees and can signal only its own processes (PID namespace; when the job's init
 dies the kernel kills everything left); ``RLIMIT_NPROC`` counts the job's processes alone (its own
 user namespace); with ``network = false`` it gets a network namespace with loopback only.
+
+When the agent is root and jobs run as another user, no user namespace is made: the init builds
+the root as real root and switches to that user (no set-user-id gains) right before the job runs,
+so the job is an ordinary unprivileged host user.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -61,12 +66,25 @@ class NamespaceSandbox(Sandbox):
             "control_dir": str(control),
             "rlimits": [[which, soft, hard] for which, (soft, hard) in rlimits_for(spec.limits)],
         }
+        flags = ["--mount", "--pid", "--fork", "--kill-child", "--ipc", "--uts"]
+        if self._switches_user(spec):
+            # A root agent builds the root as real root (it can bind the interpreter even from under a
+            # mode-700 /root) and the init drops to the job user just before it runs the job.
+            init_spec["run_as"] = list(spec.run_as or ())
+        else:
+            flags = ["--user", "--map-root-user", *flags]
         spec_path = control / "nsinit.json"
         spec_path.write_text(json.dumps(init_spec))
-        flags = ["--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child", "--ipc", "--uts"]
         if not spec.network:
             flags.append("--net")
         return ["unshare", *flags, "--", sys.executable, "-I", "-S", str(NSINIT), str(spec_path)]
+
+    @staticmethod
+    def _switches_user(spec: SandboxSpec) -> bool:
+        return spec.run_as is not None and os.geteuid() == 0
+
+    def launcher_user(self, spec: SandboxSpec) -> tuple[int, int] | None:
+        return None if self._switches_user(spec) else spec.run_as
 
     def launcher_limits(self, spec: SandboxSpec) -> Limits:
         # The namespace init applies the limits just before it runs the job: a small address-space

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from runyard.api.context import get_context
+from runyard.api.observability import expected_pools
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
 from runyard.services import pools as service
@@ -35,7 +36,9 @@ def queue_json(queue: service.Queue) -> dict[str, Any]:
 
 @router.get("/pools")
 async def list_pools(request: Request) -> Response:
-    pools = await get_context(request).read(service.list_pools)
+    context = get_context(request)
+    expected = expected_pools(context.settings)
+    pools = await context.read(lambda connection: service.list_pools(connection, expected))
     return JSONResponse({"pools": [dataclasses.asdict(pool) for pool in pools]})
 
 
