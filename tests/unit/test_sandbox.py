@@ -175,3 +175,51 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert delays[-1] >= 4.0
     backoff.reset()
     assert backoff.next_delay() <= 1.0
+
+
+def test_the_agent_computes_a_bundles_digest_as_the_server_did(tmp_path: Path) -> None:
+    from runyard.agent.bundles import content_digest
+    from runyard.client._recipes import make_bundle
+    from runyard.services.recipes import parse_bundle
+
+    folder = tmp_path / "recipe"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "runyard.yaml").write_text("name: digest-check\nentrypoint: main.py\n")
+    (folder / "main.py").write_text("print('hi')\n")
+    (folder / "pkg" / "run.sh").write_text("#!/bin/sh\n")
+    (folder / "pkg" / "run.sh").chmod(0o755)
+    archive = tmp_path / "bundle.tar.gz"
+    archive.write_bytes(make_bundle(folder))
+    with archive.open("rb") as handle:
+        assert content_digest(archive) == parse_bundle(handle).digest
+    (folder / "main.py").write_text("print('swapped')\n")
+    archive.write_bytes(make_bundle(folder))
+    with archive.open("rb") as handle:
+        swapped = parse_bundle(handle).digest
+    assert content_digest(archive) == swapped
+
+
+def test_auto_falls_back_to_the_process_level_only_when_the_operator_allows_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A machine where no namespace level works cannot exist here on demand: the probe says so instead.
+    from runyard.agent.sandbox import levels
+
+    monkeypatch.setattr(levels, "probe", lambda level, run_as=None: None if level == "process" else "no userns")
+    with pytest.raises(SandboxError, match="RUNYARD_SANDBOX_ALLOW_PROCESS=true"):
+        levels.choose("auto")
+    assert levels.choose("auto", allow_process=True).name == "process"
+    assert levels.choose("process").name == "process"
+    with pytest.raises(SandboxError, match="'namespace' is not available"):
+        levels.choose("process", requested="namespace")
+
+
+def test_a_recipe_asking_for_process_gets_the_operators_stronger_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runyard.agent.sandbox import levels
+
+    monkeypatch.setattr(levels, "probe", lambda level, run_as=None: "no bwrap" if level == "bubblewrap" else None)
+    assert levels.choose("auto", requested="process").name == "namespace"
+    assert levels.choose("auto", requested="process", allow_process=True).name == "namespace"
+    assert levels.choose("namespace", requested="process").name == "namespace"
+    with pytest.raises(SandboxError, match="unknown isolation level 'weak'"):
+        levels.choose("auto", requested="weak")
