@@ -17,6 +17,7 @@ import logging
 import shutil
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,7 @@ class AttemptRunner(threading.Thread):
             network=network,
             run_as=self.context.run_as,
             devices=_gpu_devices(gpus),
+            loopback_ports=_loopback_ports(self.context.tracking_uri),
         )
         shipper.note(f"running {recipe.get('name')} v{recipe.get('version')} in the {sandbox.name} sandbox")
         with self._lock:
@@ -256,6 +258,19 @@ class AttemptRunner(threading.Thread):
             except RunyardError as error:
                 log.error("final report of %s/%s refused: %s", self.job_id, self.attempt, error.message)
                 return
+
+
+def _loopback_ports(tracking_uri: str) -> list[int]:
+    """The tracking server's port when it listens on the host's loopback: a private network forwards it."""
+    url = urllib.parse.urlsplit(tracking_uri)
+    host = url.hostname or ""
+    if host != "localhost" and not (host.startswith("127.") or host == "::1"):
+        return []
+    try:
+        port = url.port
+    except ValueError:
+        return []
+    return [port or (443 if url.scheme == "https" else 80)]
 
 
 def _gpu_devices(gpus: list[str]) -> list[Path]:

@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from runyard.agent.gpus import GpuSpecError, parse_gpus
-from runyard.agent.sandbox import BY_STRENGTH, SandboxError, choose, probe
+from runyard.agent.sandbox import BY_STRENGTH, SandboxError, choose, network, probe, probe_private_network
 from runyard.agent.sandbox.users import JobUserError, ensure_job_user
 from runyard.agent.worker import Agent, WorkerIdentity, default_name, protect_own_environment
 from runyard.cli.output import console, fail
@@ -43,6 +43,16 @@ def _run_as(sandbox: SandboxSettings) -> tuple[int, int] | None:
         return ensure_job_user(sandbox.job_user)
     except JobUserError as error:
         fail(str(error))
+
+
+def _networking(level: str, run_as: tuple[int, int] | None) -> str:
+    """What a networked job reaches here; private networks that fail their probe are switched off."""
+    why = probe_private_network(level, run_as)
+    if why is None:
+        return "networked jobs: a private network (pasta), outbound only; host loopback unreachable"
+    if level != "process":
+        network.disable(why)
+    return f"networked jobs share the host's network, its loopback services included, at the {level} level: {why}"
 
 
 def agent(
@@ -80,6 +90,7 @@ def agent(
         user = f" (jobs run as uid {run_as[0]})" if run_as is not None else ""
         fail(f"cannot start the agent{user}: {error}")
     unavailable = {other: probe(other, run_as) for other in BY_STRENGTH if probe(other, run_as) is not None}
+    networking = _networking(level, run_as)
     protect_own_environment()
     identity = WorkerIdentity(
         name=settings.name or default_name(),
@@ -96,6 +107,7 @@ def agent(
         f"GPUs {','.join(gpu_ids) or 'none'}, slots {identity.slots}, sandbox {level}"
         + (f", jobs run as uid {run_as[0]}" if run_as is not None else "")
         + "".join(f"\n  {other} level unavailable: {why}" for other, why in unavailable.items())
+        + f"\n  {networking}"
     )
     try:
         Agent(settings, sandbox, identity, client, run_as=run_as).run()

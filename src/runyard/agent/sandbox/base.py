@@ -48,8 +48,13 @@ class SandboxSpec:
     limits: Limits = field(default_factory=Limits)
     network: bool = True
     run_as: tuple[int, int] | None = None
+    # Read-only host directories the job sees at the filesystem-isolating levels (e.g. a recipe's
+    # virtualenv prepared by the agent); they must be readable by the user the job runs as.
     extra_ro_paths: Sequence[Path] = ()
     devices: Sequence[Path] = ()
+    # Host loopback TCP ports a networked job in a private network may still reach (the tracking
+    # server's, when it listens on 127.0.0.1); every other host loopback service stays unreachable.
+    loopback_ports: Sequence[int] = ()
 
     @property
     def control_dir(self) -> Path:
@@ -70,6 +75,8 @@ class SandboxedProcess:
         self._deadline = (
             time.monotonic() + spec.limits.timeout_seconds if spec.limits.timeout_seconds is not None else None
         )
+        # Run once the job's tree is gone (e.g. stopping the job's pasta).
+        self.cleanups: list[Callable[[], None]] = []
 
     @property
     def pid(self) -> int:
@@ -105,6 +112,8 @@ class SandboxedProcess:
                     poll()
         # The direct child is gone; sweep anything it left behind (a daemonised grandchild).
         tree.kill_tree(self.popen.pid, self.sandbox_id)
+        while self.cleanups:
+            self.cleanups.pop()()
         return classify(
             self.popen.returncode,
             killed_for=self._kill_reason,
@@ -171,7 +180,7 @@ class Sandbox(abc.ABC):
         """The rlimits set on the launched process itself (a backend may apply them later, inside)."""
         return spec.limits
 
-    def start(self, spec: SandboxSpec) -> SandboxedProcess:
+    def start(self, spec: SandboxSpec, pass_fds: Sequence[int] = ()) -> SandboxedProcess:
         """Launch the job in its own session, with its rlimits, as ``spec.run_as`` if given."""
         sandbox_id = uuid.uuid4().hex
         env = {**spec.env, SANDBOX_ID_VARIABLE: sandbox_id}
@@ -190,6 +199,7 @@ class Sandbox(abc.ABC):
                 stderr=subprocess.PIPE,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=tuple(pass_fds),
                 preexec_fn=_preexec(self.launcher_limits(spec)),
                 user=user,
                 group=group,

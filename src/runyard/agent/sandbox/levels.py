@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from runyard.agent.sandbox import network as private_network
 from runyard.agent.sandbox.base import Sandbox, SandboxError, SandboxSpec
 from runyard.agent.sandbox.bubblewrap import BubblewrapSandbox
 from runyard.agent.sandbox.limits import Limits
@@ -33,6 +34,21 @@ PROBE_TIMEOUT_SECONDS = 30.0
 @functools.cache
 def probe(level: str, run_as: tuple[int, int] | None = None) -> str | None:
     """``None`` if ``level`` runs a job here, else why not (cached per process)."""
+    return _trial(level, run_as, network=False)
+
+
+@functools.cache
+def probe_private_network(level: str, run_as: tuple[int, int] | None = None) -> str | None:
+    """``None`` if a networked job at ``level`` gets its own network here (pasta), else why not."""
+    if not LEVELS[level].isolates_filesystem:
+        return "the process level shares the host's network"
+    reason = private_network.missing()
+    if reason is not None:
+        return reason
+    return _trial(level, run_as, network=True)
+
+
+def _trial(level: str, run_as: tuple[int, int] | None, network: bool) -> str | None:
     backend = LEVELS[level]
     missing = backend.available()
     if missing is not None:
@@ -47,7 +63,7 @@ def probe(level: str, run_as: tuple[int, int] | None = None) -> str | None:
             root_dir=root,
             work_dir=work,
             limits=Limits(timeout_seconds=PROBE_TIMEOUT_SECONDS),
-            network=False,
+            network=network,
             run_as=run_as,
         )
         sandbox = backend()

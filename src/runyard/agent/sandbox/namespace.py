@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+from runyard.agent.sandbox import network
 from runyard.agent.sandbox.base import Sandbox, SandboxSpec
 from runyard.agent.sandbox.limits import Limits, rlimits_for
 from runyard.agent.sandbox.paths import read_only_paths
@@ -38,6 +39,8 @@ class NamespaceSandbox(Sandbox):
         "own PID namespace: the job cannot see or signal other processes; its death kills all it started",
         "own user namespace: root inside has no privileges on the host; the process limit counts only the job",
         "no-network mode: a private network namespace with loopback only",
+        "network mode (with pasta): a private network namespace with outbound access only; the host's "
+        "loopback services are unreachable but for the tracking server's port",
     )
     enforces_network: ClassVar[bool] = True
     isolates_filesystem: ClassVar[bool] = True
@@ -54,17 +57,21 @@ class NamespaceSandbox(Sandbox):
         new_root.mkdir(parents=True, exist_ok=True)
         tmp = spec.root_dir / "tmp"
         tmp.mkdir(exist_ok=True)
+        argv, rlimits, devices = list(spec.argv), rlimits_for(spec.limits), [str(device) for device in spec.devices]
+        if network.wants_private_network(spec):
+            # The helper applies the rlimits to the job alone (pasta must not inherit them).
+            argv, rlimits, devices = network.wrap(spec), [], [*devices, network.TUN_DEVICE]
         init_spec = {
             "new_root": str(new_root),
             "ro_paths": read_only_paths(tuple(spec.extra_ro_paths)),
             "rw_path": str(spec.root_dir),
             "tmp_path": str(tmp),
-            "devices": [str(device) for device in spec.devices],
+            "devices": devices,
             "cwd": str(spec.work_dir),
-            "argv": list(spec.argv),
+            "argv": argv,
             "network": spec.network,
             "control_dir": str(control),
-            "rlimits": [[which, soft, hard] for which, (soft, hard) in rlimits_for(spec.limits)],
+            "rlimits": [[which, soft, hard] for which, (soft, hard) in rlimits],
         }
         flags = ["--mount", "--pid", "--fork", "--kill-child", "--ipc", "--uts"]
         if self._switches_user(spec):
