@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -267,3 +268,44 @@ def test_a_local_agent_that_cannot_start_is_reaped_and_its_pool_shown_degraded(
         env={**os.environ, "COLUMNS": "400"},
     ).stdout
     assert "degraded" in listing, listing
+
+
+NETWORK_SCAN = """
+    import os, socket
+    import mlflow
+    def reach(host, port):
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+            return "open"
+        except OSError as error:
+            return type(error).__name__
+    mlflow.log_metric("reached_server", 1.0)     # the tracking server, through the address the agent gave
+    print("FOUND", {
+        "postgres": reach("127.0.0.1", 5432),
+        "redis": reach("127.0.0.1", 6379),
+        "pypi": reach("pypi.org", 443),
+    })
+"""
+
+
+@needs_isolation
+@pytest.mark.skipif(
+    shutil.which("pasta") is None, reason="pasta (Debian: passt) is not installed; scripts/test installs it"
+)
+def test_a_networked_job_reaches_the_internet_and_the_server_but_not_host_loopback_services(
+    live: LiveServer, client: Client, agents: list[AgentProcess], tmp_path: Path
+) -> None:
+    """With ``network: true`` a job used to share the host's loopback: PostgreSQL, Redis, the server's API."""
+    agent, queue = _agent(agents, live, client, tmp_path)
+    assert "a private network (pasta)" in agent.log_text(), agent.log_text()
+    final, logs = _run(client, tmp_path, queue, NETWORK_SCAN)
+    assert final["state"] == "succeeded", (final, logs)
+    found = eval(_found(logs).removeprefix("FOUND "))  # the job's own dict literal
+    # PostgreSQL and Redis listen on the host's 127.0.0.1 (the test suite uses both).
+    assert found["postgres"] == "ConnectionRefusedError", found
+    assert found["redis"] == "ConnectionRefusedError", found
+    assert found["pypi"] == "open", found
+    import mlflow
+
+    run = mlflow.MlflowClient(tracking_uri=live.url).get_run(str(final["run_id"]))
+    assert run.data.metrics["reached_server"] == 1.0

@@ -22,7 +22,7 @@ from runyard.agent.sandbox.limits import rlimits_for
 
 NETNS = Path(__file__).with_name("_netns.py")
 TUN_DEVICE = "/dev/net/tun"
-SETUP_TIMEOUT_SECONDS = 15.0
+SETUP_TIMEOUT_SECONDS = 30.0
 ROUTE_POLL_SECONDS = 0.02
 MISSING = "pasta is not installed (Debian/Ubuntu: apt-get install passt)"
 
