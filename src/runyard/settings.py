@@ -223,7 +223,9 @@ class SandboxSettings(_RunyardSettings):
     network: bool = True
     timeout_seconds: float | None = Field(default=None, gt=0)
     run_as_uid: int | None = Field(
-        default=None, ge=1, description="Run jobs as this unprivileged user id (only when the agent is root)."
+        default=None,
+        ge=0,
+        description="Run jobs as this user id when the agent is root (default: the job user; 0 = as root, unsafe).",
     )
     run_as_gid: int | None = Field(default=None, ge=1, description="Group id for run_as_uid (default: the same).")
     job_user: str = Field(

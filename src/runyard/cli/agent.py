@@ -37,6 +37,10 @@ def _run_as(sandbox: SandboxSettings) -> tuple[int, int] | None:
     """
     if os.geteuid() != 0:
         return None
+    if sandbox.run_as_uid == 0:
+        # An explicit choice for trusted jobs only: no process limit, every root-only file readable.
+        logging.getLogger("runyard.agent").warning("RUNYARD_SANDBOX_RUN_AS_UID=0: jobs run as root")
+        return None
     if sandbox.run_as_uid is not None:
         return sandbox.run_as_uid, sandbox.run_as_gid or sandbox.run_as_uid
     try:
