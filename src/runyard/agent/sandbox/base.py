@@ -23,6 +23,7 @@ from typing import IO, ClassVar
 from runyard.agent.sandbox import tree
 from runyard.agent.sandbox.limits import Limits, preexec_for
 from runyard.agent.sandbox.outcome import Outcome, classify
+from runyard.agent.sandbox.users import unreachable_for
 
 SANDBOX_ID_VARIABLE = "RUNYARD_SANDBOX_ID"
 CONTROL_DIR_NAME = ".runyard"
@@ -189,6 +190,15 @@ class Sandbox(abc.ABC):
         user, group = launcher if launcher is not None else (None, None)
         if spec.run_as is not None:
             _give_to(spec.root_dir, *spec.run_as)
+            # A launcher that mounts the folder as the job user must reach it by path (the process
+            # level is started in it as root, before the switch, and needs no path).
+            if launcher is not None and self.isolates_filesystem:
+                blocked = unreachable_for(spec.root_dir, *spec.run_as)
+                if blocked is not None:
+                    raise SandboxError(
+                        f"the job's folder {spec.root_dir} is not reachable by uid {spec.run_as[0]}, which jobs run "
+                        f"as: {blocked}; give the agent a --work-dir that user can reach"
+                    )
         try:
             popen = subprocess.Popen(
                 self.command(spec),
