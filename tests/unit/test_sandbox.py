@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import sys
@@ -223,3 +224,32 @@ def test_a_recipe_asking_for_process_gets_the_operators_stronger_level(monkeypat
     assert levels.choose("namespace", requested="process").name == "namespace"
     with pytest.raises(SandboxError, match="unknown isolation level 'weak'"):
         levels.choose("auto", requested="weak")
+
+
+def test_unreachable_for_names_the_directory_that_blocks_a_user() -> None:
+    import tempfile
+
+    from runyard.agent.sandbox.users import unreachable_for
+
+    # Not under pytest's own (mode 700) temporary root, which would block the stranger first.
+    with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
+        _check_unreachable(Path(scratch), unreachable_for)
+
+
+def _check_unreachable(tmp_path: Path, unreachable_for) -> None:  # type: ignore[no-untyped-def]
+    locked = tmp_path / "locked"
+    (locked / "inner").mkdir(parents=True)
+    target = locked / "inner" / "python"
+    target.write_text("")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(locked / "inner", 0o755)
+    target.chmod(0o755)
+    locked.chmod(0o700)
+    owner = os.stat(locked).st_uid
+    stranger = owner + 54321
+    assert unreachable_for(target, stranger, stranger) == f"{locked} is mode 0700, owned by uid {owner}"
+    assert unreachable_for(target, owner, os.stat(locked).st_gid) is None
+    locked.chmod(0o711)
+    assert unreachable_for(target, stranger, stranger) is None
+    target.chmod(0o700)
+    assert unreachable_for(target, stranger, stranger) == f"{target} is mode 0700, owned by uid {owner}"
