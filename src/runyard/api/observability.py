@@ -27,10 +27,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runyard.api.deps import platform_of
+from runyard.scheduler.platform import Platform
 from runyard.services import platform_stats
 from runyard.services import pools as pool_service
 from runyard.settings import ServerSettings
-from runyard.stores.metadata.session import Database
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +98,13 @@ def _route_template(scope: Scope) -> str:
 class PlatformCollector(Collector):
     """Gauges read from the database at scrape time, so every replica reports the same platform state."""
 
-    def __init__(self, database: Database, expected_pools: tuple[str, ...] = ()) -> None:
-        self.database = database
-        self.expected_pools = expected_pools
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
 
     def collect(self) -> Iterable[Metric]:
         try:
-            with self.database.read() as connection:
-                stats = platform_stats.collect(connection, self.expected_pools)
+            with self.platform.database.read() as connection:
+                stats = platform_stats.collect(connection, expected_pools(self.platform.settings))
         except Exception:  # a scrape must not fail because the database is briefly away
             logger.warning("platform gauges unavailable", exc_info=True)
             return
@@ -132,18 +132,17 @@ def expected_pools(settings: ServerSettings) -> tuple[str, ...]:
     return (pool_service.LOCAL_POOL,) if settings.local_pool else ()
 
 
-def _exposition(database: Database, expected_pools: tuple[str, ...] = ()) -> bytes:
+def _exposition(platform: Platform) -> bytes:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        registry.register(PlatformCollector(database, expected_pools))
+        registry.register(PlatformCollector(platform))
         return generate_latest(registry)
-    registry.register(PlatformCollector(database, expected_pools))
+    registry.register(PlatformCollector(platform))
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus exposition: this server's request metrics plus the platform gauges."""
-    context = request.app.state.context
-    body = await run_in_threadpool(_exposition, context.database, expected_pools(context.settings))
+    body = await run_in_threadpool(_exposition, platform_of(request))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
