@@ -226,13 +226,14 @@ def test_a_bundle_swapped_in_the_artifact_store_is_refused(
     assert "SWAPPED RAN" not in logs
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_local_agent_that_cannot_start_is_reaped_and_its_pool_shown_degraded(
-    server_pool: ServerPool, tmp_path: Path
+    server_pool: ServerPool, backend: str, tmp_path: Path
 ) -> None:
     """The local agent used to stay a zombie while ``/ready`` said ``ready`` and jobs queued forever."""
     # A level this agent cannot provide (its PATH has no bwrap): the agent exits at start.
     live = server_pool.start_new(
-        "sqlite",
+        backend,
         extra_env={
             "RUNYARD_LOCAL_POOL": "true",
             "RUNYARD_SANDBOX_ISOLATION": "bubblewrap",
@@ -268,6 +269,15 @@ def test_a_local_agent_that_cannot_start_is_reaped_and_its_pool_shown_degraded(
         env={**os.environ, "COLUMNS": "400"},
     ).stdout
     assert "degraded" in listing, listing
+    # Any pool whose jobs wait with no live worker is degraded too, with the count.
+    with Client(live.url) as sdk:
+        pool, queue, name = unique("pool"), unique("q"), unique("waiting")
+        sdk.put_pool(pool, queues=[queue])
+        sdk.push_recipe(make_recipe(tmp_path, name, "print(1)\n"), name=name)
+        sdk.submit_job(name, queue=queue)
+        listed = {item["name"]: item for item in sdk.list_pools()}
+    assert listed[pool]["status"] == "degraded"
+    assert listed[pool]["problem"] == "no live worker; 1 queued job(s) of the queues it serves wait for one"
 
 
 NETWORK_SCAN = """
