@@ -356,9 +356,20 @@ class SandboxSettings(_RunyardSettings):
     network: bool = True
     timeout_seconds: float | None = Field(default=None, gt=0)
     run_as_uid: int | None = Field(
-        default=None, ge=1, description="Run jobs as this unprivileged user id (only when the agent is root)."
+        default=None,
+        ge=0,
+        description="Run jobs as this user id when the agent is root (default: the job user; 0 = as root, unsafe).",
     )
     run_as_gid: int | None = Field(default=None, ge=1, description="Group id for run_as_uid (default: the same).")
+    job_user: str = Field(
+        default="runyard-job",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="System user a root agent creates (if missing) and runs jobs as when run_as_uid is not set.",
+    )
+    allow_process: bool = Field(
+        default=False,
+        description="Let isolation=auto fall back to the process level (no filesystem isolation) when no other works.",
+    )
 
 
 OIDC_REQUIRED_KEYS = ("name", "key", "issuer_url", "client_id")

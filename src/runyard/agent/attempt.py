@@ -18,6 +18,7 @@ import shutil
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ from runyard.agent.environments import (
     probe_interpreter,
 )
 from runyard.agent.logs import LogShipper, start_pumps
-from runyard.agent.sandbox import Limits, Outcome, SandboxedProcess, SandboxError, SandboxSpec, choose, stronger
+from runyard.agent.sandbox import Limits, Outcome, SandboxedProcess, SandboxError, SandboxSpec, choose
 from runyard.agent.sandbox.outcome import AGENT_SHUTDOWN
 from runyard.client._agent import AgentAPI
 from runyard.errors import Conflict, NotFound, RunyardError, Unavailable
@@ -173,10 +174,13 @@ class AttemptRunner(threading.Thread):
         settings = self.context.sandbox
         requested = assignment.get("sandbox") or {}
         network = bool(requested.get("network", True)) and settings.network
+        # The recipe may only raise the operator's level (docs/sandbox.md, "How the level is chosen").
         sandbox = choose(
-            stronger(str(requested.get("isolation") or "auto"), settings.isolation),
+            settings.isolation,
             self.context.run_as,
+            requested=str(requested.get("isolation") or "auto"),
             need_network_isolation=not network,
+            allow_process=settings.allow_process,
         )
         work, output, tmp = self.root / "work", self.root / "output", self.root / "tmp"
         shutil.rmtree(self.root, ignore_errors=True)
@@ -215,6 +219,7 @@ class AttemptRunner(threading.Thread):
             run_as=self.context.run_as,
             devices=_gpu_devices(gpus),
             extra_ro_paths=self._environment_paths(environment),
+            loopback_ports=_loopback_ports(self.context.tracking_uri),
         )
         shipper.note(f"running {recipe.get('name')} v{recipe.get('version')} in the {sandbox.name} sandbox")
         with self._lock:
@@ -320,6 +325,19 @@ class AttemptRunner(threading.Thread):
             except RunyardError as error:
                 log.error("final report of %s/%s refused: %s", self.job_id, self.attempt, error.message)
                 return
+
+
+def _loopback_ports(tracking_uri: str) -> list[int]:
+    """The tracking server's port when it listens on the host's loopback: a private network forwards it."""
+    url = urllib.parse.urlsplit(tracking_uri)
+    host = url.hostname or ""
+    if host != "localhost" and not (host.startswith("127.") or host == "::1"):
+        return []
+    try:
+        port = url.port
+    except ValueError:
+        return []
+    return [port or (443 if url.scheme == "https" else 80)]
 
 
 def _gpu_devices(gpus: list[str]) -> list[Path]:

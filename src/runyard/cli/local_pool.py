@@ -80,6 +80,8 @@ class LocalAgent:
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
         self._lock = threading.Lock()
+        self.stopping = threading.Event()
+        threading.Thread(target=_reap, args=(process, self.stopping), name="local-agent-reaper", daemon=True).start()
 
     @property
     def pid(self) -> int:
@@ -88,6 +90,7 @@ class LocalAgent:
     def stop(self) -> None:
         """SIGTERM, then wait for the graceful shutdown (killed if it takes longer than the grace)."""
         with self._lock:
+            self.stopping.set()
             if self.process.poll() is not None:
                 return
             self.process.send_signal(signal.SIGTERM)
@@ -97,6 +100,19 @@ class LocalAgent:
                 logger.warning("the local agent did not stop in %.0f s: killing it", STOP_GRACE_SECONDS)
                 self.process.kill()
                 self.process.wait()
+
+
+def _reap(process: subprocess.Popen[bytes], stopping: threading.Event) -> None:
+    """Wait for the agent so an early death leaves no zombie, and say so (the pool then shows degraded)."""
+    code = process.wait()
+    if not stopping.is_set():
+        logger.error(
+            "local compute pool: the agent (pid %d) exited with code %d (its message is above); "
+            "queued jobs of pool %r wait until a worker joins it",
+            process.pid,
+            code,
+            LOCAL_POOL,
+        )
 
 
 @contextlib.contextmanager
