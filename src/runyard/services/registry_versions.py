@@ -39,6 +39,16 @@ class PendingVersion:
     user: str | None
 
 
+# MLflow's prompt source placeholders (mlflow/prompt/constants.py): the client's and the store's.
+PROMPT_SOURCE_PLACEHOLDERS = frozenset({"dummy-source", "prompt-template"})
+
+
+def is_prompt_version(tags: Sequence[Tag]) -> bool:
+    """MLflow's rule: tags collapse by key, the last value wins, only 'true' selects a prompt."""
+    values = {tag.key: tag.value for tag in tags}
+    return values.get(rules.PROMPT_TAG, "false").lower() == "true"
+
+
 def begin_model_version(
     connection: Connection,
     name: str | None,
@@ -95,12 +105,15 @@ def _insert_version(
     reference_only: bool,
 ) -> PendingVersion:
     checked = [rules.validate_registry_tag(tag) for tag in tags]
-    if any(tag.key == rules.PROMPT_TAG and tag.value.lower() == "true" for tag in checked):
-        raise InvalidParameter("Prompts cannot be registered as models.")
     row = model_row(connection, name, lock=True)
-    resolved: ResolvedSource = resolve_source(
-        connection, source, run_id=run_id, model_id=model_id, artifacts_root=artifacts_root
-    )
+    if is_prompt_version(checked):
+        # A prompt's text lives in its tags; its source is a placeholder, never a location.
+        if source not in PROMPT_SOURCE_PLACEHOLDERS:
+            raise InvalidParameter(f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder.")
+        reference_only = True
+        resolved = ResolvedSource(None, run_id, model_id)
+    else:
+        resolved = resolve_source(connection, source, run_id=run_id, model_id=model_id, artifacts_root=artifacts_root)
     if user is None and resolved.run_id:
         run = run_store.get_run_row(connection, resolved.run_id, workspace=workspace_scope())
         user = run.user_id if run is not None and run.user_id else None

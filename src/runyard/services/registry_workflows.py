@@ -50,6 +50,13 @@ class RegistryStores:
 
 def create_model_version(stores: RegistryStores, new: NewVersion, *, user: str | None) -> ModelVersion:
     """Register ``new``: the READY version, or a FAILED_REGISTRATION one if its files could not be copied."""
+    if version_service.is_prompt_version(new.tags):
+        with stores.database.write() as connection:
+            return version_service.register_reference(
+                connection, new.name, new.source, artifacts_root=stores.artifacts_root, run_id=new.run_id,
+                model_id=new.model_id, tags=list(new.tags), run_link=new.run_link, description=new.description,
+                user=user,
+            )  # fmt: skip
     with stores.database.read() as connection:
         resolved = registry_files.resolve_source(
             connection, new.source, run_id=new.run_id, model_id=new.model_id, artifacts_root=stores.artifacts_root
