@@ -132,6 +132,7 @@ def _fuzz(
     return found[0] if found else None
 
 
+@pytest.mark.timeout(900)  # about 3 minutes on a quiet machine; room for a loaded one
 def test_no_input_answers_a_server_error(fuzz_server: LiveServer) -> None:
     operations = _operations(fuzz_server)
     assert len(operations) > 80
