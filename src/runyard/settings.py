@@ -8,6 +8,7 @@ standard ``AWS_ENDPOINT_URL`` / ``MLFLOW_S3_ENDPOINT_URL``) > a TOML config file
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -95,6 +96,24 @@ class ServerSettings(_RunyardSettings):
         default=None,
         description="OIDC providers as a TOML array of tables (name, key, issuer_url, client_id, client_secret, "
         "scopes, pkce, allow_sign_up), read when auth is enabled.",
+    )
+    admin_username: str | None = Field(
+        default=None, description="Bootstrap admin created on the first start against a store with no admin."
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="The bootstrap admin's password (no default; needed when auth is on and no admin exists).",
+    )
+    session_max_age_seconds: int = Field(
+        default=518_400, ge=60, description="Absolute lifetime of a browser session (default 6 days)."
+    )
+    session_idle_seconds: int = Field(default=518_400, ge=60, description="A browser session unused this long ends.")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per username and client address before a lockout."
+    )
+    login_lockout_seconds: int = Field(default=300, ge=1, description="How long a login lockout lasts.")
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a replica trusts a verified password or token before checking again."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     migrate_on_start: bool | None = Field(
@@ -213,10 +232,33 @@ class ServerSettings(_RunyardSettings):
         data["registry_location"] = self.registry_location
         if data.get("backend_store_uri"):
             data["backend_store_uri"] = redact_url(data["backend_store_uri"])
-        for secret in ("redis_url", "cookie_secret", "oidc_providers"):
+        for secret in ("redis_url", "cookie_secret", "oidc_providers", "admin_password"):
             if data.get(secret):
                 data[secret] = "**********"
         return data
+
+
+def to_environment(settings: ServerSettings) -> dict[str, str]:
+    """Every effective value as the ``RUNYARD_*`` variables that rebuild the same settings.
+
+    Server worker processes start from the environment; every secret is unwrapped (not only some),
+    and lists and tables travel as JSON, which pydantic-settings parses back.
+    """
+    environment: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            text = value.get_secret_value()
+        elif isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, list | dict):
+            text = json.dumps(settings.model_dump(mode="json")[name])
+        else:
+            text = str(value)
+        environment[f"RUNYARD_{name.upper()}"] = text
+    return environment
 
 
 class AgentSettings(_RunyardSettings):

@@ -80,6 +80,8 @@ def _job_or_person(principal: Principal) -> None:
 
 # Health, readiness, login and server-info: callable by anyone.
 public = rule("public", _anyone)
+# Any authenticated principal, workers' and jobs' credentials included ("who am I").
+signed_in = rule("signed-in", _signed_in)
 # Any authenticated person (user, service account); what they see is filtered by their grants.
 authenticated = rule("authenticated", _person)
 admin = rule("admin", _admin)

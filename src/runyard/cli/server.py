@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -27,7 +26,8 @@ from runyard.cli.settings_flags import (
 from runyard.errors import RunyardError
 from runyard.server.app import create_app
 from runyard.server.assembly import prepare_database
-from runyard.settings import ServerSettings, redact_url
+from runyard.services import identity_startup
+from runyard.settings import ServerSettings, redact_url, to_environment
 
 
 def _listening_socket(config: uvicorn.Config) -> socket.socket:
@@ -39,14 +39,7 @@ def _listening_socket(config: uvicorn.Config) -> socket.socket:
 
 def _export_to_workers(settings: ServerSettings) -> None:
     """Worker processes rebuild settings from the environment, so put every effective value there."""
-    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
-        if name == "pools":
-            os.environ["RUNYARD_POOLS"] = json.dumps(value)
-        elif name in ("redis_url", "cookie_secret"):
-            secret = getattr(settings, name)
-            os.environ[f"RUNYARD_{name.upper()}"] = secret.get_secret_value()
-        else:
-            os.environ[f"RUNYARD_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    os.environ.update(to_environment(settings))
 
 
 def serve(settings: ServerSettings) -> None:
@@ -60,6 +53,12 @@ def serve(settings: ServerSettings) -> None:
         fail(
             f"cannot open the database {redact_url(settings.database_url)}: {error.__class__.__name__}: {error.args[0]}"
         )
+    try:
+        for note in identity_startup.prepare(settings, database):
+            console.print(note)
+    except RunyardError as error:
+        database.dispose()
+        fail(error.message)
     console.print(
         f"runyard server on http://{settings.host}:{settings.port} — database {redact_url(settings.database_url)}, "
         f"artifacts {settings.artifacts_uri}"

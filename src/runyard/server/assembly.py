@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runyard.scheduler.platform import Platform
+from runyard.services.identity_authenticator import DatabaseAuthenticator
 from runyard.settings import ServerSettings
 from runyard.stores.metadata.session import Database
 from runyard.stores.migrations import runner
@@ -27,4 +28,6 @@ def open_checked_database(settings: ServerSettings) -> Database:
 
 def build_platform(settings: ServerSettings, database: Database | None = None) -> Platform:
     """The platform object of one server process."""
-    return Platform(settings, database if database is not None else prepare_database(settings))
+    database = database if database is not None else prepare_database(settings)
+    authenticator = DatabaseAuthenticator(database, settings) if settings.auth_enabled else None
+    return Platform(settings, database, authenticator=authenticator)

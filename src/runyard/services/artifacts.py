@@ -200,6 +200,13 @@ def proxied_root(artifact_uri: str) -> str:
     return safe_relative_path(parsed.path.lstrip("/"))
 
 
+def run_file_path(artifact_uri: str, path: str | None) -> str:
+    """The store path of ``path`` inside a run's (or a logged model's) proxied artifacts."""
+    if not path:
+        raise InvalidParameter("Missing value for required parameter 'path'.")
+    return join(proxied_root(artifact_uri), safe_relative_path(path, allow_root=False))
+
+
 async def list_run_artifacts(store: ArtifactStore, artifact_uri: str, path: str | None) -> list[FileInfo]:
     """Direct children of ``path`` in a run's artifacts, with run-relative paths."""
     relative = safe_relative_path(path)

@@ -13,9 +13,15 @@ from runyard.domain.identity import LOCAL_PRINCIPAL, Principal
 
 class Authenticator(Protocol):
     def authenticate(
-        self, authorization: str | None, session_cookie: str | None, workspace_header: str | None
+        self,
+        authorization: str | None,
+        session_cookie: str | None,
+        workspace_header: str | None,
+        client_address: str | None = None,
     ) -> Principal:
         """The principal the credentials name; ``ANONYMOUS`` when there are none.
+
+        ``client_address`` keys the login rate limit of password credentials.
 
         Raises:
             Unauthenticated: the credentials are wrong, expired or revoked.
@@ -27,7 +33,11 @@ class LocalOperator:
     """Auth off: every request acts as the operator of a single-user installation."""
 
     def authenticate(
-        self, authorization: str | None, session_cookie: str | None, workspace_header: str | None
+        self,
+        authorization: str | None,
+        session_cookie: str | None,
+        workspace_header: str | None,
+        client_address: str | None = None,
     ) -> Principal:
-        del authorization, session_cookie, workspace_header
+        del authorization, session_cookie, workspace_header, client_address
         return LOCAL_PRINCIPAL

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from runyard.domain.tracking import Metric
 from runyard.errors import InvalidParameter, NotFound
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.metadata import metrics as metric_store
 from runyard.stores.metadata import runs as run_store
 
@@ -52,7 +53,7 @@ def decode_offset_token(token: str | None) -> int:
 def _require_run(connection: Connection, run_id: str | None) -> str:
     if not run_id:
         raise InvalidParameter("Missing value for required parameter 'run_id'.")
-    if run_store.get_run_row(connection, run_id) is None:
+    if run_store.get_run_row(connection, run_id, workspace=workspace_scope()) is None:
         raise NotFound(f"Run with id={run_id} not found")
     return run_id
 

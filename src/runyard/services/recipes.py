@@ -35,6 +35,7 @@ from runyard.domain.recipes import (
     RecipeVersion,
 )
 from runyard.errors import InvalidParameter, LimitExceeded, NotFound
+from runyard.services.workspaces import current_workspace
 from runyard.stores.metadata import recipes as store
 
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
@@ -268,13 +269,15 @@ def push_version(connection: Connection, parsed: ParsedBundle) -> tuple[RecipeVe
     name = parsed.manifest.name
     assert name is not None
     now = now_ms()
-    recipe = store.lock_or_create_recipe(connection, name, parsed.manifest.description, now)
-    existing = store.version_by_digest(connection, name, parsed.digest)
+    workspace = current_workspace()
+    recipe = store.lock_or_create_recipe(connection, workspace, name, parsed.manifest.description, now)
+    existing = store.version_by_digest(connection, workspace, name, parsed.digest)
     if existing is not None:
         return _to_version(existing), False
     version = int(recipe.latest_version) + 1
     store.insert_version(
         connection,
+        workspace=workspace,
         name=name,
         version=version,
         digest=parsed.digest,
@@ -284,36 +287,45 @@ def push_version(connection: Connection, parsed: ParsedBundle) -> tuple[RecipeVe
         description=parsed.manifest.description,
         now=now,
     )
-    row = store.get_version(connection, name, version)
+    row = store.get_version(connection, workspace, name, version)
     assert row is not None
     return _to_version(row), True
 
 
-def get_recipe(connection: Connection, name: str) -> Recipe:
-    row = store.get_recipe(connection, name)
+def get_recipe(connection: Connection, name: str, *, workspace: str | None = None) -> Recipe:
+    """The recipe called ``name`` in ``workspace`` (the request's when not given)."""
+    row = store.get_recipe(connection, workspace or current_workspace(), name)
     if row is None:
         raise NotFound(f"Recipe '{name}' does not exist; push it with `runyard recipe push DIR`")
     return _to_recipe(row)
 
 
 def list_recipes(connection: Connection, *, prefix: str | None, limit: int, offset: int) -> tuple[list[Recipe], int]:
-    rows = store.list_recipes(connection, prefix=prefix, limit=limit, offset=offset)
-    return [_to_recipe(row) for row in rows], store.count_recipes(connection, prefix=prefix)
+    workspace = current_workspace()
+    rows = store.list_recipes(connection, workspace, prefix=prefix, limit=limit, offset=offset)
+    return [_to_recipe(row) for row in rows], store.count_recipes(connection, workspace, prefix=prefix)
 
 
-def get_version(connection: Connection, name: str, version: int | None = None) -> RecipeVersion:
-    """A version of the recipe, the latest when ``version`` is ``None``."""
-    recipe = get_recipe(connection, name)
+def get_version(
+    connection: Connection, name: str, version: int | None = None, *, workspace: str | None = None
+) -> RecipeVersion:
+    """A version of the recipe, the latest when ``version`` is ``None``.
+
+    In ``workspace``, or the request's when not given (placement names the job's).
+    """
+    workspace = workspace or current_workspace()
+    recipe = get_recipe(connection, name, workspace=workspace)
     number = recipe.latest_version if version is None else version
-    row = store.get_version(connection, name, number)
+    row = store.get_version(connection, workspace, name, number)
     if row is None:
         raise NotFound(f"Recipe '{name}' has no version {number} (latest is {recipe.latest_version})")
     return _to_version(row)
 
 
 def list_versions(connection: Connection, name: str) -> list[RecipeVersion]:
-    get_recipe(connection, name)
-    return [_to_version(row) for row in store.list_versions(connection, name)]
+    workspace = current_workspace()
+    get_recipe(connection, name, workspace=workspace)
+    return [_to_version(row) for row in store.list_versions(connection, workspace, name)]
 
 
 def parse_reference(reference: str) -> tuple[str, int | None]:

@@ -108,12 +108,19 @@ async def upload_artifact(request: Request, path: str) -> Response:
 async def download_artifact(request: Request, path: str) -> Response:
     """Stream the file at ``path``."""
     service.refuse_reserved(path, verb="read")
-    reader = await service.open_download(_store(request), path)
+    return await file_response(_store(request), path)
+
+
+async def file_response(store: service.ArtifactStore, path: str) -> Response:
+    """Stream the file at ``path`` of ``store`` as a download, with MLflow's content type."""
+    reader = await service.open_download(store, path)
     name = posixpath.basename(path.rstrip("/"))
     return StreamingResponse(
         reader.chunks(service.DEFAULT_CHUNK_SIZE),
-        media_type=_content_type(name),
         headers={
+            # Set as a header, not ``media_type``: Starlette would append a charset to text/plain,
+            # and MLflow's clients and UI expect the bare type.
+            "Content-Type": _content_type(name),
             "Content-Length": str(reader.size),
             "Content-Disposition": _attachment(name),
             "X-Content-Type-Options": "nosniff",
