@@ -35,6 +35,7 @@ BODYLESS = re.compile(
     r"^(GET|HEAD) |^DELETE /api/2\.0/mlflow/logged-models/|^DELETE /api/2\.0/mlflow-artifacts/artifacts/"
     r"|^DELETE /api/v1/pools/|^POST /api/v1/jobs/\{job_id\}/(cancel|retry)$"
     r"|^POST /api/v1/workers/\{worker_id\}/deregister$|/_registry"
+    r"|^DELETE /api/v1/tokens/|^POST /api/v1/auth/logout$|^DELETE /api/3\.0/mlflow/workspaces/"
 )
 
 
