@@ -30,11 +30,12 @@ RUN python -m pip install --no-cache-dir uv==0.13.9 \
 # ---- runtime: the virtualenv, a non-root user, nothing to build with ----------------------------------
 FROM python:3.11.11-slim-bookworm
 
-# tini reaps the job processes agents start (PID 1); bubblewrap backs `RUNYARD_SANDBOX_ISOLATION=bubblewrap`.
+# tini reaps the job processes agents start (PID 1); bubblewrap backs `RUNYARD_SANDBOX_ISOLATION=bubblewrap`;
+# passt (pasta) gives networked jobs a private network without the host's loopback.
 # Versions come from the pinned Debian release of the base image.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini bubblewrap \
+ && apt-get install -y --no-install-recommends tini bubblewrap passt \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 runyard \
  && useradd --system --uid 10001 --gid runyard --home-dir /home/runyard --create-home \

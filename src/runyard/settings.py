@@ -13,7 +13,17 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -92,10 +102,21 @@ class ServerSettings(_RunyardSettings):
     root_url: str | None = Field(default=None, description="Public URL of the server (behind ingress).")
     auth_enabled: bool = Field(default=False, description="Require authentication.")
     cookie_secret: SecretStr | None = Field(default=None, description="Session cookie secret (>= 64 chars).")
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts stored secrets (webhook signing secrets), >= 32 characters; default: "
+        "derived from cookie_secret, else a key file in the data directory. Every replica needs the same one.",
+    )
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="Deliveries tried per webhook event.")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Webhook request timeout.")
+    webhook_allow_private_urls: bool = Field(
+        default=False,
+        description="Deliver webhooks to loopback and private addresses (refused by default against SSRF).",
+    )
     oidc_providers: SecretStr | None = Field(
         default=None,
         description="OIDC providers as a TOML array of tables (name, key, issuer_url, client_id, client_secret, "
-        "scopes, pkce, allow_sign_up), read when auth is enabled.",
+        "scopes, pkce, allow_sign_up, require_email_verified, allowed_domains), read when auth is enabled.",
     )
     admin_username: str | None = Field(
         default=None, description="Bootstrap admin created on the first start against a store with no admin."
@@ -157,6 +178,16 @@ class ServerSettings(_RunyardSettings):
         ge=1,
         description="Bytes per second a request body is allowed at least, beyond request_body_timeout_seconds.",
     )
+    _oidc_providers: list[OidcProvider] = PrivateAttr(default_factory=list)
+
+    @field_validator("oidc_providers", mode="before")
+    @classmethod
+    def _providers_as_text(cls, value: Any) -> Any:
+        # A config file may hold the providers as a real TOML array (``[[oidc_providers]]``) rather
+        # than as the text the environment and the Helm secret carry: keep them as JSON text.
+        if isinstance(value, list):
+            return json.dumps(value)
+        return value
 
     @field_validator("data_dir")
     @classmethod
@@ -190,16 +221,28 @@ class ServerSettings(_RunyardSettings):
 
     @model_validator(mode="after")
     def _check_secrets(self) -> ServerSettings:
+        if self.secrets_key is not None and len(self.secrets_key.get_secret_value()) < 32:
+            raise ValueError("secrets_key must be at least 32 characters long")
         if self.cookie_secret is not None and len(self.cookie_secret.get_secret_value()) < 64:
             raise ValueError("cookie_secret must be at least 64 characters long")
         if self.auth_enabled and self.cookie_secret is None:
             raise ValueError("auth_enabled requires cookie_secret (RUNYARD_COOKIE_SECRET, >= 64 characters)")
         if self.oidc_providers is not None:
-            _check_oidc_providers(self.oidc_providers.get_secret_value())
+            self._oidc_providers = parse_oidc_providers(self.oidc_providers.get_secret_value())
+            if self.auth_enabled and self.root_url is None:
+                raise ValueError(
+                    "oidc_providers needs root_url (RUNYARD_ROOT_URL): providers send browsers back to "
+                    "<root_url>/api/v1/auth/login/<key>/callback"
+                )
         names = [pool.name for pool in self.pools]
         if len(names) != len(set(names)):
             raise ValueError("pools: each compute pool name must be unique")
         return self
+
+    @property
+    def oidc_provider_list(self) -> list[OidcProvider]:
+        """The parsed ``oidc_providers`` (empty when none are configured)."""
+        return list(self._oidc_providers)
 
     @property
     def database_url(self) -> str:
@@ -232,9 +275,9 @@ class ServerSettings(_RunyardSettings):
         data["registry_location"] = self.registry_location
         if data.get("backend_store_uri"):
             data["backend_store_uri"] = redact_url(data["backend_store_uri"])
-        for secret in ("redis_url", "cookie_secret", "oidc_providers", "admin_password"):
-            if data.get(secret):
-                data[secret] = "**********"
+        for name in type(self).model_fields:
+            if isinstance(getattr(self, name), SecretStr) and data.get(name):
+                data[name] = "**********"
         return data
 
 
@@ -279,6 +322,25 @@ class AgentSettings(_RunyardSettings):
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Worker labels (JSON in the environment).")
     claim_wait_seconds: float = Field(default=20.0, gt=0, le=300, description="Long-poll wait of one claim.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    env_cache_mb: int = Field(
+        default=20480,
+        ge=0,
+        description="Size limit of the cached job environments under the work dir: past it the least recently "
+        "used ones no running job uses are evicted (0 keeps only those in use).",
+    )
+    env_install_timeout_seconds: float = Field(
+        default=1200.0, gt=0, description="Longest a job environment may take to install (waiting included)."
+    )
+    env_python: str | None = Field(
+        default=None, description="Interpreter job environments are built from (default: the agent's base python)."
+    )
+    env_system_site_packages: bool = Field(
+        default=False, description="Job environments also see env_python's own packages (e.g. torch in the image)."
+    )
+    env_installer: Literal["auto", "uv", "pip"] = Field(
+        default="auto", description="Installer of job environments: uv, pip, or auto (uv, else pip)."
+    )
 
 
 class SandboxSettings(_RunyardSettings):
@@ -294,31 +356,120 @@ class SandboxSettings(_RunyardSettings):
     network: bool = True
     timeout_seconds: float | None = Field(default=None, gt=0)
     run_as_uid: int | None = Field(
-        default=None, ge=1, description="Run jobs as this unprivileged user id (only when the agent is root)."
+        default=None,
+        ge=0,
+        description="Run jobs as this user id when the agent is root (default: the job user; 0 = as root, unsafe).",
     )
     run_as_gid: int | None = Field(default=None, ge=1, description="Group id for run_as_uid (default: the same).")
+    job_user: str = Field(
+        default="runyard-job",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="System user a root agent creates (if missing) and runs jobs as when run_as_uid is not set.",
+    )
+    allow_process: bool = Field(
+        default=False,
+        description="Let isolation=auto fall back to the process level (no filesystem isolation) when no other works.",
+    )
 
 
 OIDC_REQUIRED_KEYS = ("name", "key", "issuer_url", "client_id")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def _check_oidc_providers(text: str) -> None:
-    """Validate the TOML providers: a bare array of inline tables (the Helm chart's form) or ``[[providers]]``."""
+class OidcProvider(BaseModel):
+    """One OpenID Connect provider (the seeds' shape, plus ``require_email_verified`` and ``allowed_domains``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100, description="Shown on the login page.")
+    key: str = Field(
+        min_length=1, max_length=63, pattern=r"^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$", description="URL path segment."
+    )
+    issuer_url: str = Field(min_length=1, description="The issuer; discovery is read from its well-known URL.")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = Field(default=None, description="Omitted for public clients (PKCE only).")
+    scopes: list[str] = Field(default_factory=lambda: ["email", "profile"])
+    pkce: bool = Field(default=True, description="Send an S256 code challenge (recommended).")
+    allow_sign_up: bool = Field(default=False, description="Create an account on a first login.")
+    require_email_verified: bool = Field(default=True, description="Refuse an email the provider has not verified.")
+    allowed_domains: list[str] = Field(default_factory=list, description="Email domains allowed in; empty: any.")
+
+    @field_validator("pkce", mode="before")
+    @classmethod
+    def _pkce_method(cls, value: Any) -> Any:
+        # ``pkce = "S256"`` names the one method runyard uses; "plain" defeats the purpose.
+        if isinstance(value, str):
+            if value.upper() != "S256":
+                raise ValueError('pkce must be true, false or "S256"')
+            return True
+        return value
+
+    @field_validator("issuer_url")
+    @classmethod
+    def _https_issuer(cls, value: str) -> str:
+        scheme, _, rest = value.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        # Kept exactly as written: discovery must name this very string (some issuers end in "/").
+        if (scheme == "https" and host) or (scheme == "http" and host in LOOPBACK_HOSTS):
+            return value
+        raise ValueError(f"issuer_url {value!r} must be an https:// URL (http:// only for a loopback address)")
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes_with_email(cls, value: list[str]) -> list[str]:
+        if "email" not in value:
+            raise ValueError("scopes must include 'email': accounts are matched and checked by email")
+        return value
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _normalise_domains(cls, value: list[str]) -> list[str]:
+        return [domain.strip().lstrip("@").lower() for domain in value if domain.strip()]
+
+    @property
+    def request_scopes(self) -> list[str]:
+        """The scopes sent to the provider: ``openid`` first, then the configured ones."""
+        return ["openid", *(scope for scope in self.scopes if scope != "openid")]
+
+
+def parse_oidc_providers(text: str) -> list[OidcProvider]:
+    """Parse the providers: a bare TOML array of inline tables (the Helm chart's form), ``[[providers]]``
+    tables, or a JSON array (what a config file's own TOML array becomes)."""
     import tomllib
 
     stripped = text.strip()
-    bare_array = stripped.startswith("[") and not stripped.startswith("[[")
+    providers: Any
     try:
-        document = tomllib.loads(f"providers = {stripped}" if bare_array else stripped)
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"oidc_providers is not valid TOML: {error}") from None
-    providers = document.get("providers", document.get("oidc_providers", []))
+        providers = json.loads(stripped)
+    except ValueError:
+        bare_array = stripped.startswith("[") and not stripped.startswith("[[")
+        try:
+            document = tomllib.loads(f"providers = {stripped}" if bare_array else stripped)
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"oidc_providers is not valid TOML: {error}") from None
+        providers = document.get("providers", document.get("oidc_providers", []))
     if not isinstance(providers, list) or not providers:
         raise ValueError("oidc_providers must define at least one [[providers]] table")
+    parsed: list[OidcProvider] = []
     for index, provider in enumerate(providers):
         missing = [key for key in OIDC_REQUIRED_KEYS if not isinstance(provider, dict) or key not in provider]
         if missing:
             raise ValueError(f"oidc_providers[{index}] is missing {', '.join(missing)}")
+        try:
+            parsed.append(OidcProvider.model_validate(provider))
+        except ValidationError as error:
+            problems = "; ".join(_describe_issue(issue["loc"], issue["msg"]) for issue in error.errors())
+            raise ValueError(f"oidc_providers[{index}] ({provider.get('key')}): {problems}") from None
+    keys = [provider.key for provider in parsed]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"oidc_providers: each key must be unique (repeated: {', '.join(duplicates)})")
+    return parsed
+
+
+def _describe_issue(location: tuple[int | str, ...], message: str) -> str:
+    field = ".".join(str(part) for part in location) or "value"
+    return f"{field}: {message.removeprefix('Value error, ')}"
 
 
 def redact_url(url: str) -> str:

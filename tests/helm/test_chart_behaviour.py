@@ -366,6 +366,29 @@ def test_agents_run_against_the_in_cluster_server_with_sandbox_settings(render: 
     assert "AWS_SECRET_ACCESS_KEY" not in env, "agents reach artifacts through the server"
 
 
+def test_pools_build_job_environments_on_their_work_volume_with_their_own_settings(render: Render) -> None:
+    chart = render("gpu-pools")
+    inference, cpu = pool(chart, "inference"), pool(chart, "cpu")
+    env = {name: e.get("value") for name, e in env_of(inference).items()}
+    assert env["RUNYARD_AGENT_WORK_DIR"] == "/work"
+    assert env["UV_CACHE_DIR"] == "/work/.cache/uv"
+    assert {k: v for k, v in env.items() if k.startswith("RUNYARD_AGENT_ENV_")} == {
+        "RUNYARD_AGENT_ENV_CACHE_MB": "40960",
+        "RUNYARD_AGENT_ENV_INSTALL_TIMEOUT_SECONDS": "1800",
+        "RUNYARD_AGENT_ENV_PYTHON": "/usr/local/bin/python3",
+        "RUNYARD_AGENT_ENV_SYSTEM_SITE_PACKAGES": "true",
+    }
+    # A pool that sets nothing gets the defaults, and the image's own python.
+    defaults = {name: e.get("value") for name, e in env_of(cpu).items() if name.startswith("RUNYARD_AGENT_ENV_")}
+    assert defaults == {
+        "RUNYARD_AGENT_ENV_CACHE_MB": "20480",
+        "RUNYARD_AGENT_ENV_INSTALL_TIMEOUT_SECONDS": "1200",
+        "RUNYARD_AGENT_ENV_SYSTEM_SITE_PACKAGES": "false",
+    }
+    mounts = {m["name"]: m["mountPath"] for m in container(inference)["volumeMounts"]}
+    assert mounts["work"] == "/work"
+
+
 def test_agent_probes_check_a_fresh_heartbeat_file(render: Render) -> None:
     agent = container(pool(render("defaults"), "default"))
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):

@@ -47,6 +47,7 @@ def start_job(
     network: bool = True,
     run_as: tuple[int, int] | None = None,
     declared: Mapping[str, str] | None = None,
+    loopback_ports: Sequence[int] = (),
 ) -> Job:
     """Start ``argv`` or a python ``script`` (through the runner, as a recipe's entrypoint) under ``level``."""
     root = tmp_path / f"attempt-{uuid.uuid4().hex[:8]}"
@@ -79,6 +80,7 @@ def start_job(
         limits=limits or Limits(timeout_seconds=120),
         network=network,
         run_as=run_as,
+        loopback_ports=loopback_ports,
     )
     process = LEVELS[level]().start(spec)
     stdout: list[bytes] = []

@@ -54,6 +54,7 @@ def test_settings_survive_the_export_to_worker_processes_with_every_secret() -> 
         auth_enabled=True,
         cookie_secret="q" * 64,
         oidc_providers=OIDC,  # type: ignore[arg-type]
+        root_url="https://runyard.example.com",  # OIDC callbacks are built on it
         admin_password="bootstrap password",  # type: ignore[arg-type]
         redis_url="redis://:pw@127.0.0.1:6379/0",  # type: ignore[arg-type]
         pools=[{"name": "gpu", "gpus_per_replica": 2}],  # type: ignore[list-item]
@@ -83,6 +84,7 @@ def test_two_workers_start_with_oidc_configured_and_serve_authenticated_requests
         extra_args=["--workers", "2"],
         extra_env=env,
     )
+    server.env["RUNYARD_ROOT_URL"] = server.url  # OIDC callbacks are built on it
     server.start()
     try:
         for _ in range(6):

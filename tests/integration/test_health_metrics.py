@@ -9,7 +9,14 @@ from tests.support.servers import LiveServer
 
 def test_health_and_ready(server: LiveServer) -> None:
     assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
-    assert httpx.get(f"{server.url}/ready").json() == {"status": "ready"}
+    ready = httpx.get(f"{server.url}/ready")
+    assert ready.status_code == 200
+    # The shared server may hold other tests' pools with queued jobs and no worker left: those are
+    # named as degraded (tests/integration/test_sandbox_attacks.py proves when), the server stays ready.
+    body = ready.json()
+    assert body == {"status": "ready"} or (
+        body["status"] == "degraded" and all("no live worker" in why for why in body["degraded_pools"].values())
+    ), body
     assert httpx.get(f"{server.url}/version").text
 
 

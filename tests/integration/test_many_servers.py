@@ -156,6 +156,7 @@ def test_every_job_runs_exactly_once_on_real_agents(replicas: list[LiveServer], 
 
     The agents use the ``process`` isolation level because the side-effect directory lies outside a
     job's sandbox: with filesystem isolation the jobs could not write there, which is the point of it.
+    For the same reason a root agent runs these jobs as root (``RUN_AS_UID=0``), not as its job user.
     """
     side_effects = tmp_path / "side-effects"
     side_effects.mkdir()
@@ -176,7 +177,11 @@ def test_every_job_runs_exactly_once_on_real_agents(replicas: list[LiveServer], 
             pool=pool,
             work_dir=tmp_path / "agents",
             slots=LOOPS_PER_AGENT,
-            extra_env={"RUNYARD_SANDBOX_ISOLATION": "process", "RUNYARD_AGENT_HEARTBEAT_SECONDS": "2"},
+            extra_env={
+                "RUNYARD_SANDBOX_ISOLATION": "process",
+                "RUNYARD_SANDBOX_RUN_AS_UID": "0",
+                "RUNYARD_AGENT_HEARTBEAT_SECONDS": "2",
+            },
         ).start()
         for index in range(AGENTS)
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import sys
@@ -91,11 +92,12 @@ class TestLimits:
         assert pairs[resource.RLIMIT_CORE] == (0, 0)
 
 
-def test_stronger_level_wins() -> None:
-    assert stronger("auto", "process") == "process"
+def test_a_requested_level_only_raises_the_operators() -> None:
     assert stronger("process", "bubblewrap") == "bubblewrap"
     assert stronger("namespace", "process") == "namespace"
-    assert stronger("auto", "auto") == "auto"
+    assert stronger("bubblewrap", "process") == "bubblewrap"
+    # A recipe's "auto" is no preference: the operator's level stands.
+    assert stronger("namespace", "auto") == "namespace"
 
 
 def test_read_only_paths_cover_the_interpreter_without_duplicates() -> None:
@@ -174,3 +176,80 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert delays[-1] >= 4.0
     backoff.reset()
     assert backoff.next_delay() <= 1.0
+
+
+def test_the_agent_computes_a_bundles_digest_as_the_server_did(tmp_path: Path) -> None:
+    from runyard.agent.bundles import content_digest
+    from runyard.client._recipes import make_bundle
+    from runyard.services.recipes import parse_bundle
+
+    folder = tmp_path / "recipe"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "runyard.yaml").write_text("name: digest-check\nentrypoint: main.py\n")
+    (folder / "main.py").write_text("print('hi')\n")
+    (folder / "pkg" / "run.sh").write_text("#!/bin/sh\n")
+    (folder / "pkg" / "run.sh").chmod(0o755)
+    archive = tmp_path / "bundle.tar.gz"
+    archive.write_bytes(make_bundle(folder))
+    with archive.open("rb") as handle:
+        assert content_digest(archive) == parse_bundle(handle).digest
+    (folder / "main.py").write_text("print('swapped')\n")
+    archive.write_bytes(make_bundle(folder))
+    with archive.open("rb") as handle:
+        swapped = parse_bundle(handle).digest
+    assert content_digest(archive) == swapped
+
+
+def test_auto_falls_back_to_the_process_level_only_when_the_operator_allows_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A machine where no namespace level works cannot exist here on demand: the probe says so instead.
+    from runyard.agent.sandbox import levels
+
+    monkeypatch.setattr(levels, "probe", lambda level, run_as=None: None if level == "process" else "no userns")
+    with pytest.raises(SandboxError, match="RUNYARD_SANDBOX_ALLOW_PROCESS=true"):
+        levels.choose("auto")
+    assert levels.choose("auto", allow_process=True).name == "process"
+    assert levels.choose("process").name == "process"
+    with pytest.raises(SandboxError, match="'namespace' is not available"):
+        levels.choose("process", requested="namespace")
+
+
+def test_a_recipe_asking_for_process_gets_the_operators_stronger_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runyard.agent.sandbox import levels
+
+    monkeypatch.setattr(levels, "probe", lambda level, run_as=None: "no bwrap" if level == "bubblewrap" else None)
+    assert levels.choose("auto", requested="process").name == "namespace"
+    assert levels.choose("auto", requested="process", allow_process=True).name == "namespace"
+    assert levels.choose("namespace", requested="process").name == "namespace"
+    with pytest.raises(SandboxError, match="unknown isolation level 'weak'"):
+        levels.choose("auto", requested="weak")
+
+
+def test_unreachable_for_names_the_directory_that_blocks_a_user() -> None:
+    import tempfile
+
+    from runyard.agent.sandbox.users import unreachable_for
+
+    # Not under pytest's own (mode 700) temporary root, which would block the stranger first.
+    with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
+        _check_unreachable(Path(scratch), unreachable_for)
+
+
+def _check_unreachable(tmp_path: Path, unreachable_for) -> None:  # type: ignore[no-untyped-def]
+    locked = tmp_path / "locked"
+    (locked / "inner").mkdir(parents=True)
+    target = locked / "inner" / "python"
+    target.write_text("")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(locked / "inner", 0o755)
+    target.chmod(0o755)
+    locked.chmod(0o700)
+    owner = os.stat(locked).st_uid
+    stranger = owner + 54321
+    assert unreachable_for(target, stranger, stranger) == f"{locked} is mode 0700, owned by uid {owner}"
+    assert unreachable_for(target, owner, os.stat(locked).st_gid) is None
+    locked.chmod(0o711)
+    assert unreachable_for(target, stranger, stranger) is None
+    target.chmod(0o700)
+    assert unreachable_for(target, stranger, stranger) == f"{target} is mode 0700, owned by uid {owner}"

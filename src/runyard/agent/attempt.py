@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +29,17 @@ from runyard.agent.backoff import Backoff
 from runyard.agent.bundles import BundleCache, BundleError
 from runyard.agent.entrypoint import entrypoint_argv
 from runyard.agent.environment import job_environment
+from runyard.agent.environments import (
+    Environment,
+    EnvironmentCache,
+    EnvironmentCancelled,
+    EnvironmentFailed,
+    EnvironmentSpec,
+    normalise,
+    probe_interpreter,
+)
 from runyard.agent.logs import LogShipper, start_pumps
-from runyard.agent.sandbox import Limits, Outcome, SandboxedProcess, SandboxError, SandboxSpec, choose, stronger
+from runyard.agent.sandbox import Limits, Outcome, SandboxedProcess, SandboxError, SandboxSpec, choose
 from runyard.agent.sandbox.outcome import AGENT_SHUTDOWN
 from runyard.client._agent import AgentAPI
 from runyard.errors import Conflict, NotFound, RunyardError, Unavailable
@@ -50,6 +61,9 @@ class AgentContext:
     sandbox: SandboxSettings
     run_as: tuple[int, int] | None
     stopping: threading.Event
+    environments: EnvironmentCache
+    env_python: str
+    env_system_site_packages: bool = False
 
 
 def _tighter(first: Any, second: Any) -> Any:
@@ -92,6 +106,7 @@ class AttemptRunner(threading.Thread):
         # Set once the attempt has reported ``running`` (or ended without getting that far).
         self.started = threading.Event()
         self._cancel_reason: str | None = None
+        self._environment: Environment | None = None
         self._lock = threading.Lock()
         self.root = context.work_root / "attempts" / f"{self.job_id}-{self.attempt}"
 
@@ -116,6 +131,8 @@ class AttemptRunner(threading.Thread):
             self._report_final(Outcome("failed", None, "sandbox error: agent failure (see the agent log)"))
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            if self._environment is not None:
+                self._environment.release()
             self.started.set()
             self._on_done(self)
 
@@ -124,6 +141,11 @@ class AttemptRunner(threading.Thread):
         shipper = LogShipper(client, self.job_id, self.attempt)
         try:
             process = self._start(shipper)
+        except EnvironmentFailed as error:
+            shipper.note(f"cannot start the job: {error.reason}")
+            shipper.close()
+            self._report_final(Outcome("failed", None, error.reason))
+            return
         except (SandboxError, BundleError, RunyardError, OSError) as error:
             message = getattr(error, "message", None) or str(error)
             shipper.note(f"cannot start the job: {message}")
@@ -152,10 +174,13 @@ class AttemptRunner(threading.Thread):
         settings = self.context.sandbox
         requested = assignment.get("sandbox") or {}
         network = bool(requested.get("network", True)) and settings.network
+        # The recipe may only raise the operator's level (docs/sandbox.md, "How the level is chosen").
         sandbox = choose(
-            stronger(str(requested.get("isolation") or "auto"), settings.isolation),
+            settings.isolation,
             self.context.run_as,
+            requested=str(requested.get("isolation") or "auto"),
             need_network_isolation=not network,
+            allow_process=settings.allow_process,
         )
         work, output, tmp = self.root / "work", self.root / "output", self.root / "tmp"
         shutil.rmtree(self.root, ignore_errors=True)
@@ -165,8 +190,13 @@ class AttemptRunner(threading.Thread):
         shutil.copytree(self.context.bundles.get(recipe), work, dirs_exist_ok=True)
         parameters = assignment.get("parameters") or {}
         gpus = [str(gpu) for gpu in assignment.get("gpus") or []]
+        try:
+            environment = self._prepare_environment(recipe, shipper)
+        except EnvironmentCancelled:
+            return None
+        python = str(environment.python) if environment is not None else sys.executable
         spec = SandboxSpec(
-            argv=entrypoint_argv(recipe["entrypoint"], parameters, self.root / ".runyard"),
+            argv=entrypoint_argv(recipe["entrypoint"], parameters, self.root / ".runyard", python),
             env=job_environment(
                 tracking_uri=self.context.tracking_uri,
                 run_id=str(assignment.get("run_id") or ""),
@@ -180,6 +210,7 @@ class AttemptRunner(threading.Thread):
                 output_dir=output,
                 tmp_dir=tmp,
                 declared=assignment.get("env"),
+                virtualenv=environment.path if environment is not None else None,
             ),
             root_dir=self.root,
             work_dir=work,
@@ -187,6 +218,8 @@ class AttemptRunner(threading.Thread):
             network=network,
             run_as=self.context.run_as,
             devices=_gpu_devices(gpus),
+            extra_ro_paths=self._environment_paths(environment),
+            loopback_ports=_loopback_ports(self.context.tracking_uri),
         )
         shipper.note(f"running {recipe.get('name')} v{recipe.get('version')} in the {sandbox.name} sandbox")
         with self._lock:
@@ -194,6 +227,44 @@ class AttemptRunner(threading.Thread):
                 return None
             self._process = sandbox.start(spec)
             return self._process
+
+    def _prepare_environment(self, recipe: dict[str, Any], shipper: LogShipper) -> Environment | None:
+        """The cached environment of the recipe's requirements (``None``: it has none, use the agent's python).
+
+        Raises:
+            EnvironmentFailed: it cannot be built (the job fails with that reason).
+            EnvironmentCancelled: the job was cancelled meanwhile.
+        """
+        requirements = normalise([str(line) for line in recipe.get("requirements") or []])
+        if not requirements:
+            return None
+        context = self.context
+        spec = EnvironmentSpec(
+            requirements=requirements,
+            interpreter=probe_interpreter(context.env_python),
+            system_site_packages=context.env_system_site_packages,
+        )
+
+        def output(line: str) -> None:
+            shipper.add("system", f"[environment] {line}")
+
+        environment = context.environments.acquire(
+            spec,
+            output=output,
+            should_stop=lambda: self._cancel_reason is not None or context.stopping.is_set(),
+        )
+        self._environment = environment
+        how = "built" if environment.built else "reused"
+        output(f"environment {environment.digest} ready in {environment.seconds:.2f} s ({how})")
+        log.info("attempt %s/%s: environment %s %s in %.2f s", *self.key, environment.digest, how, environment.seconds)
+        return environment
+
+    @staticmethod
+    def _environment_paths(environment: Environment | None) -> list[Path]:
+        """What a filesystem-isolated job must see read-only to run in its environment."""
+        if environment is None:
+            return []
+        return [environment.path, *(Path(prefix) for prefix in environment.interpreter_prefixes)]
 
     def _report_running(self) -> bool:
         """``False`` if the server says the attempt is no longer current."""
@@ -254,6 +325,19 @@ class AttemptRunner(threading.Thread):
             except RunyardError as error:
                 log.error("final report of %s/%s refused: %s", self.job_id, self.attempt, error.message)
                 return
+
+
+def _loopback_ports(tracking_uri: str) -> list[int]:
+    """The tracking server's port when it listens on the host's loopback: a private network forwards it."""
+    url = urllib.parse.urlsplit(tracking_uri)
+    host = url.hostname or ""
+    if host != "localhost" and not (host.startswith("127.") or host == "::1"):
+        return []
+    try:
+        port = url.port
+    except ValueError:
+        return []
+    return [port or (443 if url.scheme == "https" else 80)]
 
 
 def _gpu_devices(gpus: list[str]) -> list[Path]:

@@ -23,8 +23,10 @@ def parameter_arguments(parameters: Mapping[str, Any]) -> list[str]:
     return arguments
 
 
-def entrypoint_argv(entrypoint: Mapping[str, Any], parameters: Mapping[str, Any], control_dir: Path) -> list[str]:
-    """The argv for ``entrypoint``; python kinds go through the runner (copied into ``control_dir``).
+def entrypoint_argv(
+    entrypoint: Mapping[str, Any], parameters: Mapping[str, Any], control_dir: Path, python: str = sys.executable
+) -> list[str]:
+    """The argv for ``entrypoint``; python kinds go through the runner (copied into ``control_dir``), run by ``python``.
 
     Raises:
         SandboxError: the entrypoint is malformed.
@@ -45,5 +47,5 @@ def entrypoint_argv(entrypoint: Mapping[str, Any], parameters: Mapping[str, Any]
         control_dir.mkdir(parents=True, exist_ok=True)
         runner = control_dir / "runner.py"
         shutil.copyfile(RUNNER, runner)
-        return [sys.executable, "-u", str(runner), str(control_dir), kind, target, *parameter_arguments(parameters)]
+        return [python, "-u", str(runner), str(control_dir), kind, target, *parameter_arguments(parameters)]
     raise SandboxError(f"unsupported entrypoint {dict(entrypoint)!r}: kind must be python, module or command")

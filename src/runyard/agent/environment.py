@@ -3,6 +3,8 @@
 Nothing of the agent's own environment passes through: no ``RUNYARD_AGENT_TOKEN``, no cloud or
 database credentials. The job gets the tracking coordinates of its run, its scoped token, its
 parameters and directories, its GPUs, a minimal ``PATH`` and the variables its recipe or job declared.
+A recipe with requirements runs in its own virtualenv (``VIRTUAL_ENV``, first on ``PATH``); one
+without runs with the agent's interpreter.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RESERVED_PREFIXES = ("MLFLOW_TRACKING_", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "RUNYARD_")
 
 
-def minimal_path() -> str:
-    """System directories plus the agent interpreter's ``bin`` (so ``python`` is the one with mlflow)."""
-    return f"{os.path.dirname(sys.executable)}:{SYSTEM_PATH}"
+def minimal_path(virtualenv: Path | None = None) -> str:
+    """System directories after the job's virtualenv ``bin``, else the agent interpreter's ``bin``."""
+    first = str(virtualenv / "bin") if virtualenv is not None else os.path.dirname(sys.executable)
+    return f"{first}:{SYSTEM_PATH}"
 
 
 def job_environment(
@@ -38,6 +41,7 @@ def job_environment(
     output_dir: Path,
     tmp_dir: Path,
     declared: Mapping[str, str] | None = None,
+    virtualenv: Path | None = None,
 ) -> dict[str, str]:
     """The complete environment of one attempt's process."""
     env: dict[str, str] = {}
@@ -56,12 +60,14 @@ def job_environment(
             "CUDA_VISIBLE_DEVICES": ",".join(gpus),
             "HOME": str(work_dir),
             "TMPDIR": str(tmp_dir),
-            "PATH": minimal_path(),
+            "PATH": minimal_path(virtualenv),
             # Not secrets, and needed for live logs and sane text: unbuffered python, UTF-8 locale.
             "PYTHONUNBUFFERED": "1",
             "LANG": "C.UTF-8",
         }
     )
+    if virtualenv is not None:
+        env["VIRTUAL_ENV"] = str(virtualenv)
     if token:
         env["MLFLOW_TRACKING_TOKEN"] = token
     return env

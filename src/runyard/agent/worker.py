@@ -29,6 +29,7 @@ from runyard import __version__
 from runyard.agent.attempt import AgentContext, AttemptRunner
 from runyard.agent.backoff import Backoff
 from runyard.agent.bundles import BundleCache
+from runyard.agent.environments import EnvironmentCache, default_python
 from runyard.agent.heartbeat_file import touch
 from runyard.agent.sandbox import outcome
 from runyard.client._agent import AgentAPI
@@ -92,6 +93,14 @@ class Agent:
             sandbox=sandbox,
             run_as=run_as,
             stopping=self.stopping,
+            environments=EnvironmentCache(
+                work_root / "envs",
+                limit_mb=settings.env_cache_mb,
+                timeout_seconds=settings.env_install_timeout_seconds,
+                installer_name=settings.env_installer,
+            ),
+            env_python=settings.env_python or default_python(),
+            env_system_site_packages=settings.env_system_site_packages,
         )
         self.worker_id: str | None = None
         self.heartbeat_seconds = settings.heartbeat_seconds

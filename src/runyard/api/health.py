@@ -10,7 +10,9 @@ from starlette.responses import Response
 from runyard import __version__
 from runyard.api import access
 from runyard.api.deps import platform_of
+from runyard.api.observability import expected_pools
 from runyard.api.responses import JSONResponse
+from runyard.services import pools as pool_service
 
 router = APIRouter(tags=["health"])
 
@@ -23,12 +25,21 @@ async def health() -> Response:
 
 @router.get("/ready", dependencies=[access.public])
 async def ready(request: Request) -> Response:
-    """The server can serve: the metadata database answers."""
+    """The server can serve: the metadata database answers. Pools without a worker are named, as degraded.
+
+    A degraded pool does not make the server unready (200): its API still serves, and taking
+    replicas out of rotation would not bring an agent back.
+    """
     context = platform_of(request)
+    expected = expected_pools(context.settings)
     try:
         await context.read(lambda c: c.execute(text("SELECT 1")).scalar())
+        pools = await context.read(lambda c: pool_service.list_pools(c, expected))
     except Exception as error:  # any failure means "not ready", with the reason
         return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
+    degraded = {pool.name: pool.problem for pool in pools if pool.status == "degraded"}
+    if degraded:
+        return JSONResponse({"status": "degraded", "degraded_pools": degraded})
     return JSONResponse({"status": "ready"})
 
 

@@ -30,6 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runyard.api.deps import platform_of
 from runyard.scheduler.platform import Platform
 from runyard.services import platform_stats
+from runyard.services import pools as pool_service
+from runyard.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ class PlatformCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         try:
             with self.platform.database.read() as connection:
-                stats = platform_stats.collect(connection)
+                stats = platform_stats.collect(connection, expected_pools(self.platform.settings))
         except Exception:  # a scrape must not fail because the database is briefly away
             logger.warning("platform gauges unavailable", exc_info=True)
             return
@@ -111,11 +113,23 @@ class PlatformCollector(Collector):
             ("runyard_jobs", "Jobs per state.", "state", stats.jobs_by_state),
             ("runyard_pool_gpus_total", "GPUs of the active workers of each pool.", "pool", stats.pool_gpus_total),
             ("runyard_pool_gpus_used", "GPUs held by assigned or running jobs.", "pool", stats.pool_gpus_used),
+            ("runyard_pool_workers", "Live workers of each pool.", "pool", stats.pool_workers),
+            (
+                "runyard_pool_degraded",
+                "1 when a pool has no live worker while jobs wait for it (or the server runs it itself).",
+                "pool",
+                stats.pool_degraded,
+            ),
         ):
             gauge = GaugeMetricFamily(name, documentation, labels=[label])
             for key, value in sorted(values.items()):
                 gauge.add_metric([key], value)
             yield gauge
+
+
+def expected_pools(settings: ServerSettings) -> tuple[str, ...]:
+    """Pools that must have a live worker: the local pool, when this server runs its agent."""
+    return (pool_service.LOCAL_POOL,) if settings.local_pool else ()
 
 
 def _exposition(platform: Platform) -> bytes:

@@ -30,11 +30,12 @@ def list_pools(server: ServerOption = DEFAULT_SERVER, as_json: JsonOption = Fals
             p["jobs_running"],
             ", ".join(p["queues"]),
             ",".join(f"{k}={v}" for k, v in p["labels"].items()),
+            p.get("status", "ok") + (f": {p['problem']}" if p.get("problem") else ""),
         )
         for p in pools
     ]
     print_table(
-        ("POOL", "GPUS/REPLICA", "WORKERS", "GPUS USED", "SLOTS", "JOBS", "QUEUES", "LABELS"),
+        ("POOL", "GPUS/REPLICA", "WORKERS", "GPUS USED", "SLOTS", "JOBS", "QUEUES", "LABELS", "STATUS"),
         rows,
         empty="no pools yet: start an agent (runyard agent --pool NAME) or configure pools",
     )

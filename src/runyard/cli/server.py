@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from typing import Annotated
@@ -11,9 +10,9 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
-from uvicorn.supervisors import Multiprocess
 
 from runyard.cli import local_pool
+from runyard.cli.logging_setup import configure_logging
 from runyard.cli.output import console, fail
 from runyard.cli.settings_flags import (
     ArtifactsOption,
@@ -44,7 +43,7 @@ def _export_to_workers(settings: ServerSettings) -> None:
 
 def serve(settings: ServerSettings) -> None:
     """Open the stores, then serve until interrupted."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     try:
         database = prepare_database(settings)
     except RunyardError as error:
@@ -63,16 +62,16 @@ def serve(settings: ServerSettings) -> None:
         f"runyard server on http://{settings.host}:{settings.port} — database {redact_url(settings.database_url)}, "
         f"artifacts {settings.artifacts_uri}"
     )
-    with local_pool.local_agent(settings):
+    with local_pool.local_agent(settings) as agent:
         if settings.workers == 1:
             config = _uvicorn_config(settings, create_app(settings, database))
-            uvicorn.Server(config).run(sockets=[_listening_socket(config)])
+            local_pool.AgentFirstServer(config, agent).run(sockets=[_listening_socket(config)])
             return
         database.dispose()
         _export_to_workers(settings)
         _prepare_multiprocess_metrics(settings)
         config = _uvicorn_config(settings, "runyard.server.asgi:create_app_from_environment")
-        Multiprocess(config, sockets=[_listening_socket(config)]).run()
+        local_pool.AgentFirstMultiprocess(config, [_listening_socket(config)], agent).run()
 
 
 def _prepare_multiprocess_metrics(settings: ServerSettings) -> None:
@@ -96,6 +95,8 @@ def _uvicorn_config(settings: ServerSettings, app: FastAPI | str) -> uvicorn.Con
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         timeout_keep_alive=30,
+        # Long polls (claims, log follows) must not hold a stop for long.
+        timeout_graceful_shutdown=3,
     )
 
 
@@ -112,6 +113,14 @@ def server(
         bool | None,
         typer.Option("--local-pool/--no-local-pool", help="Run a compute pool beside the server (default on)."),
     ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="debug, info, warning or error, for the server and its local agent (default info; env "
+            "RUNYARD_LOG_LEVEL).",
+        ),
+    ] = None,
 ) -> None:
     """Run the runyard server (MLflow-compatible tracking API, registry, platform API, scheduler)."""
     settings = build_settings(
@@ -124,5 +133,6 @@ def server(
         artifacts_destination=artifacts_destination,
         registry_uri=registry_destination,
         local_pool=local_pool,
+        log_level=log_level,
     )
     serve(settings)

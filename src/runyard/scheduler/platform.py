@@ -17,9 +17,11 @@ from sqlalchemy import Connection
 
 from runyard.scheduler.placement import Placer
 from runyard.scheduler.watchdog import Watchdog
+from runyard.scheduler.webhook_loop import WebhookLoop
 from runyard.services import pools as pool_service
 from runyard.services.identity_protocol import Authenticator, LocalOperator
 from runyard.services.registry_workflows import RegistryStores
+from runyard.services.secret_box import SecretBox, box_for
 from runyard.settings import ServerSettings
 from runyard.stores.artifacts import open_store
 from runyard.stores.artifacts.base import ArtifactStore
@@ -57,6 +59,9 @@ class Platform:
             lease_seconds=settings.lease_seconds,
             stale_run_seconds=settings.stale_run_seconds,
         )
+        # Encrypts stored secrets (webhook signing secrets); the same key on every replica.
+        self.secrets: SecretBox = box_for(settings)
+        self.webhook_loop = WebhookLoop(database, self.secrets, settings)
 
     @property
     def registry(self) -> ArtifactStore:
@@ -123,8 +128,10 @@ class Platform:
         await asyncio.to_thread(self.sync_pools)
         await self.wakeups.start()
         self.watchdog.start()
+        self.webhook_loop.start()
 
     async def stop(self) -> None:
+        await self.webhook_loop.stop()
         await self.watchdog.stop()
         await self.wakeups.stop()
         self.database.dispose()

@@ -24,11 +24,12 @@ from runyard.api.mlflow import (
     runs,
     server_info,
     ui_endpoints,
+    webhooks,
     workspaces,
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
-from runyard.api.v1 import jobs, pools, recipes, registry_events, workers
+from runyard.api.v1 import auth_oidc, jobs, pools, recipes, registry_events, workers
 from runyard.api.workspace import artifact_path_in_workspace, current_workspace
 from runyard.scheduler.platform import Platform
 from runyard.server.assembly import build_platform
@@ -51,7 +52,7 @@ PLAIN_ROUTES_ACCESS = {
 
 def _mlflow_router() -> APIRouter:
     router = APIRouter()
-    for module in (experiments, runs, metrics, artifacts, registered_models, model_versions, logged_models):
+    for module in (experiments, runs, metrics, artifacts, registered_models, model_versions, logged_models, webhooks):
         router.include_router(module.router)
     return router
 
@@ -100,6 +101,7 @@ def create_app_for(platform: Platform) -> FastAPI:
     app.include_router(ui_endpoints.router)
     app.include_router(_platform_router(), prefix="/api/v1")
     app.include_router(auth_router())
+    app.include_router(auth_oidc.build_router(platform.settings), prefix="/api/v1")
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)

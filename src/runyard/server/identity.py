@@ -15,6 +15,7 @@ from starlette.requests import Request
 from runyard.api.auth.guards import check_host, check_origin
 from runyard.api.deps import platform_of
 from runyard.domain.identity import ANONYMOUS, LOCAL_PRINCIPAL, Principal
+from runyard.errors import Unauthenticated
 from runyard.services.identity_sessions import COOKIE_NAME
 
 SESSION_COOKIE = COOKIE_NAME
@@ -38,9 +39,20 @@ async def resolve_principal(request: Request) -> Principal:
             )
         else:
             client = request.client.host if request.client else None
-            principal = await anyio.to_thread.run_sync(
-                platform.authenticator.authenticate, authorization, cookie, workspace, client
-            )
+            try:
+                principal = await anyio.to_thread.run_sync(
+                    platform.authenticator.authenticate, authorization, cookie, workspace, client
+                )
+            except Unauthenticated:
+                # A browser keeps an ended session's cookie. Alone, it must not lock its owner out of the
+                # sign-in routes: it counts as no credential, and every other route answers 401 as before.
+                if authorization is not None:
+                    raise
+                principal = (
+                    ANONYMOUS
+                    if workspace is None
+                    else Principal(kind="anonymous", name="anonymous", workspace=workspace)
+                )
         check_origin(request, principal, settings)
     request.state.principal = principal
     return principal

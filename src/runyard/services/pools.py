@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from runyard.domain.clock import now_ms
 from runyard.errors import InvalidParameter, NotFound
 from runyard.services.workspaces import current_workspace
+from runyard.stores.metadata import compute_stats
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata import pools as store
 from runyard.stores.metadata import workers as worker_store
@@ -42,6 +43,10 @@ class Pool:
     gpus_in_use: int
     slots_total: int
     jobs_running: int
+    jobs_waiting: int = 0
+    # "ok", or "degraded" when no live worker serves the pool while it is expected to have one.
+    status: str = "ok"
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +131,22 @@ def ensure_agent_pool(connection: Connection, name: str, gpus: int) -> None:
         store.raise_pool_gpus(connection, name, gpus, now)
 
 
-def list_pools(connection: Connection) -> list[Pool]:
+def _health(name: str, workers: int, waiting: int, expected: Sequence[str]) -> tuple[str, str | None]:
+    """A pool is degraded when it has no live worker and jobs wait for it, or the server runs it itself."""
+    if workers > 0:
+        return "ok", None
+    if waiting > 0:
+        return "degraded", f"no live worker; {waiting} queued job(s) of the queues it serves wait for one"
+    if name in expected:
+        return "degraded", "no live worker; the server runs this pool's agent itself: see the server log"
+    return "ok", None
+
+
+def list_pools(connection: Connection, expected: Sequence[str] = ()) -> list[Pool]:
+    """Every pool with its live capacity; ``expected`` names pools that must have a worker (the local one)."""
     rows = store.list_pools(connection)
+    # Queued jobs of every workspace: a pool serves its queues for all of them.
+    queued = compute_stats.queued_jobs_by_queue(connection)
     served = store.queues_by_pool(connection)
     workers = worker_store.list_workers(connection, pool=None, include_gone=False)
     in_use: dict[str, int] = {}
@@ -139,6 +158,8 @@ def list_pools(connection: Connection) -> list[Pool]:
     result = []
     for row in rows:
         members = [worker for worker in workers if worker.pool == row.name]
+        waiting = sum(queued.get(queue, 0) for queue in served.get(row.name, []))
+        status, problem = _health(row.name, len(members), waiting, expected)
         result.append(
             Pool(
                 name=row.name,
@@ -151,6 +172,9 @@ def list_pools(connection: Connection) -> list[Pool]:
                 gpus_in_use=sum(in_use.get(worker.worker_id, 0) for worker in members),
                 slots_total=sum(int(worker.slots) for worker in members),
                 jobs_running=sum(running.get(worker.worker_id, 0) for worker in members),
+                jobs_waiting=waiting,
+                status=status,
+                problem=problem,
             )
         )
     return result

@@ -15,6 +15,7 @@ from runyard.domain.clock import now_ms
 from runyard.domain.registry import EventType, RegistryEvent
 from runyard.domain.tracking import Page
 from runyard.errors import InvalidParameter
+from runyard.services import webhooks
 from runyard.services.workspaces import current_workspace, workspace_scope
 from runyard.stores.metadata.registry_tables import registry_events
 
@@ -44,6 +45,8 @@ def record(
             details=orjson.dumps({k: v for k, v in details.items() if v is not None}).decode(),
         )
     )
+    # Same transaction: a webhook delivery exists exactly when the change commits.
+    webhooks.enqueue_registry_event(connection, event_type, model_name, version, details)
 
 
 def list_events(

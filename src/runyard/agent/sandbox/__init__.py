@@ -4,7 +4,15 @@ Only ``runyard.agent`` imports this package. docs/sandbox.md lists what each lev
 """
 
 from runyard.agent.sandbox.base import Sandbox, SandboxedProcess, SandboxError, SandboxSpec
-from runyard.agent.sandbox.levels import BY_STRENGTH, LEVELS, available_levels, choose, probe, stronger
+from runyard.agent.sandbox.levels import (
+    BY_STRENGTH,
+    LEVELS,
+    available_levels,
+    choose,
+    probe,
+    probe_private_network,
+    stronger,
+)
 from runyard.agent.sandbox.limits import Limits
 from runyard.agent.sandbox.outcome import Outcome
 
@@ -20,5 +28,6 @@ __all__ = [
     "available_levels",
     "choose",
     "probe",
+    "probe_private_network",
     "stronger",
 ]

@@ -40,6 +40,7 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_RELATIME = 1 << 21
 MNT_DETACH = 2
+PR_SET_NO_NEW_PRIVS = 38
 # Flags the kernel locks on mounts inherited from a more privileged namespace: a read-only remount
 # must repeat them or it fails with EPERM.
 _STATVFS_TO_MS = {
@@ -180,6 +181,12 @@ def run_job(spec: dict[str, Any]) -> int:
                     signal.signal(getattr(signal, name), signal.SIG_DFL)
             for which, soft, hard in spec["rlimits"]:
                 resource.setrlimit(which, (soft, hard))
+            if spec.get("run_as"):
+                uid, gid = spec["run_as"]
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+            _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
             os.execvp(spec["argv"][0], spec["argv"])
         except OSError as error:
             sys.stderr.write(f"runyard sandbox: cannot run {spec['argv'][0]!r}: {error.strerror}\n")

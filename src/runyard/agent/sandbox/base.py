@@ -23,6 +23,7 @@ from typing import IO, ClassVar
 from runyard.agent.sandbox import tree
 from runyard.agent.sandbox.limits import Limits, preexec_for
 from runyard.agent.sandbox.outcome import Outcome, classify
+from runyard.agent.sandbox.users import unreachable_for
 
 SANDBOX_ID_VARIABLE = "RUNYARD_SANDBOX_ID"
 CONTROL_DIR_NAME = ".runyard"
@@ -48,8 +49,13 @@ class SandboxSpec:
     limits: Limits = field(default_factory=Limits)
     network: bool = True
     run_as: tuple[int, int] | None = None
+    # Read-only host directories the job sees at the filesystem-isolating levels (e.g. a recipe's
+    # virtualenv prepared by the agent); they must be readable by the user the job runs as.
     extra_ro_paths: Sequence[Path] = ()
     devices: Sequence[Path] = ()
+    # Host loopback TCP ports a networked job in a private network may still reach (the tracking
+    # server's, when it listens on 127.0.0.1); every other host loopback service stays unreachable.
+    loopback_ports: Sequence[int] = ()
 
     @property
     def control_dir(self) -> Path:
@@ -70,6 +76,8 @@ class SandboxedProcess:
         self._deadline = (
             time.monotonic() + spec.limits.timeout_seconds if spec.limits.timeout_seconds is not None else None
         )
+        # Run once the job's tree is gone (e.g. stopping the job's pasta).
+        self.cleanups: list[Callable[[], None]] = []
 
     @property
     def pid(self) -> int:
@@ -105,6 +113,8 @@ class SandboxedProcess:
                     poll()
         # The direct child is gone; sweep anything it left behind (a daemonised grandchild).
         tree.kill_tree(self.popen.pid, self.sandbox_id)
+        while self.cleanups:
+            self.cleanups.pop()()
         return classify(
             self.popen.returncode,
             killed_for=self._kill_reason,
@@ -115,6 +125,7 @@ class SandboxedProcess:
 
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
 
 
 def _preexec(limits: Limits) -> Callable[[], None]:
@@ -128,6 +139,8 @@ def _preexec(limits: Limits) -> Callable[[], None]:
 
     def setup() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # No set-user-id binary (su, mount, passwd) may give the job back the privileges it was denied.
+        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         apply_limits()
 
     return setup
@@ -160,18 +173,32 @@ class Sandbox(abc.ABC):
 
     wraps_command: ClassVar[bool] = True
 
+    def launcher_user(self, spec: SandboxSpec) -> tuple[int, int] | None:
+        """The user the launched process starts as (a backend may switch to ``spec.run_as`` itself, inside)."""
+        return spec.run_as
+
     def launcher_limits(self, spec: SandboxSpec) -> Limits:
         """The rlimits set on the launched process itself (a backend may apply them later, inside)."""
         return spec.limits
 
-    def start(self, spec: SandboxSpec) -> SandboxedProcess:
+    def start(self, spec: SandboxSpec, pass_fds: Sequence[int] = ()) -> SandboxedProcess:
         """Launch the job in its own session, with its rlimits, as ``spec.run_as`` if given."""
         sandbox_id = uuid.uuid4().hex
         env = {**spec.env, SANDBOX_ID_VARIABLE: sandbox_id}
         spec.control_dir.mkdir(parents=True, exist_ok=True)
-        user, group = spec.run_as if spec.run_as is not None else (None, None)
+        launcher = self.launcher_user(spec)
+        user, group = launcher if launcher is not None else (None, None)
         if spec.run_as is not None:
             _give_to(spec.root_dir, *spec.run_as)
+            # A launcher that mounts the folder as the job user must reach it by path (the process
+            # level is started in it as root, before the switch, and needs no path).
+            if launcher is not None and self.isolates_filesystem:
+                blocked = unreachable_for(spec.root_dir, *spec.run_as)
+                if blocked is not None:
+                    raise SandboxError(
+                        f"the job's folder {spec.root_dir} is not reachable by uid {spec.run_as[0]}, which jobs run "
+                        f"as: {blocked}; give the agent a --work-dir that user can reach"
+                    )
         try:
             popen = subprocess.Popen(
                 self.command(spec),
@@ -182,10 +209,11 @@ class Sandbox(abc.ABC):
                 stderr=subprocess.PIPE,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=tuple(pass_fds),
                 preexec_fn=_preexec(self.launcher_limits(spec)),
                 user=user,
                 group=group,
-                extra_groups=[] if spec.run_as is not None else None,
+                extra_groups=[] if launcher is not None else None,
             )
         except OSError as error:
             raise SandboxError(f"cannot start {spec.argv[0]!r}: {error.strerror or error}") from error

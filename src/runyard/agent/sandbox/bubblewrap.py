@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from typing import ClassVar
 
-from runyard.agent.sandbox.base import Sandbox, SandboxSpec
+from runyard.agent.sandbox import network
+from runyard.agent.sandbox.base import Sandbox, SandboxedProcess, SandboxError, SandboxSpec
 from runyard.agent.sandbox.paths import read_only_paths
 
 
@@ -24,9 +26,11 @@ class BubblewrapSandbox(Sandbox):
         "everything the namespace level guarantees",
         "no capabilities inside the sandbox (the job is not root there)",
         "the sandbox dies with the agent even if the agent is SIGKILLed",
+        "network mode (with pasta): the same private network as the namespace level, pasta beside the sandbox",
     )
     enforces_network: ClassVar[bool] = True
     isolates_filesystem: ClassVar[bool] = True
+    _fds: tuple[int, int] | None = None
 
     @classmethod
     def available(cls) -> str | None:
@@ -62,5 +66,49 @@ class BubblewrapSandbox(Sandbox):
         for device in spec.devices:
             argv += ["--dev-bind-try", str(device), str(device)]
         argv += ["--bind", str(spec.root_dir), str(spec.root_dir)]
+        if self._fds is not None and network.wants_private_network(spec):
+            info, block = self._fds
+            argv += ["--unshare-net", "--dev-bind", network.TUN_DEVICE, network.TUN_DEVICE]
+            argv += ["--info-fd", str(info), "--block-fd", str(block)]
         argv += ["--chdir", str(spec.work_dir), "--", *spec.argv]
         return argv
+
+    def start(self, spec: SandboxSpec, pass_fds: Sequence[int] = ()) -> SandboxedProcess:
+        """With a private network: bwrap reports its init, pasta attaches to it, then the job may start.
+
+        pasta runs beside the sandbox (a job inside a bwrap chroot cannot make namespaces of its own)
+        and is stopped when the job's tree is gone.
+        """
+        if not network.wants_private_network(spec):
+            return super().start(spec, pass_fds)
+        info_read, info_write = os.pipe()
+        block_read, block_write = os.pipe()
+        self._fds = (info_write, block_read)
+        try:
+            process = super().start(spec, (*pass_fds, info_write, block_read))
+        except BaseException:
+            for fd in (info_read, block_write):
+                os.close(fd)
+            raise
+        finally:
+            os.close(info_write)
+            os.close(block_read)
+            self._fds = None
+        try:
+            child = network.read_child_pid(info_read)
+            user = self.launcher_user(spec) or (os.getuid(), os.getgid())
+            pasta = network.attach(child, user, spec)
+        except (SandboxError, OSError) as error:
+            os.close(block_write)
+            process.kill("sandbox error")
+            process.wait()
+            raise SandboxError(str(error)) from error
+
+        def stop_pasta() -> None:
+            pasta.kill()
+            pasta.wait()
+
+        process.cleanups.append(stop_pasta)
+        os.write(block_write, b"1")
+        os.close(block_write)
+        return process

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.deps import platform_of
+from runyard.api.observability import expected_pools
 from runyard.api.openapi import json_body
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
@@ -37,7 +38,9 @@ def queue_json(queue: service.Queue) -> dict[str, Any]:
 
 @router.get("/pools", dependencies=[access.authenticated])
 async def list_pools(request: Request) -> Response:
-    pools = await platform_of(request).read(service.list_pools)
+    platform = platform_of(request)
+    expected = expected_pools(platform.settings)
+    pools = await platform.read(lambda connection: service.list_pools(connection, expected))
     return JSONResponse({"pools": [dataclasses.asdict(pool) for pool in pools]})
 
 

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from runyard.stores.metadata import compute_tables, identity_tables, registry_tables, tables
+from runyard.stores.metadata import (
+    compute_tables,
+    identity_tables,
+    oidc_tables,
+    registry_tables,
+    tables,
+    webhook_tables,
+)
 from runyard.stores.metadata.tables import metadata
 
-__all__ = ["compute_tables", "identity_tables", "metadata", "registry_tables", "tables"]
+__all__ = [
+    "compute_tables",
+    "identity_tables",
+    "metadata",
+    "oidc_tables",
+    "registry_tables",
+    "tables",
+    "webhook_tables",
+]
