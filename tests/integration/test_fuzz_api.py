@@ -36,6 +36,7 @@ BODYLESS = re.compile(
     r"|^DELETE /api/v1/pools/|^POST /api/v1/jobs/\{job_id\}/(cancel|retry)$"
     r"|^POST /api/v1/workers/\{worker_id\}/deregister$|/_registry"
     r"|^DELETE /api/v1/tokens/|^POST /api/v1/auth/logout$|^DELETE /api/3\.0/mlflow/workspaces/"
+    r"|^DELETE /api/2\.0/mlflow/webhooks/"
 )
 
 
