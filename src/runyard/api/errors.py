@@ -73,6 +73,14 @@ async def _operational_error(_request: Request, error: Exception) -> Response:
     return error_response("TEMPORARILY_UNAVAILABLE", "the metadata database is unavailable; retry shortly")
 
 
+async def _overflow_error(_request: Request, error: Exception) -> Response:
+    # A number past what the database driver can bind (64-bit integers) that no route bounded first.
+    logger.info("integer overflow from request input: %s", error)
+    return error_response(
+        "INVALID_PARAMETER_VALUE", "A number in the request is out of range: integers must fit in 64 bits."
+    )
+
+
 async def _unexpected_error(_request: Request, error: Exception) -> Response:
     logger.exception("unhandled error", exc_info=error)
     return error_response("INTERNAL_ERROR", "internal server error; see the server log for details")
@@ -85,4 +93,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _operational_error)
+    app.add_exception_handler(OverflowError, _overflow_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -78,6 +78,11 @@ def query(model: type[BaseModel]) -> OpenApiExtra:
     return {"parameters": parameters}
 
 
+def query_param(name: str, schema: dict[str, Any], *, required: bool = False) -> OpenApiExtra:
+    """One query parameter a handler reads directly from ``request.query_params``."""
+    return {"parameters": [{"name": name, "in": "query", "required": required, "schema": schema}]}
+
+
 def request(model: type[BaseModel], method: str) -> OpenApiExtra:
     """What ``parse_request`` reads: the query string for GET, a JSON body otherwise."""
     return query(model) if method.upper() == "GET" else json_body(model)

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.auth import _deps
+from runyard.api.openapi import json_body
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
 from runyard.domain.clock import now_ms
@@ -44,7 +45,7 @@ def _secure(request: Request) -> bool:
     return bool(root_url and root_url.lower().startswith("https://"))
 
 
-@router.post("/auth/login", dependencies=[access.public])
+@router.post("/auth/login", dependencies=[access.public], openapi_extra=json_body(Login))
 async def login(request: Request) -> Response:
     """Sign in with a local username and password; sets the session cookie."""
     body = await parse_json(request, Login)

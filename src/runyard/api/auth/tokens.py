@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.auth import _deps
+from runyard.api.openapi import json_body
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Token
@@ -34,7 +35,7 @@ def token_json(token: Token) -> dict[str, Any]:
     return dataclasses.asdict(token)
 
 
-@router.post("/tokens", dependencies=[access.authenticated])
+@router.post("/tokens", dependencies=[access.authenticated], openapi_extra=json_body(TokenCreate))
 async def create_token(request: Request) -> Response:
     """Mint a token for the signed-in user (service and agent tokens: admins)."""
     acting = _deps.signed_in(request)

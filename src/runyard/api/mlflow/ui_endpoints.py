@@ -179,6 +179,7 @@ async def upload_ui_artifact(request: Request) -> Response:
     run_id = params.run_uuid
     run = await platform_of(request).read(lambda c: run_service.get_run(c, run_id))
     path = artifact_service.run_file_path(run.info.artifact_uri, params.path)
+    artifact_service.refuse_reserved(path, verb="written")
 
     async def body() -> Any:
         yield bytes(data)

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.deps import platform_of
+from runyard.api.openapi import json_body, query_param
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
 from runyard.domain.workspaces import Workspace, parse_deletion_mode
@@ -58,7 +59,7 @@ async def list_workspaces(request: Request) -> Response:
     return JSONResponse({"workspaces": [workspace_json(workspace) for workspace in found]})
 
 
-@router.post("", dependencies=[access.admin])
+@router.post("", dependencies=[access.admin], openapi_extra=json_body(WorkspaceCreate))
 async def create_workspace(request: Request) -> Response:
     """Create a workspace (201)."""
     body = await parse_json(request, WorkspaceCreate)
@@ -78,7 +79,7 @@ async def get_workspace(name: str, request: Request) -> Response:
     return JSONResponse({"workspace": workspace_json(workspace)})
 
 
-@router.patch("/{name}", dependencies=[access.admin])
+@router.patch("/{name}", dependencies=[access.admin], openapi_extra=json_body(WorkspaceUpdate))
 async def update_workspace(name: str, request: Request) -> Response:
     """Change a workspace's description or artifact root (an empty root clears it)."""
     body = await parse_json(request, WorkspaceUpdate)
@@ -91,7 +92,7 @@ async def update_workspace(name: str, request: Request) -> Response:
     return JSONResponse({"workspace": workspace_json(workspace)})
 
 
-@router.delete("/{name}", dependencies=[access.admin])
+@router.delete("/{name}", dependencies=[access.admin], openapi_extra=query_param("mode", {"type": "string"}))
 async def delete_workspace(name: str, request: Request) -> Response:
     """Delete a workspace: ``mode=RESTRICT`` (default) refuses one that is not empty (204)."""
     mode = parse_deletion_mode(request.query_params.get("mode"))

@@ -34,7 +34,7 @@ class PushQuery(BaseModel):
 class ListQuery(BaseModel):
     prefix: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000_000)
 
 
 def version_json(version: RecipeVersion) -> dict[str, Any]:
