@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.deps import platform_of
-from runyard.api.openapi import json_body, merge, path_params, query
+from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.webhooks import Event, Webhook
@@ -101,13 +101,13 @@ async def list_webhooks(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-@router.get("/{webhook_id}", openapi_extra=path_params("webhook_id"))
+@router.get("/{webhook_id}")
 async def get_webhook(webhook_id: str, request: Request) -> Response:
     webhook = await platform_of(request).read(lambda c: service.get_webhook(c, webhook_id))
     return JSONResponse({"webhook": webhook_json(webhook)})
 
 
-@router.patch("/{webhook_id}", openapi_extra=merge(path_params("webhook_id"), json_body(WebhookUpdate)))
+@router.patch("/{webhook_id}", openapi_extra=json_body(WebhookUpdate))
 async def update_webhook(webhook_id: str, request: Request) -> Response:
     body = await parse_json(request, WebhookUpdate)
     platform = platform_of(request)
@@ -121,13 +121,13 @@ async def update_webhook(webhook_id: str, request: Request) -> Response:
     return JSONResponse({"webhook": webhook_json(webhook)})
 
 
-@router.delete("/{webhook_id}", openapi_extra=path_params("webhook_id"))
+@router.delete("/{webhook_id}")
 async def delete_webhook(webhook_id: str, request: Request) -> Response:
     await platform_of(request).write(lambda c: service.delete_webhook(c, webhook_id))
     return JSONResponse({})
 
 
-@router.post("/{webhook_id}/test", openapi_extra=merge(path_params("webhook_id"), json_body(TestBody)))
+@router.post("/{webhook_id}/test", openapi_extra=json_body(TestBody))
 async def test_webhook(webhook_id: str, request: Request) -> Response:
     """Send an example payload of one of the webhook's events now, and report what the receiver answered."""
     body = await parse_json(request, TestBody)
