@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from runyard import __version__
-from runyard.api import health
+from runyard.api import health, otlp
 from runyard.api.context import AppContext
 from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
@@ -22,6 +22,7 @@ from runyard.api.mlflow import (
     registry_artifacts,
     runs,
     server_info,
+    traces,
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
@@ -93,4 +94,8 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
         app.include_router(artifacts.proxy_router, prefix=prefix)
     for prefix in MLFLOW_V3_PREFIXES:
         app.include_router(server_info.router, prefix=prefix)
+        app.include_router(traces.v3_router, prefix=prefix)
+    for prefix in MLFLOW_PREFIXES:
+        app.include_router(traces.v2_router, prefix=prefix)
+    app.include_router(otlp.router)
     return app

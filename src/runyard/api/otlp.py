@@ -1,0 +1,45 @@
+"""``POST /v1/traces``: OTLP/HTTP span ingest, as MLflow serves it.
+
+Any OpenTelemetry exporter can send here; the experiment comes from the ``x-mlflow-experiment-id``
+header (MLflow's), and ``x-mlflow-run-id`` links the finished traces to a run. The whole batch is
+stored in one transaction or not at all.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+
+from runyard.api.context import get_context
+from runyard.api.otlp_decode import JSON, MAX_BODY_BYTES, PROTOBUF, decompress, parse_request, to_batch
+from runyard.errors import InvalidParameter
+from runyard.services import trace_spans
+
+EXPERIMENT_HEADER = "x-mlflow-experiment-id"
+RUN_HEADER = "x-mlflow-run-id"
+
+router = APIRouter(tags=["otlp"])
+
+
+@router.post("/v1/traces")
+async def export_traces(request: Request) -> Response:
+    """Ingest an OTLP trace export (protobuf or JSON, optionally gzip/deflate)."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type not in (PROTOBUF, JSON):
+        raise InvalidParameter(f"Invalid Content-Type: {content_type!r}. Expected: {PROTOBUF} or {JSON}")
+    experiment_id = request.headers.get(EXPERIMENT_HEADER)
+    if not experiment_id:
+        raise InvalidParameter(f"Missing required header '{EXPERIMENT_HEADER}' (the experiment to store spans in).")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidParameter(f"The request body exceeds {MAX_BODY_BYTES} bytes.")
+    message = parse_request(decompress(body, request.headers.get("content-encoding")), media_type)
+    batch = to_batch(message)
+    run_id = request.headers.get(RUN_HEADER)
+    await get_context(request).write(lambda c: trace_spans.log_spans(c, experiment_id, batch, run_id))
+    if media_type == JSON:
+        return Response(b"{}", media_type=JSON)
+    return Response(ExportTraceServiceResponse().SerializeToString(), media_type=PROTOBUF)

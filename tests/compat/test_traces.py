@@ -1,0 +1,174 @@
+"""Traces through the real ``mlflow`` 3.17.2 client (tracing, search, tags, runs), on every backend."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from tests.conftest import unique
+from tests.support.servers import LiveServer
+
+
+@pytest.fixture
+def tracing(mlflow_client: MlflowClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
+    """The client with synchronous trace export, so a finished trace is on the server when the call returns."""
+    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+    mlflow.tracing.reset()
+    yield mlflow_client
+    mlflow.tracing.reset()
+
+
+@pytest.fixture
+def experiment_id(tracing: MlflowClient) -> str:
+    experiment_id = str(tracing.create_experiment(unique("traces")))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def _traced_call(question: str, *, fail: bool = False, tags: dict[str, str] | None = None) -> str:
+    @mlflow.trace(name="answer")
+    def answer(q: str) -> str:
+        if tags:
+            mlflow.update_current_trace(tags=tags)
+        with mlflow.start_span(name="retrieve", span_type="RETRIEVER") as span:
+            span.set_inputs({"query": q})
+            span.set_outputs(["doc-1", "doc-2"])
+        if fail:
+            raise ValueError("no answer")
+        return f"answer to {q}"
+
+    try:
+        answer(question)
+    except ValueError:
+        pass
+    trace_id = mlflow.get_last_active_trace_id()
+    assert trace_id is not None
+    return trace_id
+
+
+def test_version_reports_the_mlflow_api_level(server: LiveServer) -> None:
+    assert httpx.get(f"{server.url}/version").text == "3.17.2"
+    own = httpx.get(f"{server.url}/api/v1/version").json()
+    assert own["mlflow_api_version"] == "3.17.2"
+    assert own["version"] != "3.17.2"
+
+
+def test_traced_function_keeps_its_spans_in_the_tracking_store(tracing: MlflowClient, experiment_id: str) -> None:
+    trace_id = _traced_call("what is runyard?")
+    trace = tracing.get_trace(trace_id)
+    assert trace.info.experiment_id == experiment_id
+    assert trace.info.state.value == "OK"
+    # Spans went over OTLP, so the client reads them back from the server, not from artifacts.
+    assert trace.info.tags["mlflow.trace.spansLocation"] == "TRACKING_STORE"
+    assert trace.info.tags["mlflow.traceName"] == "answer"
+    spans = {span.name: span for span in trace.data.spans}
+    assert set(spans) == {"answer", "retrieve"}
+    assert spans["retrieve"].parent_id == spans["answer"].span_id
+    assert spans["retrieve"].span_type == "RETRIEVER"
+    assert spans["retrieve"].inputs == {"query": "what is runyard?"}
+    assert spans["answer"].outputs == "answer to what is runyard?"
+    assert trace.info.request_preview and "what is runyard?" in trace.info.request_preview
+    assert trace.info.execution_duration is not None
+
+
+def test_failed_call_is_an_error_trace(tracing: MlflowClient, experiment_id: str) -> None:
+    trace_id = _traced_call("boom", fail=True)
+    trace = tracing.get_trace(trace_id)
+    assert trace.info.state.value == "ERROR"
+    assert {span.name for span in trace.data.spans} == {"answer", "retrieve"}
+
+
+def test_search_traces_filters_and_orders(tracing: MlflowClient, experiment_id: str) -> None:
+    ok_prod = _traced_call("q1", tags={"env": "prod"})
+    time.sleep(0.01)
+    failed = _traced_call("q2", fail=True, tags={"env": "dev"})
+    time.sleep(0.01)
+    ok_dev = _traced_call("q3", tags={"env": "dev"})
+
+    def ids(filter_string: str | None = None, order_by: list[str] | None = None) -> list[str]:
+        found = mlflow.search_traces(
+            locations=[experiment_id], filter_string=filter_string, order_by=order_by, return_type="list"
+        )
+        return [t.info.trace_id for t in found]
+
+    assert ids() == [ok_dev, failed, ok_prod]  # newest first by default
+    assert ids(order_by=["timestamp_ms ASC"]) == [ok_prod, failed, ok_dev]
+    assert ids("tags.env = 'dev'") == [ok_dev, failed]
+    assert ids("attributes.status = 'ERROR'") == [failed]
+    assert ids("trace.status = 'OK' AND tags.env = 'dev'") == [ok_dev]
+    assert ids("tags.env = 'prod' OR attributes.status = 'ERROR'") == [failed, ok_prod]
+    assert ids("trace.name = 'answer'") == [ok_dev, failed, ok_prod]
+    assert ids("span.name = 'retrieve' AND span.type = 'RETRIEVER'") == [ok_dev, failed, ok_prod]
+    assert ids("span.name = 'missing'") == []
+    assert ids("trace.text LIKE '%q3%'") == [ok_dev]
+    assert ids(f"trace.timestamp_ms > {tracing.get_trace(failed).info.request_time}") == [ok_dev]
+    assert ids("tags.env IS NULL") == []
+
+    first = tracing.search_traces(locations=[experiment_id], max_results=2, include_spans=False)
+    assert [t.info.trace_id for t in first] == [ok_dev, failed]
+    assert first.token
+    rest = tracing.search_traces(locations=[experiment_id], max_results=2, page_token=first.token)
+    assert [t.info.trace_id for t in rest] == [ok_prod]
+    # Spans are loaded for searched traces too.
+    assert {span.name for span in rest[0].data.spans} == {"answer", "retrieve"}
+
+
+def test_bad_filter_is_a_400_with_a_precise_message(tracing: MlflowClient, experiment_id: str) -> None:
+    with pytest.raises(MlflowException, match="Invalid entity type 'params'") as error:
+        mlflow.search_traces(locations=[experiment_id], filter_string="params.x = 'y'")
+    assert error.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException, match="Invalid comparator") as error:
+        mlflow.search_traces(locations=[experiment_id], filter_string="trace.timestamp_ms LIKE '1'")
+    assert error.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_trace_tags_and_deletion_through_the_client(tracing: MlflowClient, experiment_id: str) -> None:
+    keep = _traced_call("keep")
+    drop = _traced_call("drop")
+    tracing.set_trace_tag(keep, "reviewed", "yes")
+    assert tracing.get_trace(keep).info.tags["reviewed"] == "yes"
+    tracing.delete_trace_tag(keep, "reviewed")
+    assert "reviewed" not in tracing.get_trace(keep).info.tags
+    with pytest.raises(MlflowException, match="No trace tag with key 'reviewed'"):
+        tracing.delete_trace_tag(keep, "reviewed")
+
+    assert tracing.delete_traces(experiment_id, trace_ids=[drop]) == 1
+    with pytest.raises(MlflowException, match=f"Trace with ID '{drop}' not found") as error:
+        tracing.get_trace(drop)
+    assert error.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert [t.info.trace_id for t in tracing.search_traces(locations=[experiment_id])] == [keep]
+
+    assert tracing.delete_traces(experiment_id, max_timestamp_millis=int(time.time() * 1000) + 1000) == 1
+    assert list(tracing.search_traces(locations=[experiment_id])) == []
+
+
+def test_traces_made_in_a_run_are_found_by_run(tracing: MlflowClient, experiment_id: str) -> None:
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        inside = _traced_call("inside the run")
+    outside = _traced_call("outside")
+    other = _traced_call("linked later")
+    found = tracing.search_traces(locations=[experiment_id], run_id=run.info.run_id)
+    assert [t.info.trace_id for t in found] == [inside]
+
+    tracing.link_traces_to_run([other], run_id=run.info.run_id)
+    found = tracing.search_traces(locations=[experiment_id], run_id=run.info.run_id)
+    assert [t.info.trace_id for t in found] == [other, inside]
+    assert outside not in [t.info.trace_id for t in found]
+
+    with pytest.raises(MlflowException, match="not found") as error:
+        tracing.link_traces_to_run([other], run_id="0" * 32)
+    assert error.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_batch_get_traces_skips_unknown_ids(tracing: MlflowClient, experiment_id: str) -> None:
+    first = _traced_call("a")
+    second = _traced_call("b")
+    traces = tracing._tracing_client.batch_get_traces([first, "tr-" + "0" * 32, second])
+    assert sorted(t.info.trace_id for t in traces) == sorted([first, second])
+    assert all(len(t.data.spans) == 2 for t in traces)
