@@ -172,3 +172,53 @@ def test_batch_get_traces_skips_unknown_ids(tracing: MlflowClient, experiment_id
     traces = tracing._tracing_client.batch_get_traces([first, "tr-" + "0" * 32, second])
     assert sorted(t.info.trace_id for t in traces) == sorted([first, second])
     assert all(len(t.data.spans) == 2 for t in traces)
+
+
+def test_feedback_and_expectations(tracing: MlflowClient, experiment_id: str) -> None:
+    from mlflow.entities import AssessmentSource
+
+    good = _traced_call("good one")
+    bad = _traced_call("bad one")
+    human = AssessmentSource(source_type="HUMAN", source_id="reviewer@example.com")
+    feedback = mlflow.log_feedback(trace_id=good, name="quality", value="good", source=human, rationale="clear")
+    mlflow.log_feedback(trace_id=bad, name="quality", value="poor", source=human)
+    mlflow.log_feedback(trace_id=good, name="score", value=0.9, source=human)
+    expectation = mlflow.log_expectation(trace_id=good, name="expected", value={"answer": ["a", "b"]}, source=human)
+
+    fetched = mlflow.get_assessment(good, feedback.assessment_id)
+    assert fetched.value == "good"
+    assert fetched.rationale == "clear"
+    assert fetched.source.source_id == "reviewer@example.com"
+    assert mlflow.get_assessment(good, expectation.assessment_id).value == {"answer": ["a", "b"]}
+    info = tracing.get_trace(good).info
+    assert {a.name for a in info.assessments} == {"quality", "score", "expected"}
+
+    def ids(filter_string: str) -> list[str]:
+        found = mlflow.search_traces(locations=[experiment_id], filter_string=filter_string, return_type="list")
+        return [t.info.trace_id for t in found]
+
+    assert ids("feedback.quality = 'good'") == [good]
+    assert ids("feedback.score > 0.5") == [good]
+    assert ids("feedback.quality IS NOT NULL") == [bad, good]
+    assert ids("expectation.expected IS NULL") == [bad]
+
+    updated = mlflow.update_assessment(
+        trace_id=good, assessment_id=feedback.assessment_id, assessment=mlflow.entities.Feedback(name="quality", value="great")
+    )
+    assert updated.value == "great"
+    assert ids("feedback.quality = 'great'") == [good]
+
+    # An override replaces the earlier judgement in searches; deleting it brings the earlier one back.
+    override = mlflow.override_feedback(trace_id=bad, assessment_id=_assessment_id(tracing, bad), value="fine")
+    assert ids("feedback.quality = 'poor'") == []
+    assert ids("feedback.quality = 'fine'") == [bad]
+    mlflow.delete_assessment(bad, override.assessment_id)
+    assert ids("feedback.quality = 'poor'") == [bad]
+
+    with pytest.raises(MlflowException, match="not found") as error:
+        mlflow.get_assessment(good, "a-missing")
+    assert error.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def _assessment_id(client: MlflowClient, trace_id: str) -> str:
+    return next(a.assessment_id for a in client.get_trace(trace_id).info.assessments if a.name == "quality")
