@@ -203,7 +203,9 @@ def test_feedback_and_expectations(tracing: MlflowClient, experiment_id: str) ->
     assert ids("expectation.expected IS NULL") == [bad]
 
     updated = mlflow.update_assessment(
-        trace_id=good, assessment_id=feedback.assessment_id, assessment=mlflow.entities.Feedback(name="quality", value="great")
+        trace_id=good,
+        assessment_id=feedback.assessment_id,
+        assessment=mlflow.entities.Feedback(name="quality", value="great"),
     )
     assert updated.value == "great"
     assert ids("feedback.quality = 'great'") == [good]
