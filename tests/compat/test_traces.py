@@ -224,3 +224,72 @@ def test_feedback_and_expectations(tracing: MlflowClient, experiment_id: str) ->
 
 def _assessment_id(client: MlflowClient, trace_id: str) -> str:
     return next(a.assessment_id for a in client.get_trace(trace_id).info.assessments if a.name == "quality")
+
+
+def test_order_by_tag_puts_missing_values_last(tracing: MlflowClient, experiment_id: str) -> None:
+    b = _traced_call("b", tags={"rank": "b"})
+    untagged = _traced_call("none")
+    a = _traced_call("a", tags={"rank": "a"})
+    for direction, expected in (("ASC", [a, b, untagged]), ("DESC", [b, a, untagged])):
+        found = tracing.search_traces(locations=[experiment_id], order_by=[f"tags.rank {direction}"])
+        assert [t.info.trace_id for t in found] == expected
+
+
+def test_mlflow_2_trace_calls(server: LiveServer, mlflow_client: MlflowClient) -> None:
+    experiment_id = mlflow_client.create_experiment(unique("traces-v2"))
+    base = f"{server.url}/api/2.0/mlflow/traces"
+    started = httpx.post(
+        base,
+        json={
+            "experiment_id": experiment_id,
+            "timestamp_ms": 1_000,
+            "request_metadata": [{"key": "origin", "value": "v2"}],
+            "tags": [{"key": "team", "value": "a"}],
+        },
+    )
+    assert started.status_code == 200, started.text
+    info = started.json()["trace_info"]
+    assert info["status"] == "IN_PROGRESS"
+    request_id = info["request_id"]
+    ended = httpx.patch(f"{base}/{request_id}", json={"timestamp_ms": 1_250, "status": "OK"}).json()["trace_info"]
+    assert ended["status"] == "OK"
+    assert ended["execution_time_ms"] == 250
+    fetched = httpx.get(f"{base}/{request_id}/info").json()["trace_info"]
+    assert {"key": "team", "value": "a"} in fetched["tags"]
+    assert {"key": "origin", "value": "v2"} in fetched["request_metadata"]
+    listed = httpx.get(base, params={"experiment_ids": experiment_id}).json()["traces"]
+    assert [t["request_id"] for t in listed] == [request_id]
+
+
+def _start_body(experiment_id: str | None = "0", **fields: object) -> dict[str, object]:
+    info: dict[str, object] = {"trace_id": "tr-1", **fields}
+    if experiment_id is not None:
+        info["trace_location"] = {"mlflow_experiment": {"experiment_id": experiment_id}}
+    return {"trace": {"trace_info": info}}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({}, 400, "Missing value for required parameter 'trace'."),
+        (_start_body(None), 400, "mlflow_experiment.experiment_id"),
+        (_start_body(request_time="yesterday"), 400, "expected an RFC 3339 time"),
+        (_start_body(state="DONE"), 400, "Invalid trace state 'DONE'"),
+        (_start_body("918273"), 404, "No Experiment with id=918273 exists"),
+    ],
+)
+def test_bad_start_trace_requests(server: LiveServer, body: dict[str, object], status: int, message: str) -> None:
+    response = httpx.post(f"{server.url}/api/3.0/mlflow/traces", json=body)
+    assert response.status_code == status
+    assert message in response.json()["message"]
+    assert response.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_unknown_trace_is_a_404(server: LiveServer) -> None:
+    for url in ("/api/3.0/mlflow/traces/tr-nope", "/api/3.0/mlflow/traces/get?trace_id=tr-nope"):
+        response = httpx.get(server.url + url)
+        assert response.status_code == 404
+        assert response.json() == {
+            "error_code": "RESOURCE_DOES_NOT_EXIST",
+            "message": "Trace with ID 'tr-nope' not found.",
+        }
