@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 
@@ -293,3 +294,30 @@ def test_unknown_trace_is_a_404(server: LiveServer) -> None:
             "error_code": "RESOURCE_DOES_NOT_EXIST",
             "message": "Trace with ID 'tr-nope' not found.",
         }
+
+
+def test_filter_correlation(tracing: MlflowClient, experiment_id: str) -> None:
+    from mlflow.tracing.client import TracingClient
+
+    for _ in range(3):
+        _traced_call("fails in prod", fail=True, tags={"env": "prod"})
+    _traced_call("fine in prod", tags={"env": "prod"})
+    for _ in range(4):
+        _traced_call("fine in dev", tags={"env": "dev"})
+    result = TracingClient().calculate_trace_filter_correlation(
+        experiment_ids=[experiment_id], filter_string1="tags.env = 'prod'", filter_string2="trace.status = 'ERROR'"
+    )
+    assert (result.filter1_count, result.filter2_count, result.joint_count, result.total_count) == (4, 3, 3, 8)
+    assert 0.5 < result.npmi <= 1.0
+    never = TracingClient().calculate_trace_filter_correlation(
+        experiment_ids=[experiment_id], filter_string1="tags.env = 'dev'", filter_string2="trace.status = 'ERROR'"
+    )
+    assert never.npmi == -1.0
+    none = TracingClient().calculate_trace_filter_correlation(
+        experiment_ids=[experiment_id],
+        filter_string1="tags.env = 'staging'",
+        filter_string2="trace.status = 'ERROR'",
+        base_filter="tags.env = 'prod'",
+    )
+    assert math.isnan(none.npmi)
+    assert none.total_count == 4

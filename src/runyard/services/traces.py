@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from runyard.domain.search_ast import And, Expr
 from runyard.domain.search_filter import parse_filter, parse_order_by
 from runyard.domain.traces import (
     ARTIFACT_LOCATION_TAG,
@@ -24,6 +25,7 @@ from runyard.domain.traces import (
     validate_tag,
     validate_trace_id,
 )
+from runyard.domain.traces_correlation import Correlation, correlation
 from runyard.domain.traces_search import TRACES
 from runyard.domain.tracking import Experiment, Page
 from runyard.errors import InvalidParameter, NotFound
@@ -181,6 +183,32 @@ def search_traces(
     )
     token = encode_offset_token(offset + limit) if len(rows) > limit else None
     return Page(store.infos_from_rows(connection, rows[:limit]), token)
+
+
+def calculate_filter_correlation(
+    connection: Connection,
+    *,
+    experiment_ids: Sequence[str],
+    filter_string1: str | None,
+    filter_string2: str | None,
+    base_filter: str | None = None,
+) -> Correlation:
+    """NPMI of two filters over the experiments' traces (those matching ``base_filter``, if given)."""
+    if not experiment_ids:
+        raise InvalidParameter("Missing value for required parameter 'experiment_ids'.")
+    if not filter_string1 or not filter_string2:
+        raise InvalidParameter("Missing value for required parameter 'filter_string1' or 'filter_string2'.")
+    ids = [int(experiment_service.get_experiment(connection, e).experiment_id) for e in experiment_ids]
+    base = parse_filter(base_filter, TRACES)
+    first = parse_filter(filter_string1, TRACES)
+    second = parse_filter(filter_string2, TRACES)
+
+    def count(*parts: Expr | None) -> int:
+        present = tuple(part for part in parts if part is not None)
+        expr = None if not present else present[0] if len(present) == 1 else And(present)
+        return trace_search.count_traces(connection, experiment_ids=ids, expr=expr)
+
+    return correlation(count(base, first, second), count(base, first), count(base, second), count(base))
 
 
 def delete_traces(

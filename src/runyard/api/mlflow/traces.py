@@ -146,6 +146,22 @@ async def get_trace(request: Request) -> Response:
     return _raw_json(b'{"trace":' + _trace_bytes(trace) + b"}")
 
 
+@v3_router.post("/calculate-filter-correlation")
+async def calculate_filter_correlation(request: Request) -> Response:
+    """How strongly two filters match the same traces (NPMI), as MLflow's UI shows it."""
+    data = await read_json_object(request)
+    result = await get_context(request).read(
+        lambda c: service.calculate_filter_correlation(
+            c,
+            experiment_ids=_string_list(data, "experiment_ids"),
+            filter_string1=wire.field(data, "filter_string1"),
+            filter_string2=wire.field(data, "filter_string2"),
+            base_filter=wire.field(data, "base_filter"),
+        )
+    )
+    return JSONResponse(wire.correlation_json(result))
+
+
 @v3_router.post("/delete-traces")
 async def delete_traces_v3(request: Request) -> Response:
     """Delete traces by id or by age."""

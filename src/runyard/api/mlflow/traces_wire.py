@@ -8,6 +8,7 @@ fields in snake case (MLflow's client) or lower camel case (protobuf's default);
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from runyard.domain.traces import (
     TraceState,
     truncate_preview,
 )
+from runyard.domain.traces_correlation import Correlation
 from runyard.errors import InvalidParameter
 from runyard.services.trace_assessments import AssessmentUpdate, AssessmentValue, build
 
@@ -249,6 +251,24 @@ def update_mask_paths(value: Any) -> list[str]:
 
 def _snake(name: str) -> str:
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name.strip())
+
+
+def _double(value: float) -> float | str:
+    # Protobuf's JSON mapping writes non-finite doubles as strings.
+    if math.isnan(value):
+        return "NaN"
+    return value
+
+
+def correlation_json(result: Correlation) -> dict[str, Any]:
+    return {
+        "npmi": _double(result.npmi),
+        "npmi_smoothed": _double(result.npmi_smoothed),
+        "filter1_count": result.filter1_count,
+        "filter2_count": result.filter2_count,
+        "joint_count": result.joint_count,
+        "total_count": result.total_count,
+    }
 
 
 # --- v2 -----------------------------------------------------------------------------------------------

@@ -187,6 +187,14 @@ class TraceQuery:
         return select(trace_info).where(*conditions).order_by(*order).offset(offset).limit(limit)
 
 
+def count_traces(connection: Connection, *, experiment_ids: Sequence[int], expr: Expr | None) -> int:
+    """How many of the experiments' traces match ``expr``."""
+    conditions: list[ColumnElement[bool]] = [trace_info.c.experiment_id.in_(list(experiment_ids))]
+    if expr is not None:
+        conditions.append(TraceQuery(connection.dialect.name).condition(expr))
+    return int(connection.execute(select(func.count()).select_from(trace_info).where(*conditions)).scalar_one())
+
+
 def search_trace_rows(
     connection: Connection,
     *,
