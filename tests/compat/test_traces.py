@@ -277,6 +277,10 @@ def _start_body(experiment_id: str | None = "0", **fields: object) -> dict[str, 
         (_start_body(request_time="yesterday"), 400, "expected an RFC 3339 time"),
         (_start_body(state="DONE"), 400, "Invalid trace state 'DONE'"),
         (_start_body("918273"), 404, "No Experiment with id=918273 exists"),
+        (_start_body(client_request_id="c" * 51), 400, "'client_request_id' exceeds the maximum length of 50"),
+        (_start_body(trace_metadata={"k" * 251: "v"}), 400, "must be 1 to 250 characters long"),
+        (_start_body(tags={"k" * 251: "v"}), 400, "exceeds the maximum length of 250"),
+        (_start_body(trace_id="t" * 51), 400, "exceeds the maximum length of 50"),
     ],
 )
 def test_bad_start_trace_requests(server: LiveServer, body: dict[str, object], status: int, message: str) -> None:
@@ -321,3 +325,20 @@ def test_filter_correlation(tracing: MlflowClient, experiment_id: str) -> None:
     )
     assert math.isnan(none.npmi)
     assert none.total_count == 4
+
+
+def test_default_async_export_loses_nothing(mlflow_client: MlflowClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # MLflow's default: spans and trace info leave from background threads, in either order.
+    monkeypatch.delenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", raising=False)
+    mlflow.tracing.reset()
+    experiment_id = str(mlflow_client.create_experiment(unique("traces-async")))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    try:
+        ids = [_traced_call(f"q{i}") for i in range(5)]
+        mlflow.flush_trace_async_logging(terminate=False)
+    finally:
+        mlflow.tracing.reset()
+    found = mlflow_client.search_traces(locations=[experiment_id])
+    assert sorted(t.info.trace_id for t in found) == sorted(ids)
+    assert all({span.name for span in t.data.spans} == {"answer", "retrieve"} for t in found)
+    assert all(t.info.state.value == "OK" for t in found)

@@ -138,6 +138,21 @@ def validate_tag(key: str | None, value: str | None) -> tuple[str, str]:
     return key, (value or "")[:MAX_TAG_VALUE_LENGTH]
 
 
+def validate_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    for key in metadata:
+        if not key or len(key) > MAX_TAG_KEY_LENGTH:
+            raise InvalidParameter(
+                f"Trace metadata key '{key[:60]}' must be 1 to {MAX_TAG_KEY_LENGTH} characters long."
+            )
+    return metadata
+
+
+def validate_client_request_id(client_request_id: str | None) -> str | None:
+    if client_request_id is not None and len(client_request_id) > MAX_TRACE_ID_LENGTH:
+        raise InvalidParameter(f"'client_request_id' exceeds the maximum length of {MAX_TRACE_ID_LENGTH} characters.")
+    return client_request_id
+
+
 def truncate_preview(text: str | None) -> str | None:
     if text is None:
         return None

@@ -22,6 +22,8 @@ from runyard.domain.traces import (
     MAX_SEARCH_RESULTS,
     TraceInfo,
     TraceState,
+    validate_client_request_id,
+    validate_metadata,
     validate_tag,
     validate_trace_id,
 )
@@ -86,6 +88,8 @@ def start_trace(connection: Connection, info: TraceInfo) -> TraceInfo:
     validate_trace_id(info.trace_id)
     experiment = active_experiment(connection, info.experiment_id)
     tags = dict(validate_tag(key, value) for key, value in info.tags.items())
+    validate_metadata(info.metadata)
+    validate_client_request_id(info.client_request_id)
     created = create_or_lock(connection, info, experiment)
     if not created:
         values: dict[str, object] = {

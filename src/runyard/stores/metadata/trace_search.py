@@ -178,9 +178,13 @@ class TraceQuery:
         limit: int,
     ) -> Select[Any]:
         order: list[UnaryExpression[Any]] = []
-        for key in order_keys or [OrderKey(Entity.ATTRIBUTE, "timestamp_ms", False)]:
+        keys = list(order_keys) or [OrderKey(Entity.ATTRIBUTE, "timestamp_ms", False)]
+        for key in keys:
             order.extend(self._order(key))
-        order.append(trace_info.c.request_id.asc())  # a stable tie-breaker keeps pages disjoint
+        # A stable tie-breaker keeps pages disjoint; in the last key's direction, so the default
+        # (newest first) is one backward walk of the (experiment, timestamp, id) index.
+        tie = trace_info.c.request_id
+        order.append(tie.asc() if keys[-1].ascending else tie.desc())
         conditions: list[ColumnElement[bool]] = [trace_info.c.experiment_id.in_(list(experiment_ids))]
         if expr is not None:
             conditions.append(self.condition(expr))
