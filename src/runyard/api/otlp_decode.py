@@ -3,7 +3,7 @@
 Bodies are ``ExportTraceServiceRequest`` messages, binary protobuf or protobuf JSON (where, per the
 OTLP spec, trace and span ids are hex rather than protobuf's base64), optionally gzip- or
 deflate-compressed. Each span is kept as its protobuf JSON mapping, the form MLflow's client reads
-back in a ``Trace``.
+back in a ``Trace``, written compactly (no spaces, non-ASCII text as is) so span searches can match it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import math
 import zlib
 from typing import Any
 
+import orjson
 from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.json_format import ParseError as ProtoJsonError
 from google.protobuf.message import DecodeError
@@ -105,6 +107,73 @@ def any_value(value: AnyValue) -> Any:
     return None if kind is None else getattr(value, kind)
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _double(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _value_json(value: AnyValue) -> dict[str, Any]:
+    """``MessageToDict`` of an ``AnyValue``, written directly (it is most of a span's encoding cost)."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return {"string_value": value.string_value}
+    if kind == "int_value":
+        return {"int_value": str(value.int_value)}
+    if kind == "bool_value":
+        return {"bool_value": value.bool_value}
+    if kind == "double_value":
+        return {"double_value": _double(value.double_value)}
+    if kind == "bytes_value":
+        return {"bytes_value": _b64(value.bytes_value)}
+    if kind == "array_value":
+        items = [_value_json(item) for item in value.array_value.values]
+        return {"array_value": {"values": items} if items else {}}
+    if kind == "kvlist_value":
+        pairs = [{"key": kv.key, "value": _value_json(kv.value)} for kv in value.kvlist_value.values]
+        return {"kvlist_value": {"values": pairs} if pairs else {}}
+    return {}
+
+
+def span_json(otlp: OtlpSpan) -> str:
+    """The span's protobuf JSON mapping (field names as in the .proto), as MLflow's client reads it back."""
+    if otlp.events or otlp.links:
+        # Rare enough to take the generic (slower) path.
+        return orjson.dumps(MessageToDict(otlp, preserving_proto_field_name=True)).decode()
+    data: dict[str, Any] = {"trace_id": _b64(otlp.trace_id), "span_id": _b64(otlp.span_id)}
+    if otlp.trace_state:
+        data["trace_state"] = otlp.trace_state
+    if otlp.parent_span_id:
+        data["parent_span_id"] = _b64(otlp.parent_span_id)
+    if otlp.flags:
+        data["flags"] = otlp.flags
+    if otlp.name:
+        data["name"] = otlp.name
+    if otlp.kind:
+        data["kind"] = OtlpSpan.SpanKind.Name(otlp.kind)
+    if otlp.start_time_unix_nano:
+        data["start_time_unix_nano"] = str(otlp.start_time_unix_nano)
+    if otlp.end_time_unix_nano:
+        data["end_time_unix_nano"] = str(otlp.end_time_unix_nano)
+    if otlp.attributes:
+        data["attributes"] = [{"key": kv.key, "value": _value_json(kv.value)} for kv in otlp.attributes]
+    for name in ("dropped_attributes_count", "dropped_events_count", "dropped_links_count"):
+        if count := getattr(otlp, name):
+            data[name] = count
+    if otlp.HasField("status"):
+        status: dict[str, Any] = {}
+        if otlp.status.message:
+            status["message"] = otlp.status.message
+        if otlp.status.code:
+            status["code"] = Status.StatusCode.Name(otlp.status.code)
+        data["status"] = status
+    return orjson.dumps(data).decode()
+
+
 def _span(otlp: OtlpSpan) -> Span:
     if len(otlp.trace_id) != 16 or len(otlp.span_id) != 8:
         raise InvalidParameter("Invalid OpenTelemetry span: trace_id must be 16 bytes and span_id 8 bytes.")
@@ -120,7 +189,7 @@ def _span(otlp: OtlpSpan) -> Span:
         status=_STATUS.get(otlp.status.code, "UNSET"),
         start_time_ns=otlp.start_time_unix_nano,
         end_time_ns=otlp.end_time_unix_nano or None,
-        content=json.dumps(MessageToDict(otlp, preserving_proto_field_name=True), ensure_ascii=False),
+        content=span_json(otlp),
         attributes=attributes if root else {},
     )
 

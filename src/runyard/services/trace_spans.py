@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from runyard.domain.traces import (
+    ARTIFACT_LOCATION_TAG,
     SCHEMA_VERSION,
     SCHEMA_VERSION_METADATA,
     SPAN_INPUTS_ATTRIBUTE,
@@ -76,40 +77,48 @@ def _root_tags(root: Span | None) -> dict[str, str]:
 def log_spans(connection: Connection, experiment_id: str | None, batch: SpanBatch, run_id: str | None = None) -> int:
     """Store ``batch`` under ``experiment_id``; returns the number of spans stored.
 
-    ``run_id`` (the ``x-mlflow-run-id`` header) links the batch's finished traces to that run.
+    ``run_id`` (the ``x-mlflow-run-id`` header) links the batch's finished traces to that run. The
+    whole batch costs a fixed number of statements (one per table), whatever its number of traces.
     """
     experiment = trace_service.active_experiment(connection, experiment_id)
     by_trace: dict[str, list[Span]] = defaultdict(list)
     for span in batch.spans:
         by_trace[span.trace_id].append(span)
+    # Sorted, so two batches touching the same traces lock them in the same order.
+    trace_ids = sorted(by_trace)
+    existing = store.lock_traces(connection, trace_ids)
+    derived = {t: _derived_info(t, experiment.experiment_id, by_trace[t]) for t in trace_ids}
+    new = [derived[t] for t in trace_ids if t not in existing]
+    # A trace created meanwhile by a concurrent writer is skipped here; that writer's info stands.
+    store.insert_traces_ignoring_existing(connection, new)
+    store.set_metadata_many(connection, {info.trace_id: info.metadata for info in new})
+    named = store.traces_with_tag(connection, list(existing), TRACE_NAME_TAG)
+    tags: dict[str, dict[str, str]] = {}
     finished: list[str] = []
-    # Traces in a fixed order, so two batches touching the same traces lock them in the same order.
-    for trace_id in sorted(by_trace):
-        spans = by_trace[trace_id]
-        derived = _derived_info(trace_id, experiment.experiment_id, spans)
-        root = _root(spans)
-        tags = {**batch.resource_tags.get(trace_id, {}), **_root_tags(root)}
-        if trace_service.create_or_lock(connection, derived, experiment):
-            store.set_metadata(connection, trace_id, derived.metadata)
-        else:
-            current = _complete(connection, trace_id, derived)
-            if TRACE_NAME_TAG in current.tags:
+    for trace_id in trace_ids:
+        root = _root(by_trace[trace_id])
+        trace_tags = {**batch.resource_tags.get(trace_id, {}), **_root_tags(root)}
+        if trace_id in existing:
+            _complete(connection, existing[trace_id], derived[trace_id])
+            if trace_id in named:
                 # The client's start-trace call names the trace; a span batch must not rename it.
-                tags.pop(TRACE_NAME_TAG, None)
-        tags[SPANS_LOCATION_TAG] = SPANS_IN_TRACKING_STORE
-        store.set_tags(connection, trace_id, tags)
-        store.put_spans(connection, spans)
+                trace_tags.pop(TRACE_NAME_TAG, None)
+        else:
+            trace_tags[ARTIFACT_LOCATION_TAG] = trace_service.artifact_location(experiment, trace_id)
+        trace_tags[SPANS_LOCATION_TAG] = SPANS_IN_TRACKING_STORE
+        tags[trace_id] = trace_tags
         if root is not None and root.end_time_ns is not None:
             finished.append(trace_id)
+    store.set_tags_many(connection, tags)
+    store.put_spans(connection, batch.spans)
     # As MLflow does, an unknown run in the header loses the link, never the spans.
     if run_id and finished and run_store.get_run_row(connection, run_id) is not None:
         store.link_runs(connection, finished, run_id)
     return len(batch.spans)
 
 
-def _complete(connection: Connection, trace_id: str, derived: TraceInfo) -> TraceInfo:
+def _complete(connection: Connection, current: TraceInfo, derived: TraceInfo) -> None:
     """Fill in what an existing trace's info still lacks from a later batch of its spans."""
-    current = store.get_infos(connection, [trace_id])[0]
     values: dict[str, object] = {}
     if derived.request_time_ms < current.request_time_ms and current.state is TraceState.IN_PROGRESS:
         values["timestamp_ms"] = derived.request_time_ms
@@ -123,5 +132,4 @@ def _complete(connection: Connection, trace_id: str, derived: TraceInfo) -> Trac
         values["request_preview"] = derived.request_preview
     if current.response_preview is None and derived.response_preview is not None:
         values["response_preview"] = derived.response_preview
-    store.update_trace(connection, trace_id, **values)
-    return current
+    store.update_trace(connection, current.trace_id, **values)

@@ -33,6 +33,11 @@ from runyard.stores.metadata.trace_tables import (
 _NEGATED = {Op.NE: Op.EQ, Op.NOT_IN: Op.IN}
 
 
+def _compact(text: str) -> str:
+    """``text`` as a JSON string, written as the stored spans write it (non-ASCII text as is)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _like_literal(text: str) -> str:
     """``text`` as a LIKE pattern that matches only itself."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -103,13 +108,13 @@ class TraceQuery:
         return self._exists(on_trace, self.strings.compare(trace_spans.c[key], op, value))
 
     def _span_attribute(self, name: str, op: Op, value: str) -> ColumnElement[bool]:
-        # Spans are stored as OTLP JSON written with json.dumps defaults: an attribute reads
-        # {"key": "<name>", "value": {"string_value": "<text>"}}, the text itself JSON for MLflow's values.
-        prefix = f'%{{"key": {_like_literal(json.dumps(name))}, "value": {{"string_value": '
+        # Spans are stored as compact OTLP JSON: an attribute reads
+        # {"key":"<name>","value":{"string_value":"<text>"}}, the text itself JSON for MLflow's values.
+        prefix = f'%{{"key":{_like_literal(_compact(name))},"value":{{"string_value":'
         content = trace_spans.c.content
         if op in (Op.LIKE, Op.ILIKE):
             return self.strings.compare(content, op, f"{prefix}%{value}%")
-        encodings = {json.dumps(value), json.dumps(json.dumps(value))}
+        encodings = {_compact(value), _compact(_compact(value))}
         matches = or_(*(self.strings.compare(content, Op.LIKE, f"{prefix}{_like_literal(e)}}}%") for e in encodings))
         return not_(matches) if op is Op.NE else matches
 

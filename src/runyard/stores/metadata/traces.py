@@ -37,18 +37,77 @@ def lock_trace(connection: Connection, trace_id: str) -> Row[Any] | None:
     return connection.execute(statement).first()
 
 
+def _info_row(info: TraceInfo) -> dict[str, Any]:
+    return {
+        "request_id": info.trace_id,
+        "experiment_id": int(info.experiment_id),
+        "timestamp_ms": info.request_time_ms,
+        "execution_time_ms": info.execution_duration_ms,
+        "status": info.state.value,
+        "client_request_id": info.client_request_id,
+        "request_preview": info.request_preview,
+        "response_preview": info.response_preview,
+    }
+
+
 def insert_trace(connection: Connection, info: TraceInfo) -> None:
-    connection.execute(
-        insert(trace_info).values(
-            request_id=info.trace_id,
-            experiment_id=int(info.experiment_id),
-            timestamp_ms=info.request_time_ms,
-            execution_time_ms=info.execution_duration_ms,
-            status=info.state.value,
-            client_request_id=info.client_request_id,
-            request_preview=info.request_preview,
-            response_preview=info.response_preview,
+    connection.execute(insert(trace_info).values(**_info_row(info)))
+
+
+def insert_traces_ignoring_existing(connection: Connection, infos: Sequence[TraceInfo]) -> None:
+    if infos:
+        connection.execute(dialects.insert_ignoring_duplicates(connection, trace_info), [_info_row(i) for i in infos])
+
+
+def lock_traces(connection: Connection, trace_ids: Sequence[str]) -> dict[str, TraceInfo]:
+    """The infos (without tags, metadata or assessments) of those of ``trace_ids`` that exist, locked."""
+    found: dict[str, TraceInfo] = {}
+    for chunk in _chunks(list(trace_ids)):
+        statement = select(trace_info).where(trace_info.c.request_id.in_(list(chunk))).order_by(trace_info.c.request_id)
+        if connection.dialect.name != "sqlite":
+            statement = statement.with_for_update()
+        for row in connection.execute(statement):
+            found[row.request_id] = _to_info(row, {}, {})
+    return found
+
+
+def traces_with_tag(connection: Connection, trace_ids: Sequence[str], key: str) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(list(trace_ids)):
+        found.update(
+            connection.execute(
+                select(trace_tags.c.request_id).where(trace_tags.c.request_id.in_(list(chunk)), trace_tags.c.key == key)
+            ).scalars()
         )
+    return found
+
+
+def set_tags_many(connection: Connection, tags: Mapping[str, Mapping[str, str]]) -> None:
+    """Upsert the tags of many traces in one statement."""
+    dialects.upsert(
+        connection,
+        trace_tags,
+        [
+            {"request_id": trace_id, "key": key, "value": value}
+            for trace_id in sorted(tags)
+            for key, value in sorted(tags[trace_id].items())
+        ],
+        key_columns=("request_id", "key"),
+        update_columns=("value",),
+    )
+
+
+def set_metadata_many(connection: Connection, metadata: Mapping[str, Mapping[str, str]]) -> None:
+    dialects.upsert(
+        connection,
+        trace_request_metadata,
+        [
+            {"request_id": trace_id, "key": key, "value": value}
+            for trace_id in sorted(metadata)
+            for key, value in sorted(metadata[trace_id].items())
+        ],
+        key_columns=("request_id", "key"),
+        update_columns=("value",),
     )
 
 
@@ -58,13 +117,7 @@ def update_trace(connection: Connection, trace_id: str, **values: Any) -> None:
 
 
 def set_tags(connection: Connection, trace_id: str, tags: Mapping[str, str]) -> None:
-    dialects.upsert(
-        connection,
-        trace_tags,
-        [{"request_id": trace_id, "key": key, "value": value} for key, value in sorted(tags.items())],
-        key_columns=("request_id", "key"),
-        update_columns=("value",),
-    )
+    set_tags_many(connection, {trace_id: tags})
 
 
 def delete_tag(connection: Connection, trace_id: str, key: str) -> int:
@@ -73,13 +126,7 @@ def delete_tag(connection: Connection, trace_id: str, key: str) -> int:
 
 
 def set_metadata(connection: Connection, trace_id: str, metadata: Mapping[str, str]) -> None:
-    dialects.upsert(
-        connection,
-        trace_request_metadata,
-        [{"request_id": trace_id, "key": key, "value": value} for key, value in sorted(metadata.items())],
-        key_columns=("request_id", "key"),
-        update_columns=("value",),
-    )
+    set_metadata_many(connection, {trace_id: metadata})
 
 
 def _key_values(connection: Connection, table: Any, trace_ids: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -134,6 +181,8 @@ def get_infos(connection: Connection, trace_ids: Sequence[str]) -> list[TraceInf
 
 def put_spans(connection: Connection, spans: Sequence[Span]) -> None:
     """Store spans; a span sent again (same trace and span id) replaces the stored one."""
+    # One row per key: an upsert may not touch the same row twice in one statement (the last copy wins).
+    spans = list({(span.trace_id, span.span_id): span for span in spans}.values())
     dialects.upsert(
         connection,
         trace_spans,
