@@ -342,3 +342,10 @@ def test_default_async_export_loses_nothing(mlflow_client: MlflowClient, monkeyp
     assert sorted(t.info.trace_id for t in found) == sorted(ids)
     assert all({span.name for span in t.data.spans} == {"answer", "retrieve"} for t in found)
     assert all(t.info.state.value == "OK" for t in found)
+
+
+def test_search_in_an_unknown_experiment_finds_nothing(tracing: MlflowClient) -> None:
+    assert list(tracing.search_traces(locations=["918273"])) == []
+    with pytest.raises(MlflowException, match="Experiment ID must be a valid integer") as error:
+        tracing.search_traces(locations=["not-a-number"])
+    assert error.value.error_code == "INVALID_PARAMETER_VALUE"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from runyard.domain import validation
 from runyard.domain.search_ast import And, Expr
 from runyard.domain.search_filter import parse_filter, parse_order_by
 from runyard.domain.traces import (
@@ -173,7 +174,8 @@ def search_traces(
         raise InvalidParameter(
             f"Invalid value {limit} for parameter 'max_results' supplied. It must be at most {MAX_SEARCH_RESULTS}."
         )
-    ids = [experiment_service.get_experiment(connection, e).experiment_id for e in experiment_ids]
+    # As in MLflow, an experiment that does not exist simply has no traces.
+    ids = [validation.parse_experiment_id(e) for e in experiment_ids]
     expr = parse_filter(filter_string, TRACES)
     order_keys = parse_order_by(order_by, TRACES)
     offset = decode_offset_token(page_token)
