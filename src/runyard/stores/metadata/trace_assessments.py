@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from runyard.domain.traces import Assessment, AssessmentKind
+from runyard.stores.metadata.trace_sql import among
 from runyard.stores.metadata.trace_tables import trace_assessments
 
 _CHUNK = 500
@@ -98,7 +99,7 @@ def assessments_by_trace(connection: Connection, trace_ids: Sequence[str]) -> di
     for start in range(0, len(ids), _CHUNK):
         rows = connection.execute(
             select(trace_assessments)
-            .where(trace_assessments.c.trace_id.in_(ids[start : start + _CHUNK]))
+            .where(among(trace_assessments.c.trace_id, ids[start : start + _CHUNK], connection.dialect.name))
             .order_by(trace_assessments.c.trace_id, trace_assessments.c.create_time, trace_assessments.c.assessment_id)
         )
         for row in rows:

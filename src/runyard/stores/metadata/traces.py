@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, literal, select, union_all, update
 
 from runyard.domain.traces import Span, TraceInfo, TraceState
 from runyard.stores.metadata import dialects
 from runyard.stores.metadata.trace_assessments import assessments_by_trace
+from runyard.stores.metadata.trace_sql import among
 from runyard.stores.metadata.trace_tables import (
     SPAN_NAME_LENGTH,
     trace_assessments,
@@ -129,15 +130,23 @@ def set_metadata(connection: Connection, trace_id: str, metadata: Mapping[str, s
     set_metadata_many(connection, {trace_id: metadata})
 
 
-def _key_values(connection: Connection, table: Any, trace_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-    result: dict[str, dict[str, str]] = {trace_id: {} for trace_id in trace_ids}
-    for chunk in _chunks(trace_ids):
-        rows = connection.execute(
-            select(table.c.request_id, table.c.key, table.c.value).where(table.c.request_id.in_(list(chunk)))
-        )
-        for request_id, key, value in rows:
-            result[request_id][key] = value or ""
-    return result
+def _tags_and_metadata(
+    connection: Connection, trace_ids: Sequence[str]
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """Each trace's tags and metadata, in one query (a page of search results costs one round trip)."""
+    tags: dict[str, dict[str, str]] = {trace_id: {} for trace_id in trace_ids}
+    metadata: dict[str, dict[str, str]] = {trace_id: {} for trace_id in trace_ids}
+    dialect = connection.dialect.name
+    for chunk in _chunks(list(trace_ids)):
+        parts = [
+            select(literal(kind).label("kind"), table.c.request_id, table.c.key, table.c.value).where(
+                among(table.c.request_id, chunk, dialect)
+            )
+            for kind, table in ((0, trace_tags), (1, trace_request_metadata))
+        ]
+        for kind, request_id, key, value in connection.execute(union_all(*parts)):
+            (metadata if kind else tags)[request_id][key] = value or ""
+    return tags, metadata
 
 
 def _to_info(row: Row[Any], tags: dict[str, str], metadata: dict[str, str]) -> TraceInfo:
@@ -158,8 +167,7 @@ def _to_info(row: Row[Any], tags: dict[str, str], metadata: dict[str, str]) -> T
 def infos_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[TraceInfo]:
     """Trace infos (tags, metadata and assessments included) for ``trace_info`` rows, in their order."""
     ids = [row.request_id for row in rows]
-    tags = _key_values(connection, trace_tags, ids)
-    metadata = _key_values(connection, trace_request_metadata, ids)
+    tags, metadata = _tags_and_metadata(connection, ids)
     assessments = assessments_by_trace(connection, ids)
     infos = []
     for row in rows:
