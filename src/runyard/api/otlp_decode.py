@@ -24,7 +24,15 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from runyard.domain.traces import SPAN_TYPE_ATTRIBUTE, Span, SpanBatch, decode_attribute, trace_id_from_otel
+from runyard.domain.traces import (
+    SPAN_TYPE_ATTRIBUTE,
+    Span,
+    SpanBatch,
+    StoredSpan,
+    decode_attribute,
+    otel_trace_id,
+    trace_id_from_otel,
+)
 from runyard.errors import InvalidParameter
 
 PROTOBUF = "application/x-protobuf"
@@ -139,16 +147,24 @@ def _value_json(value: AnyValue) -> dict[str, Any]:
     return {}
 
 
+ID_FIELDS = ("trace_id", "span_id", "parent_span_id")
+
+
 def span_json(otlp: OtlpSpan) -> str:
-    """The span's protobuf JSON mapping (field names as in the .proto), as MLflow's client reads it back."""
+    """The span's protobuf JSON mapping (field names as in the .proto) without its ids.
+
+    The ids live in their own columns and are put back when the span is read (``span_with_ids``):
+    kept out of the text, base64 ids can never match a search of span contents.
+    """
     if otlp.events or otlp.links:
         # Rare enough to take the generic (slower) path.
-        return orjson.dumps(MessageToDict(otlp, preserving_proto_field_name=True)).decode()
-    data: dict[str, Any] = {"trace_id": _b64(otlp.trace_id), "span_id": _b64(otlp.span_id)}
+        generic = MessageToDict(otlp, preserving_proto_field_name=True)
+        for name in ID_FIELDS:
+            generic.pop(name, None)
+        return orjson.dumps(generic).decode()
+    data: dict[str, Any] = {}
     if otlp.trace_state:
         data["trace_state"] = otlp.trace_state
-    if otlp.parent_span_id:
-        data["parent_span_id"] = _b64(otlp.parent_span_id)
     if otlp.flags:
         data["flags"] = otlp.flags
     if otlp.name:
@@ -172,6 +188,15 @@ def span_json(otlp: OtlpSpan) -> str:
             status["code"] = Status.StatusCode.Name(otlp.status.code)
         data["status"] = status
     return orjson.dumps(data).decode()
+
+
+def span_with_ids(trace_id: str, span: StoredSpan) -> str:
+    """A stored span's JSON with its ids put back, in the protobuf JSON form (base64)."""
+    head = f'{{"trace_id":"{_b64(otel_trace_id(trace_id))}","span_id":"{_b64(bytes.fromhex(span.span_id))}"'
+    if span.parent_span_id:
+        head += f',"parent_span_id":"{_b64(bytes.fromhex(span.parent_span_id))}"'
+    rest = span.content[1:]
+    return head + ("}" if rest == "}" else "," + rest)
 
 
 def _span(otlp: OtlpSpan) -> Span:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from runyard.errors import InvalidParameter
 
@@ -103,9 +103,17 @@ class Span:
     status: str
     start_time_ns: int
     end_time_ns: int | None
-    content: str
+    content: str  # the OTLP span's JSON without its ids (kept in columns, so text searches never match them)
     # Decoded attribute values of the spans a trace's info is derived from (root spans only).
     attributes: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class StoredSpan(NamedTuple):
+    """A span as read back: its ids and its stored JSON (the OTLP span without its ids)."""
+
+    span_id: str
+    parent_span_id: str | None
+    content: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,11 @@ class SpanBatch:
 def trace_id_from_otel(otel_trace_id: bytes) -> str:
     """MLflow's trace id for an OpenTelemetry trace id (16 bytes)."""
     return TRACE_ID_PREFIX + otel_trace_id.hex()
+
+
+def otel_trace_id(trace_id: str) -> bytes:
+    """The OpenTelemetry trace id (16 bytes) of an MLflow trace id made by ``trace_id_from_otel``."""
+    return bytes.fromhex(trace_id.removeprefix(TRACE_ID_PREFIX))
 
 
 def validate_trace_id(trace_id: str | None) -> str:

@@ -86,25 +86,20 @@ def log_spans(connection: Connection, experiment_id: str | None, batch: SpanBatc
         by_trace[span.trace_id].append(span)
     # Sorted, so two batches touching the same traces lock them in the same order.
     trace_ids = sorted(by_trace)
-    existing = store.lock_traces(connection, trace_ids)
     derived = {t: _derived_info(t, experiment.experiment_id, by_trace[t]) for t in trace_ids}
-    new = [derived[t] for t in trace_ids if t not in existing]
-    # A trace created meanwhile by a concurrent writer is skipped here; that writer's info stands.
-    store.insert_traces_ignoring_existing(connection, new)
-    store.set_metadata_many(connection, {info.trace_id: info.metadata for info in new})
-    named = store.traces_with_tag(connection, list(existing), TRACE_NAME_TAG)
+    current = store.lock_or_create(connection, [derived[t] for t in trace_ids])
+    named = store.traces_with_tag(connection, trace_ids, TRACE_NAME_TAG)
+    store.set_metadata_many(connection, {t: derived[t].metadata for t in trace_ids})
     tags: dict[str, dict[str, str]] = {}
     finished: list[str] = []
     for trace_id in trace_ids:
         root = _root(by_trace[trace_id])
         trace_tags = {**batch.resource_tags.get(trace_id, {}), **_root_tags(root)}
-        if trace_id in existing:
-            _complete(connection, existing[trace_id], derived[trace_id])
-            if trace_id in named:
-                # The client's start-trace call names the trace; a span batch must not rename it.
-                trace_tags.pop(TRACE_NAME_TAG, None)
-        else:
-            trace_tags[ARTIFACT_LOCATION_TAG] = trace_service.artifact_location(experiment, trace_id)
+        _complete(connection, current[trace_id], derived[trace_id])
+        if trace_id in named:
+            # The client's start-trace call names the trace; a span batch must not rename it.
+            trace_tags.pop(TRACE_NAME_TAG, None)
+        trace_tags[ARTIFACT_LOCATION_TAG] = trace_service.artifact_location(experiment, trace_id)
         trace_tags[SPANS_LOCATION_TAG] = SPANS_IN_TRACKING_STORE
         tags[trace_id] = trace_tags
         if root is not None and root.end_time_ns is not None:

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from runyard.domain import validation
 from runyard.domain.search_ast import And, Expr
@@ -21,6 +20,7 @@ from runyard.domain.traces import (
     ARTIFACT_LOCATION_TAG,
     DEFAULT_SEARCH_RESULTS,
     MAX_SEARCH_RESULTS,
+    StoredSpan,
     TraceInfo,
     TraceState,
     validate_client_request_id,
@@ -44,10 +44,10 @@ MAX_LINKED_TRACES = 100
 
 @dataclass(frozen=True, slots=True)
 class Trace:
-    """A trace's info and its spans (the stored OTLP JSON of each, in start order)."""
+    """A trace's info and its spans, in start order."""
 
     info: TraceInfo
-    spans: list[str]
+    spans: list[StoredSpan]
 
 
 def active_experiment(connection: Connection, experiment_id: str | int | None) -> Experiment:
@@ -65,25 +65,6 @@ def not_found(trace_id: str) -> NotFound:
     return NotFound(f"Trace with ID '{trace_id}' not found.")
 
 
-def create_or_lock(connection: Connection, info: TraceInfo, experiment: Experiment) -> bool:
-    """Insert the trace, or lock it if it exists already; ``True`` if this call created it.
-
-    Two writers (the info and a span batch) can race to create a trace: the loser's insert fails on
-    the primary key inside a savepoint, and it goes on with the winner's row, locked.
-    """
-    if store.lock_trace(connection, info.trace_id) is not None:
-        return False
-    try:
-        with connection.begin_nested():
-            store.insert_trace(connection, info)
-    except IntegrityError:
-        if store.lock_trace(connection, info.trace_id) is None:
-            raise
-        return False
-    store.set_tags(connection, info.trace_id, {ARTIFACT_LOCATION_TAG: artifact_location(experiment, info.trace_id)})
-    return True
-
-
 def start_trace(connection: Connection, info: TraceInfo) -> TraceInfo:
     """Record a finished (or, for v2 clients, a starting) trace's info; returns it as stored."""
     validate_trace_id(info.trace_id)
@@ -91,20 +72,21 @@ def start_trace(connection: Connection, info: TraceInfo) -> TraceInfo:
     tags = dict(validate_tag(key, value) for key, value in info.tags.items())
     validate_metadata(info.metadata)
     validate_client_request_id(info.client_request_id)
-    created = create_or_lock(connection, info, experiment)
-    if not created:
-        values: dict[str, object] = {
-            "experiment_id": int(info.experiment_id),
-            "timestamp_ms": info.request_time_ms,
-            "execution_time_ms": info.execution_duration_ms,
-            "status": info.state.value,
-            "client_request_id": info.client_request_id,
-        }
-        if info.request_preview is not None:
-            values["request_preview"] = info.request_preview
-        if info.response_preview is not None:
-            values["response_preview"] = info.response_preview
-        store.update_trace(connection, info.trace_id, **values)
+    store.lock_or_create(connection, [info])
+    # The client's info is authoritative: it replaces what spans that came first filled in.
+    values: dict[str, object] = {
+        "experiment_id": int(info.experiment_id),
+        "timestamp_ms": info.request_time_ms,
+        "execution_time_ms": info.execution_duration_ms,
+        "status": info.state.value,
+        "client_request_id": info.client_request_id,
+    }
+    if info.request_preview is not None:
+        values["request_preview"] = info.request_preview
+    if info.response_preview is not None:
+        values["response_preview"] = info.response_preview
+    store.update_trace(connection, info.trace_id, **values)
+    tags[ARTIFACT_LOCATION_TAG] = artifact_location(experiment, info.trace_id)
     store.set_tags(connection, info.trace_id, tags)
     store.set_metadata(connection, info.trace_id, info.metadata)
     existing = {

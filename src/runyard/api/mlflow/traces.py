@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from runyard.api.context import get_context
 from runyard.api.mlflow import traces_wire as wire
+from runyard.api.otlp_decode import span_with_ids
 from runyard.api.requests import read_json_object
 from runyard.api.responses import JSONResponse
 from runyard.domain.clock import now_ms
@@ -30,7 +31,7 @@ v2_router = APIRouter(prefix="/traces", tags=["mlflow-traces-v2"])
 
 def _trace_bytes(trace: service.Trace) -> bytes:
     info = orjson.dumps(wire.trace_info_json(trace.info))
-    spans = ",".join(trace.spans).encode()
+    spans = ",".join(span_with_ids(trace.info.trace_id, span) for span in trace.spans).encode()
     return b'{"trace_info":' + info + b',"spans":[' + spans + b"]}"
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, literal, select, union_all, update
+from sqlalchemy import Connection, Row, delete, literal, select, union_all, update
 
-from runyard.domain.traces import Span, TraceInfo, TraceState
+from runyard.domain.traces import Span, StoredSpan, TraceInfo, TraceState
 from runyard.stores.metadata import dialects
 from runyard.stores.metadata.trace_assessments import assessments_by_trace
 from runyard.stores.metadata.trace_sql import among
@@ -51,10 +51,6 @@ def _info_row(info: TraceInfo) -> dict[str, Any]:
     }
 
 
-def insert_trace(connection: Connection, info: TraceInfo) -> None:
-    connection.execute(insert(trace_info).values(**_info_row(info)))
-
-
 def insert_traces_ignoring_existing(connection: Connection, infos: Sequence[TraceInfo]) -> None:
     if infos:
         connection.execute(dialects.insert_ignoring_duplicates(connection, trace_info), [_info_row(i) for i in infos])
@@ -69,6 +65,23 @@ def lock_traces(connection: Connection, trace_ids: Sequence[str]) -> dict[str, T
             statement = statement.with_for_update()
         for row in connection.execute(statement):
             found[row.request_id] = _to_info(row, {}, {})
+    return found
+
+
+def lock_or_create(connection: Connection, infos: Sequence[TraceInfo]) -> dict[str, TraceInfo]:
+    """Lock each trace's row, creating those that do not exist from ``infos``; returns the rows' infos.
+
+    Every writer of a trace takes its row lock before touching the trace's child rows, so two writers
+    of one trace queue on that lock instead of deadlocking on each other's child rows (whose foreign
+    key checks need the parent row). Existing rows are locked before any insert, so an insert never
+    holds a shared lock it must then upgrade (InnoDB's classic deadlock).
+    """
+    found = lock_traces(connection, [info.trace_id for info in infos])
+    missing = sorted((info for info in infos if info.trace_id not in found), key=lambda info: info.trace_id)
+    if missing:
+        # A concurrent writer may create one of these first: its row is kept, and locked below.
+        insert_traces_ignoring_existing(connection, missing)
+        found.update(lock_traces(connection, [info.trace_id for info in missing]))
     return found
 
 
@@ -221,17 +234,18 @@ def put_spans(connection: Connection, spans: Sequence[Span]) -> None:
     )
 
 
-def span_contents(connection: Connection, trace_ids: Sequence[str]) -> dict[str, list[str]]:
-    """The stored OTLP JSON of each trace's spans, in start order: one range read per trace."""
-    result: dict[str, list[str]] = {trace_id: [] for trace_id in trace_ids}
+def span_contents(connection: Connection, trace_ids: Sequence[str]) -> dict[str, list[StoredSpan]]:
+    """Each trace's spans (span id, parent id, stored JSON), in start order: one range read per trace."""
+    result: dict[str, list[StoredSpan]] = {trace_id: [] for trace_id in trace_ids}
+    columns = (trace_spans.c.trace_id, trace_spans.c.span_id, trace_spans.c.parent_span_id, trace_spans.c.content)
     for chunk in _chunks(list(trace_ids)):
         rows = connection.execute(
-            select(trace_spans.c.trace_id, trace_spans.c.content)
+            select(*columns)
             .where(trace_spans.c.trace_id.in_(list(chunk)))
             .order_by(trace_spans.c.trace_id, trace_spans.c.start_time_unix_nano, trace_spans.c.span_id)
         )
-        for trace_id, content in rows:
-            result[trace_id].append(content)
+        for trace_id, span_id, parent_span_id, content in rows:
+            result[trace_id].append(StoredSpan(span_id, parent_span_id, content))
     return result
 
 
