@@ -77,6 +77,11 @@ ROWS = [
         Target("abs_max", 100, "< 100 ms"),
         target_databases=("postgresql",),
     ),
+    Row("otlp_spans_per_s", "OTLP spans ingested /s (/v1/traces, 10-span traces, 8 clients)", 0),
+    Row("otlp_p95_ms", "↳ OTLP export request p95, ms", 0),
+    Row("trace_search_p50_ms", "search-traces p50, ms (tag + status filter, newest first)", 1),
+    Row("trace_search_p95_ms", "search-traces p95, ms", 1),
+    Row("trace_search_returned", "↳ traces returned per search page", 0),
     # EXTENSION POINT: compute rows (dispatch latency, scheduler throughput) go here.
     Row("idle_rss_mb", "idle server RSS, MB (whole process tree)", 0, Target("abs_max", 150, "≤ 150 MB")),
     Row("peak_rss_mb", "peak server RSS during the workloads, MB", 0),

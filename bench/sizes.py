@@ -22,6 +22,10 @@ class Sizes:
     artifact_repeats: int = 3
     registry_models: int = 10_000  # registered models searched with a tag filter
     registry_queries: int = 30
+    otlp_requests: int = 200  # OTLP exports in the span-ingest workload (spread over the clients)
+    otlp_spans_per_request: int = 1000  # spans per export (10-span traces)
+    search_traces: int = 100_000  # one-span traces the search-traces workload searches
+    trace_search_queries: int = 30
     compute_jobs: int = 10_000  # queued jobs the simulated agents drain (scheduler throughput)
     compute_agents: int = 50  # simulated agents claiming at once
     compute_batch: int = 16  # max_assignments per claim (see bench/workloads/compute.py)
@@ -33,7 +37,9 @@ class Sizes:
             f"log-batch {self.batch_requests} × {self.batch_size}; "
             f"{self.single_requests:,} log-metric; {self.search_queries} searches; "
             f"history {self.history_points:,} points; artifact {self.artifact_mb} MiB; "
-            f"{self.registry_models:,} registered models"
+            f"{self.registry_models:,} registered models; "
+            f"OTLP {self.otlp_requests} × {self.otlp_spans_per_request} spans; "
+            f"search over {self.search_traces:,} traces"
         )
 
 
@@ -51,6 +57,10 @@ QUICK = replace(
     artifact_repeats=2,
     registry_models=300,
     registry_queries=10,
+    otlp_requests=24,
+    otlp_spans_per_request=200,
+    search_traces=2_000,
+    trace_search_queries=10,
     compute_jobs=1_000,
     compute_agents=10,
     dispatch_submissions=10,

@@ -1,4 +1,4 @@
-"""Liveness (``/health``), readiness (``/ready``) and version endpoints."""
+"""Liveness (``/health``), readiness (``/ready``) and version (``/version``, ``/api/v1/version``) endpoints."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.responses import Response
 from runyard import __version__
 from runyard.api import access
 from runyard.api.deps import platform_of
+from runyard.api.mlflow.server_info import MLFLOW_API_VERSION
 from runyard.api.observability import expected_pools
 from runyard.api.responses import JSONResponse
 from runyard.services import pools as pool_service
@@ -45,5 +46,11 @@ async def ready(request: Request) -> Response:
 
 @router.get("/version", dependencies=[access.public])
 async def version() -> Response:
-    """The server's version (MLflow's ``/version`` answers with plain text)."""
-    return Response(__version__, media_type="text/plain")
+    """The MLflow API level served, in plain text as MLflow answers: clients gate features on it."""
+    return Response(MLFLOW_API_VERSION, media_type="text/plain")
+
+
+@router.get("/api/v1/version")
+async def runyard_version() -> Response:
+    """runyard's own version, and the MLflow API level it serves."""
+    return JSONResponse({"version": __version__, "mlflow_api_version": MLFLOW_API_VERSION})

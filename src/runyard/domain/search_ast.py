@@ -14,6 +14,11 @@ class Entity(enum.StrEnum):
     TAG = "tag"
     ATTRIBUTE = "attribute"
     DATASET = "dataset"
+    # Trace searches only.
+    METADATA = "request_metadata"
+    SPAN = "span"
+    FEEDBACK = "feedback"
+    EXPECTATION = "expectation"
 
 
 class Op(enum.StrEnum):

@@ -21,6 +21,9 @@ NULL_OPS = (Op.IS_NULL, Op.IS_NOT_NULL)
 
 ValueTokens = Token | list[Token] | None
 
+# The entities a run search names (traces add their own: metadata, spans, assessments).
+RUN_ENTITIES = (Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.ATTRIBUTE, Entity.DATASET)
+
 
 def _ops_text(ops: Sequence[Op]) -> str:
     return "[" + ", ".join(f"'{op.value}'" for op in ops) + "]"
@@ -110,7 +113,7 @@ class RunSchema(Schema):
         elif entity_text in self.ENTITY_ALIASES:
             entity = self.ENTITY_ALIASES[entity_text]
         else:
-            valid = [e.value for e in Entity]
+            valid = [e.value for e in RUN_ENTITIES]
             raise InvalidParameter(f"Invalid entity type '{entity_text}'. Valid values are {valid}")
         if entity is Entity.ATTRIBUTE and key not in attributes:
             raise InvalidParameter(f"Invalid attribute key '{key}' specified. Valid keys are '{sorted(attributes)}'")

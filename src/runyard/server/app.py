@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from runyard import __version__
-from runyard.api import health
+from runyard.api import health, otlp
 from runyard.api.auth import auth_router
 from runyard.api.body_limits import BodyLimitMiddleware, BodyLimits
 from runyard.api.errors import install_error_handlers
@@ -23,6 +23,7 @@ from runyard.api.mlflow import (
     registry_artifacts,
     runs,
     server_info,
+    traces,
     ui_endpoints,
     webhooks,
     workspaces,
@@ -112,4 +113,8 @@ def create_app_for(platform: Platform) -> FastAPI:
     for prefix in MLFLOW_V3_PREFIXES:
         app.include_router(server_info.router, prefix=prefix)
         app.include_router(workspaces.router, prefix=prefix)
+        app.include_router(traces.v3_router, prefix=prefix)
+    for prefix in MLFLOW_PREFIXES:
+        app.include_router(traces.v2_router, prefix=prefix)
+    app.include_router(otlp.router)
     return app

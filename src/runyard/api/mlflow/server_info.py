@@ -12,6 +12,10 @@ from runyard.api.responses import JSONResponse
 
 router = APIRouter(tags=["mlflow-server-info"])
 
+# The MLflow release whose REST API runyard serves. MLflow's client reads it from ``/version`` and
+# turns features on by it (span logging over OTLP needs 3.4 or later).
+MLFLOW_API_VERSION = "3.17.2"
+
 
 @router.get("/server-info", dependencies=[access.public])
 async def server_info(request: Request) -> Response:
@@ -24,5 +28,6 @@ async def server_info(request: Request) -> Response:
             "trace_archival_enabled": False,
             "multipart_uploads_enabled": multipart,
             "multipart_downloads_enabled": False,
+            "mlflow_api_version": MLFLOW_API_VERSION,
         }
     )

@@ -8,6 +8,7 @@ from runyard.stores.metadata import (
     oidc_tables,
     registry_tables,
     tables,
+    trace_tables,
     webhook_tables,
 )
 from runyard.stores.metadata.tables import metadata
@@ -19,5 +20,6 @@ __all__ = [
     "oidc_tables",
     "registry_tables",
     "tables",
+    "trace_tables",
     "webhook_tables",
 ]
