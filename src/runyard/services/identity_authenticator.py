@@ -21,6 +21,7 @@ from runyard.domain.clock import now_ms
 from runyard.domain.identity import ANONYMOUS, DEFAULT_WORKSPACE, JobScope, Principal
 from runyard.errors import Unauthenticated
 from runyard.services import attempts, identity_sessions, identity_tokens, identity_users, login_limits
+from runyard.services.access_checks import AccessChecker
 from runyard.settings import ServerSettings
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata.session import Database
@@ -45,6 +46,8 @@ class DatabaseAuthenticator:
         self._ttl = settings.auth_cache_seconds
         self._cache: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        # The per-process caches of access decisions live beside those of credentials.
+        self.access = AccessChecker(settings.auth_cache_seconds)
 
     # --- the Authenticator protocol ---
 
@@ -77,10 +80,12 @@ class DatabaseAuthenticator:
         with self._lock:
             for key in [k for k, e in self._cache.items() if e.principal.user_id == user_id]:
                 del self._cache[key]
+        self.access.forget_grants()
 
     def forget_all(self) -> None:
         with self._lock:
             self._cache.clear()
+        self.access.forget_grants()
 
     # --- credentials ---
 
