@@ -92,7 +92,22 @@ class AccessChecker:
     def authorize(
         self, connection: Connection, principal: Principal, resource: str, level: Level, target: Target
     ) -> None:
-        """Raise ``PermissionDenied`` unless ``principal`` may act at ``level`` on what ``target`` names."""
+        """Raise ``PermissionDenied`` unless ``principal`` may act at ``level`` on what ``target`` names.
+
+        Cached grants only ever allow: a refusal is decided again on fresh grants, so a grant given a
+        moment ago (the creator's MANAGE on what they just made) counts at once.
+        """
+        try:
+            self._authorize(connection, principal, resource, level, target)
+        except PermissionDenied:
+            key = (principal.kind, principal.user_id, principal.role, principal.workspace)
+            if self._grants.pop(key, None) is None:
+                raise
+            self._authorize(connection, principal, resource, level, target)
+
+    def _authorize(
+        self, connection: Connection, principal: Principal, resource: str, level: Level, target: Target
+    ) -> None:
         if principal.kind == "local" or principal.is_admin:
             return
         if principal.kind == "job":

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from runyard.api import access
+from runyard.api.auth._deps import recorded_user
 from runyard.api.deps import platform_of
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
@@ -95,6 +96,8 @@ async def submit_job(request: Request) -> Response:
     """Queue a job of a recipe; parameters are validated against the recipe's schema."""
     body = await parse_json(request, JobCreate)
     name, version = recipe_service.parse_reference(body.recipe)
+    # The job (and its runs) record who submitted it: the authenticated principal.
+    user_id = recorded_user(request, None)
     job = await platform_of(request).write(
         lambda connection: service.submit_job(
             connection,
@@ -107,6 +110,7 @@ async def submit_job(request: Request) -> Response:
             retries=body.retries,
             timeout_seconds=body.timeout_seconds,
             env=body.env,
+            user_id=user_id,
         ),
         wake=lambda job: [queue_topic(job.queue)],
     )
