@@ -213,3 +213,32 @@ def test_registry_events_record_the_principal_not_a_forged_header(server: LiveSe
         assert created.status_code == 200, created.text
     events = admin.get("/api/v1/registry/events", params={"name": name}).json()["events"]
     assert [event["user"] for event in events] == [editor_name]
+
+
+def test_searches_return_only_what_the_principal_may_read_and_page_correctly(
+    server: LiveServer, admin: httpx.Client
+) -> None:
+    prefix = unique("search")
+    ids = [
+        str(admin.post(f"{API}/experiments/create", json={"name": f"{prefix}-{index}"}).json()["experiment_id"])
+        for index in range(5)
+    ]
+    member = _user(admin, None)
+    for experiment_id in ids[:3]:
+        grant = {"username": member, "resource_type": "experiment", "resource_id": experiment_id, "permission": "READ"}
+        assert admin.post("/api/3.0/mlflow/users/permissions/grant", json=grant).is_success
+    seen: list[str] = []
+    token = None
+    with _as(server, member) as client:
+        while True:
+            body: dict[str, Any] = {"max_results": 2, "filter": f"name LIKE '{prefix}-%'"}
+            if token:
+                body["page_token"] = token
+            page = client.post(f"{API}/experiments/search", json=body).json()
+            seen += [experiment["experiment_id"] for experiment in page.get("experiments", [])]
+            token = page.get("next_page_token")
+            if not token:
+                break
+        assert sorted(seen) == sorted(ids[:3])
+        # A guessed id is refused, not just hidden from the list.
+        assert client.get(f"{API}/experiments/get", params={"experiment_id": ids[4]}).status_code == 403

@@ -21,6 +21,7 @@ from runyard.api.deps import PrincipalDep, platform_of
 from runyard.domain.identity import Level, Principal
 from runyard.errors import PermissionDenied, Unauthenticated
 from runyard.services.access_checks import AccessChecker
+from runyard.services.identity_permissions import Readable
 
 ACCESS_MARKER = "__runyard_access__"
 
@@ -124,6 +125,11 @@ def requires(resource: str, level: Level, *, jobs: bool = False, agents: bool = 
             # The hot tracking path (log-metric on a known run): decided from the caches without a query.
             target.experiment_id = checker.cached_experiment_of_run(run_id)
         await platform_of(request).read(lambda c: checker.authorize(c, principal, resource, level, target))
+        if level == Level.READ and resource in LISTED and target.names_nothing():
+            # A search or list: the handler restricts its query to what the principal may read.
+            request.state.readable = await platform_of(request).read(
+                lambda c: checker.readable(c, principal, LISTED[resource])
+            )
         return principal
 
     name = f"{resource}:{level.name}"
@@ -131,6 +137,16 @@ def requires(resource: str, level: Level, *, jobs: bool = False, agents: bool = 
     enforce.__name__ = f"access_{name.replace(':', '_').replace('-', '_')}"
     dependency: DependsParam = Depends(enforce)
     return dependency
+
+
+# Searches whose results are restricted to what the principal may read, by the grant type that governs them.
+LISTED = {"experiment": "experiment", "registered_model": "registered_model"}
+
+
+def readable_of(request: Request) -> Readable | None:
+    """What the current search may return (set by its access rule; None: everything)."""
+    readable = getattr(request.state, "readable", None)
+    return readable if isinstance(readable, Readable) else None
 
 
 def _checker(request: Request) -> AccessChecker | None:

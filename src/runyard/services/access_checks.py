@@ -43,6 +43,13 @@ class Target:
     worker_id: str | None = None
     pool: str | None = None
 
+    def names_nothing(self) -> bool:
+        """No single resource named: a search, a list or a create."""
+        return not any(
+            (self.experiment_id, self.experiment_name, self.experiment_ids, self.run_id, self.model_name,
+             self.logged_model_id, self.artifact_path, self.job_id)
+        )  # fmt: skip
+
 
 class AccessChecker:
     def __init__(self, grants_ttl_seconds: float) -> None:
@@ -152,6 +159,16 @@ class AccessChecker:
         else:
             raise PermissionDenied(f"Permission denied: no grant covers {resource}")
 
+    def readable(self, connection: Connection, principal: Principal, resource_type: str) -> permissions.Readable | None:
+        """What a list or search may show ``principal`` (None: everything), decided in the query."""
+        if principal.kind == "local" or principal.is_admin:
+            return None
+        if principal.kind == "job":
+            scope = principal.job
+            own = frozenset({scope.experiment_id}) if scope is not None and scope.experiment_id else frozenset()
+            return permissions.Readable(everything=False, ids=own, denied=frozenset())
+        return permissions.readable(principal, self.grants(connection, principal), resource_type)
+
     def _need_create(self, principal: Principal, grants: list[Grant], resource_type: str, level: Level) -> None:
         """Creating (or searching, which the handler filters) needs presence in the workspace."""
         if level <= Level.READ:
@@ -209,6 +226,8 @@ class AccessChecker:
             return  # jobs may load registered models (declared readable for jobs)
         if resource not in ("experiment", "run", "artifact", "logged_model"):
             raise refused
+        if resource == "experiment" and target.names_nothing():
+            return  # a search: restricted to the job's own experiment by ``readable``
         if target.run_id is not None and target.run_id != scope.run_id:
             raise refused
         if target.artifact_path is not None and f"/{scope.run_id}/" not in f"/{target.artifact_path.strip('/')}/":

@@ -98,6 +98,7 @@ async def get_experiment_by_name(request: Request) -> Response:
 
 
 async def _search(request: Request, body: ExperimentSearch) -> Response:
+    readable = access.readable_of(request)
     page = await platform_of(request).read(
         lambda c: search_experiments.search_experiments(
             c,
@@ -106,6 +107,7 @@ async def _search(request: Request, body: ExperimentSearch) -> Response:
             filter_string=body.filter,
             order_by=body.order_by,
             page_token=body.page_token,
+            readable=readable,
         )
     )
     data: dict[str, object] = {"experiments": [experiment_json(e) for e in page.items]}

@@ -372,7 +372,15 @@ class ExperimentQuery:
         return _compare_numbers(column, op, value)
 
     def statement(
-        self, *, stages: Sequence[str], expr: Expr | None, order_keys: Sequence[OrderKey], offset: int, limit: int
+        self,
+        *,
+        stages: Sequence[str],
+        expr: Expr | None,
+        order_keys: Sequence[OrderKey],
+        offset: int,
+        limit: int,
+        only_ids: Sequence[int] | None = None,
+        except_ids: Sequence[int] = (),
     ) -> Select[Any]:
         order: list[UnaryExpression[Any]] = []
         if not order_keys:
@@ -390,6 +398,11 @@ class ExperimentQuery:
         conditions: list[ColumnElement[bool]] = [experiments.c.lifecycle_stage.in_(list(stages))]
         if expr is not None:
             conditions.append(self.condition(expr))
+        # What the principal may read, in the query itself so pages stay full and tokens stay valid.
+        if only_ids is not None:
+            conditions.append(experiments.c.experiment_id.in_(list(only_ids)))
+        if except_ids:
+            conditions.append(experiments.c.experiment_id.not_in(list(except_ids)))
         return select(experiments).where(*conditions).order_by(*order).offset(offset).limit(limit)
 
 
@@ -401,9 +414,17 @@ def search_experiment_rows(
     order_keys: Sequence[OrderKey],
     offset: int,
     limit: int,
+    only_ids: Sequence[int] | None = None,
+    except_ids: Sequence[int] = (),
 ) -> list[Row[Any]]:
-    """The ``experiments`` rows of one result page, in order."""
+    """The ``experiments`` rows of one result page, in order (limited to ``only_ids``, without ``except_ids``)."""
     statement = ExperimentQuery(connection.dialect.name).statement(
-        stages=stages, expr=expr, order_keys=order_keys, offset=offset, limit=limit
+        stages=stages,
+        expr=expr,
+        order_keys=order_keys,
+        offset=offset,
+        limit=limit,
+        only_ids=only_ids,
+        except_ids=except_ids,
     )
     return list(connection.execute(statement).all())
