@@ -242,3 +242,20 @@ def test_searches_return_only_what_the_principal_may_read_and_page_correctly(
         assert sorted(seen) == sorted(ids[:3])
         # A guessed id is refused, not just hidden from the list.
         assert client.get(f"{API}/experiments/get", params={"experiment_id": ids[4]}).status_code == 403
+
+
+def test_secret_job_env_values_reach_only_the_agent(server: LiveServer, tmp_path: Path) -> None:
+    with Client(server.url, authorization=basic_authorization(ADMIN, ADMIN_PASSWORD)) as admin:
+        pool, queue, recipe = unique("pool"), unique("queue"), unique("recipe")
+        admin.put_pool(pool, queues=[queue])
+        admin.push_recipe(write_recipe(tmp_path / recipe, recipe))
+        agent_token = admin.create_token(unique("agent"), agent=True, pool=pool)["token"]
+        env = {"HF_TOKEN": "hf_live_value", "AWS_SECRET_ACCESS_KEY": "aws-value", "EPOCHS": "3"}
+        job = admin.submit_job(recipe, queue=queue, env=env)
+        assert job["env"] == {"HF_TOKEN": "********", "AWS_SECRET_ACCESS_KEY": "********", "EPOCHS": "3"}
+        assert "hf_live_value" not in str(admin.get_job(job["job_id"]))
+        assert "hf_live_value" not in str(admin.list_jobs())
+    agent = Client(server.url, token=agent_token)
+    worker = agent.register_worker(name="w", pool=pool, hostname="h", gpus=[], slots=1)
+    assignment = agent.claim(worker["worker_id"], 5.0)
+    assert assignment is not None and assignment["env"]["HF_TOKEN"] == "hf_live_value"

@@ -20,6 +20,7 @@ from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
 from runyard.domain.jobs import Job, JobState, LogLine
+from runyard.domain.secrets import SECRET_PLACEHOLDER, is_secret_name
 from runyard.domain.topics import job_topic, queue_topic
 from runyard.errors import Unauthenticated
 from runyard.services import attempts as attempt_service
@@ -84,7 +85,10 @@ class EventsQuery(BaseModel):
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    return dataclasses.asdict(job)
+    data = dataclasses.asdict(job)
+    # Secret values leave the server only in the claim answer, to the agent that runs the job.
+    data["env"] = {name: SECRET_PLACEHOLDER if is_secret_name(name) else value for name, value in job.env.items()}
+    return data
 
 
 def line_json(line: LogLine) -> dict[str, Any]:
