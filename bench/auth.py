@@ -33,7 +33,7 @@ from bench.servers import MLFLOW_BIN, RUNYARD_BIN, Server, _clean_environment, _
 API = "/api/2.0/mlflow"
 ADMIN_PASSWORD = "bench admin password"
 USER, USER_PASSWORD = "bench-user", "bench user password"
-MLFLOW_DEFAULT_ADMIN = ("admin", "password1234")  # basic_auth.ini's bootstrap admin
+MLFLOW_ADMIN = ("admin", "bench mlflow admin password")  # MLflow's bootstrap admin (MLFLOW_AUTH_ADMIN_PASSWORD)
 OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -76,6 +76,7 @@ def _mlflow_basic_auth(scratch: Path) -> Server:
     env = _clean_environment() | {
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "bench-secret-key",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": MLFLOW_ADMIN[1],
     }
     workdir = scratch / "mlflow-auth"
     workdir.mkdir()
@@ -163,7 +164,7 @@ def main() -> None:
             ("runyard, auth on (token)", lambda: _runyard(scratch, True, "token"),
              lambda s: _token(s, _setup_user(s, editor, True))),
             ("MLflow 3.17.2 basic-auth (Basic)", lambda: _mlflow_basic_auth(scratch),
-             lambda s: _setup_user(s, MLFLOW_DEFAULT_ADMIN, False)),
+             lambda s: _setup_user(s, MLFLOW_ADMIN, False)),
         ]  # fmt: skip
         for label, start, credentials in cases:
             server = start()

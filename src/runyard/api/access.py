@@ -120,10 +120,8 @@ def requires(resource: str, level: Level, *, jobs: bool = False, agents: bool = 
         if checker is None:
             return principal
         target = await targets.extract(request)
-        run_id = target.run_id
-        if principal.kind == "user" and run_id is not None and checker.cached_experiment_of_run(run_id) is not None:
-            # The hot tracking path (log-metric on a known run): decided from the caches without a query.
-            target.experiment_id = checker.cached_experiment_of_run(run_id)
+        if checker.allowed_from_cache(principal, resource, level, target):
+            return principal  # the hot tracking path (log-metric on a known run): no query
         await platform_of(request).read(lambda c: checker.authorize(c, principal, resource, level, target))
         if level == Level.READ and resource in LISTED and target.names_nothing():
             # A search or list: the handler restricts its query to what the principal may read.

@@ -159,6 +159,22 @@ class AccessChecker:
         else:
             raise PermissionDenied(f"Permission denied: no grant covers {resource}")
 
+    def allowed_from_cache(self, principal: Principal, resource: str, level: Level, target: Target) -> bool:
+        """True when the caches alone show the request is allowed (the hot tracking path: no query at all).
+
+        False means "not known from the caches", never "refused": the caller then decides in full.
+        """
+        if principal.kind not in ("user", "service") or resource not in ("run", "experiment"):
+            return False
+        experiment_id = self._run_experiments.get(target.run_id) if target.run_id is not None else None
+        if experiment_id is None:
+            return False
+        key = (principal.kind, principal.user_id, principal.role, principal.workspace)
+        cached = self._grants.get(key)
+        if cached is None or cached[0] <= time.monotonic():
+            return False
+        return permissions.level_from_grants(principal, cached[1], "experiment", experiment_id) >= level
+
     def readable(self, connection: Connection, principal: Principal, resource_type: str) -> permissions.Readable | None:
         """What a list or search may show ``principal`` (None: everything), decided in the query."""
         if principal.kind == "local" or principal.is_admin:
