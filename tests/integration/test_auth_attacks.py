@@ -195,6 +195,9 @@ def test_submitting_needs_a_grant_on_the_queue(server: LiveServer, admin: httpx.
     with _as(server, _user(admin, "viewer")) as viewer:
         refused = viewer.post("/api/v1/jobs", json=body)
         assert refused.status_code == 403 and "queue" in refused.json()["message"]
+        # Viewers read recipes and jobs, but push nothing.
+        assert viewer.get("/api/v1/recipes").status_code == 200
+        assert viewer.get("/api/v1/jobs").status_code == 200
     editor_name = _user(admin, "editor")
     with _as(server, editor_name) as editor:
         job = editor.post("/api/v1/jobs", json=body)
