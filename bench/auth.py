@@ -170,6 +170,7 @@ def main() -> None:
             server = start()
             try:
                 results[label] = _measure(server, credentials(server), options.requests, options.clients)
+                print(f"{label}: {results[label]}", file=sys.stderr, flush=True)
             finally:
                 server.stop()
     OUT.mkdir(exist_ok=True)
