@@ -122,10 +122,10 @@ def _measure(server: Server, headers: dict[str, str], requests: int, clients: in
         run.raise_for_status()
         run_ids.append(run.json()["run"]["info"]["run_id"])
 
-    def work(index: int) -> Callable[[], None]:
+    def work(index: int, total: int = requests) -> Callable[[], None]:
         def loop() -> None:
             client, run_id = http[index], run_ids[index]
-            for j in range(index, requests, clients):
+            for j in range(index, total, clients):
                 body = {"run_id": run_id, "key": "loss", "value": 1.0 / (j + 1), "timestamp": j, "step": j}
                 answer = client.post(f"{API}/runs/log-metric", json=body)
                 if answer.status_code != 200:
@@ -134,7 +134,8 @@ def _measure(server: Server, headers: dict[str, str], requests: int, clients: in
         return loop
 
     # Warm up (first requests pay for caches and lazily built objects on every server alike).
-    work(0)()
+    for index in range(clients):
+        work(index, 5 * clients)()
     cpu_before, started = _cpu_seconds(server.pid), time.perf_counter()
     threads = [threading.Thread(target=work(index)) for index in range(clients)]
     for thread in threads:
@@ -152,6 +153,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--mlflow-requests", type=int, default=200, help="MLflow's basic-auth app hashes the password per request"
+    )
     options = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="runyard-auth-bench-") as scratch_dir:
@@ -169,7 +173,8 @@ def main() -> None:
         for label, start, credentials in cases:
             server = start()
             try:
-                results[label] = _measure(server, credentials(server), options.requests, options.clients)
+                count = options.mlflow_requests if label.startswith("MLflow") else options.requests
+                results[label] = _measure(server, credentials(server), count, options.clients)
                 print(f"{label}: {results[label]}", file=sys.stderr, flush=True)
             finally:
                 server.stop()
