@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument(
         "--mlflow-requests", type=int, default=200, help="MLflow's basic-auth app hashes the password per request"
     )
+    parser.add_argument("--no-mlflow", action="store_true", help="Measure runyard's cases only.")
     options = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="runyard-auth-bench-") as scratch_dir:
@@ -170,6 +171,8 @@ def main() -> None:
             ("MLflow 3.17.2 basic-auth (Basic)", lambda: _mlflow_basic_auth(scratch),
              lambda s: _setup_user(s, MLFLOW_ADMIN, False)),
         ]  # fmt: skip
+        if options.no_mlflow:
+            cases = cases[:3]
         for label, start, credentials in cases:
             server = start()
             try:
