@@ -128,6 +128,35 @@ class ServerSettings(_RunyardSettings):
     external_mlflow_uri: str | None = Field(
         default=None, description="Send job tracking to an external MLflow server instead."
     )
+    max_request_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body (JSON and form requests), enforced while the body is read.",
+    )
+    max_artifact_upload_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Largest artifact uploaded through the proxy (streamed to the store); default unlimited.",
+    )
+    recipe_bundle_max_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="Largest pushed recipe bundle (compressed)."
+    )
+    recipe_bundle_max_unpacked_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1024, description="Largest total size of a recipe bundle's files, unpacked."
+    )
+    recipe_bundle_max_members: int = Field(
+        default=20_000, ge=1, description="Most entries (files and directories) in a recipe bundle."
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request body must arrive within this many seconds (extended by its size at the minimum rate).",
+    )
+    request_body_min_rate: int = Field(
+        default=1024,
+        ge=1,
+        description="Bytes per second a request body is allowed at least, beyond request_body_timeout_seconds.",
+    )
 
     @field_validator("data_dir")
     @classmethod

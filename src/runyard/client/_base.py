@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from runyard.domain.workspaces import WORKSPACE_HEADER
 from runyard.errors import (
     AlreadyExists,
     Conflict,
@@ -57,6 +58,7 @@ class BaseClient:
         authorization: str | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        workspace: str | None = None,
     ) -> None:
         headers = {"User-Agent": "runyard-client"}
         # An explicit token wins; else ``authorization`` (a full header value, e.g. from
@@ -65,6 +67,9 @@ class BaseClient:
             headers["Authorization"] = f"Bearer {token}"
         elif authorization:
             headers["Authorization"] = authorization
+        if workspace:
+            # Recipes, queues and jobs are named within a workspace (``default`` without the header).
+            headers[WORKSPACE_HEADER] = workspace
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from runyard import __version__
 from runyard.api import health
 from runyard.api.auth import auth_router
+from runyard.api.body_limits import BodyLimitMiddleware, BodyLimits
 from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
     artifacts,
@@ -22,10 +23,13 @@ from runyard.api.mlflow import (
     registry_artifacts,
     runs,
     server_info,
+    ui_endpoints,
+    workspaces,
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
 from runyard.api.v1 import jobs, pools, recipes, registry_events, workers
+from runyard.api.workspace import artifact_path_in_workspace, current_workspace
 from runyard.scheduler.platform import Platform
 from runyard.server.assembly import build_platform
 from runyard.server.identity import resolve_principal
@@ -84,21 +88,26 @@ def create_app_for(platform: Platform) -> FastAPI:
         version=__version__,
         default_response_class=JSONResponse,
         lifespan=lifespan,
-        dependencies=[Depends(resolve_principal)],
+        # The principal first; then the request's workspace, bound for the services.
+        dependencies=[Depends(resolve_principal), Depends(current_workspace)],
     )
     app.state.platform = platform
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(platform.settings))
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
+    app.include_router(ui_endpoints.router)
     app.include_router(_platform_router(), prefix="/api/v1")
     app.include_router(auth_router())
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)
     for prefix in MLFLOW_ARTIFACTS_PREFIXES:
-        app.include_router(registry_artifacts.router, prefix=prefix)  # before the proxy: serves _registry/
-        app.include_router(artifacts.proxy_router, prefix=prefix)
+        in_workspace = [Depends(artifact_path_in_workspace)]
+        app.include_router(registry_artifacts.router, prefix=prefix, dependencies=in_workspace)  # serves _registry/
+        app.include_router(artifacts.proxy_router, prefix=prefix, dependencies=in_workspace)
     for prefix in MLFLOW_V3_PREFIXES:
         app.include_router(server_info.router, prefix=prefix)
+        app.include_router(workspaces.router, prefix=prefix)
     return app

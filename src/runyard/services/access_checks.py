@@ -77,22 +77,20 @@ class AccessChecker:
         with self._lock:
             self._grants.clear()
 
-    def experiment_of_run(self, connection: Connection, run_id: str) -> str:
-        cached = self._run_experiments.get(run_id)
+    def experiment_of_run(self, connection: Connection, run_id: str, workspace: str) -> str:
+        key = f"{workspace}\0{run_id}"
+        cached = self._run_experiments.get(key)
         if cached is not None:
             return cached
-        row = run_store.get_run_row(connection, run_id)
+        row = run_store.get_run_row(connection, run_id, workspace=workspace)
         if row is None:
             raise NotFound(f"Run '{run_id}' not found")
         experiment_id = str(row.experiment_id)
         with self._lock:
             if len(self._run_experiments) > 100_000:
                 self._run_experiments.clear()
-            self._run_experiments[run_id] = experiment_id
+            self._run_experiments[key] = experiment_id
         return experiment_id
-
-    def cached_experiment_of_run(self, run_id: str) -> str | None:
-        return self._run_experiments.get(run_id)
 
     # --- decisions ---
 
@@ -132,7 +130,7 @@ class AccessChecker:
                 )
 
         if resource in ("experiment", "run", "artifact", "logged_model"):
-            experiment_ids = self._experiments_named(connection, target)
+            experiment_ids = self._experiments_named(connection, target, principal.workspace)
             if not experiment_ids:
                 self._need_create(principal, grants, "experiment", level)
                 return
@@ -166,7 +164,9 @@ class AccessChecker:
         """
         if principal.kind not in ("user", "service") or resource not in ("run", "experiment"):
             return False
-        experiment_id = self._run_experiments.get(target.run_id) if target.run_id is not None else None
+        experiment_id = (
+            self._run_experiments.get(f"{principal.workspace}\0{target.run_id}") if target.run_id is not None else None
+        )
         if experiment_id is None:
             return False
         key = (principal.kind, principal.user_id, principal.role, principal.workspace)
@@ -201,18 +201,19 @@ class AccessChecker:
             "create there (editor or admin)"
         )
 
-    def _experiments_named(self, connection: Connection, target: Target) -> list[str]:
+    def _experiments_named(self, connection: Connection, target: Target, workspace: str) -> list[str]:
+        """The experiments a request names, found in the request's workspace (elsewhere: not found)."""
         if target.run_id is not None:
-            return [self.experiment_of_run(connection, target.run_id)]
+            return [self.experiment_of_run(connection, target.run_id, workspace)]
         if target.logged_model_id is not None:
-            row = logged_model_store.get_logged_model_row(connection, target.logged_model_id)
+            row = logged_model_store.get_logged_model_row(connection, target.logged_model_id, workspace=workspace)
             if row is None:
                 raise NotFound(f"Logged model with ID '{target.logged_model_id}' not found.")
             return [str(row.experiment_id)]
         if target.experiment_id is not None:
             return [target.experiment_id]
         if target.experiment_name is not None:
-            experiment = experiment_store.get_experiment_by_name(connection, target.experiment_name)
+            experiment = experiment_store.get_experiment_by_name(connection, target.experiment_name, workspace)
             if experiment is None:
                 raise NotFound(f"Could not find experiment with name '{target.experiment_name}'")
             return [str(experiment.experiment_id)]
@@ -248,7 +249,7 @@ class AccessChecker:
             raise refused
         if target.artifact_path is not None and f"/{scope.run_id}/" not in f"/{target.artifact_path.strip('/')}/":
             raise refused
-        named = self._experiments_named(connection, target)
+        named = self._experiments_named(connection, target, principal.workspace)
         if not named or any(experiment_id != scope.experiment_id for experiment_id in named):
             raise refused
 

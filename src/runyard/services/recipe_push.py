@@ -15,10 +15,15 @@ from runyard.stores.metadata.session import Database
 
 
 def push_bundle(
-    database: Database, store: ArtifactStore, bundle: BinaryIO, *, default_name: str | None = None
+    database: Database,
+    store: ArtifactStore,
+    bundle: BinaryIO,
+    *,
+    default_name: str | None = None,
+    limits: recipe_service.BundleLimits | None = None,
 ) -> tuple[RecipeVersion, bool]:
     """The stored version and whether it is new (identical content returns the existing one)."""
-    parsed = recipe_service.parse_bundle(bundle, default_name=default_name)
+    parsed = recipe_service.parse_bundle(bundle, default_name=default_name, limits=limits)
     bundle.seek(0)
     store.write(parsed.storage_path, bundle)
     with database.write() as connection:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from runyard.domain.registry import ModelVersion
 from runyard.domain.tracking import Tag
-from runyard.errors import InvalidParameter, RunyardError
+from runyard.errors import RunyardError
 from runyard.services import registry as model_service
 from runyard.services import registry_files
 from runyard.services import registry_versions as version_service
@@ -50,13 +50,34 @@ class RegistryStores:
 
 def create_model_version(stores: RegistryStores, new: NewVersion, *, user: str | None) -> ModelVersion:
     """Register ``new``: the READY version, or a FAILED_REGISTRATION one if its files could not be copied."""
+    if version_service.is_prompt_version(new.tags):
+        with stores.database.write() as connection:
+            return version_service.register_reference(
+                connection, new.name, new.source, artifacts_root=stores.artifacts_root, run_id=new.run_id,
+                model_id=new.model_id, tags=list(new.tags), run_link=new.run_link, description=new.description,
+                user=user,
+            )  # fmt: skip
     with stores.database.read() as connection:
         resolved = registry_files.resolve_source(
             connection, new.source, run_id=new.run_id, model_id=new.model_id, artifacts_root=stores.artifacts_root
         )
-    source_store = stores.artifacts if resolved.location.store == "artifacts" else stores.registry
-    if not registry_files.has_files(source_store, resolved.location.path):
-        raise InvalidParameter(f"Invalid model version source: '{new.source}'. There are no files there.")
+    location = resolved.location
+    source_store = stores.artifacts if location is not None and location.store == "artifacts" else stores.registry
+    if location is None or not registry_files.has_files(source_store, location.path):
+        # Nothing of ours to copy (files elsewhere, or not uploaded yet): record the source, as MLflow does.
+        with stores.database.write() as connection:
+            return version_service.register_reference(
+                connection,
+                new.name,
+                new.source,
+                artifacts_root=stores.artifacts_root,
+                run_id=new.run_id,
+                model_id=new.model_id,
+                tags=list(new.tags),
+                run_link=new.run_link,
+                description=new.description,
+                user=user,
+            )
     with stores.database.write() as connection:
         pending = version_service.begin_model_version(
             connection,
@@ -71,9 +92,7 @@ def create_model_version(stores: RegistryStores, new: NewVersion, *, user: str |
             user=user,
         )
     try:
-        copied = registry_files.copy_version_files(
-            source_store, pending.source.path, stores.registry, pending.destination
-        )
+        copied = registry_files.copy_version_files(source_store, location.path, stores.registry, pending.destination)
     except Exception as error:
         logger.exception("copying %s version %s into the registry failed", pending.name, pending.version)
         message = error.message if isinstance(error, RunyardError) else f"{type(error).__name__}: {error}"
@@ -102,6 +121,8 @@ def delete_registered_model(stores: RegistryStores, name: str | None, *, user: s
 
 def remove_registry_files(registry: ArtifactStore, path: str) -> None:
     """Delete registry files no version refers to any more (best effort: the metadata change stands)."""
+    if not path:  # a version that only references its source holds no files
+        return
     try:
         registry.delete(path)
     except Exception:

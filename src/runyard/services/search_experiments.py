@@ -11,6 +11,7 @@ from runyard.domain.tracking import Experiment, Page, ViewType
 from runyard.services.identity_permissions import Readable
 from runyard.services.metric_history import decode_offset_token, encode_offset_token
 from runyard.services.search_runs import check_max_results
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.metadata import experiments as store
 from runyard.stores.metadata import search
 
@@ -39,6 +40,7 @@ def search_experiments(
     only_ids, except_ids = _restriction(readable)
     rows = search.search_experiment_rows(
         connection,
+        workspace=workspace_scope(),
         stages=view_type.stages(),
         expr=expr,
         order_keys=order_keys,

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from runyard.api import access
 from runyard.api.deps import current_principal, platform_of
 from runyard.api.mlflow.serializers import experiment_json
+from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -64,7 +65,9 @@ class ExperimentSearch(BaseModel):
     view_type: ViewType = ViewType.ACTIVE_ONLY
 
 
-@router.post("/create", dependencies=[access.requires("experiment", Level.EDIT)])
+@router.post(
+    "/create", dependencies=[access.requires("experiment", Level.EDIT)], openapi_extra=json_body(ExperimentCreate)
+)
 async def create_experiment(request: Request) -> Response:
     """Create an experiment."""
     body = await parse_json(request, ExperimentCreate)
@@ -81,7 +84,9 @@ async def create_experiment(request: Request) -> Response:
     return JSONResponse({"experiment_id": experiment_id})
 
 
-@router.get("/get", dependencies=[access.requires("experiment", Level.READ, jobs=True)])
+@router.get(
+    "/get", dependencies=[access.requires("experiment", Level.READ, jobs=True)], openapi_extra=query(ExperimentRef)
+)
 async def get_experiment(request: Request) -> Response:
     """Get an experiment by id."""
     query = parse_query(request, ExperimentRef)
@@ -89,7 +94,11 @@ async def get_experiment(request: Request) -> Response:
     return JSONResponse({"experiment": experiment_json(experiment)})
 
 
-@router.get("/get-by-name", dependencies=[access.requires("experiment", Level.READ, jobs=True)])
+@router.get(
+    "/get-by-name",
+    dependencies=[access.requires("experiment", Level.READ, jobs=True)],
+    openapi_extra=query(ExperimentByName),
+)
 async def get_experiment_by_name(request: Request) -> Response:
     """Get an experiment by name."""
     query = parse_query(request, ExperimentByName)
@@ -116,19 +125,29 @@ async def _search(request: Request, body: ExperimentSearch) -> Response:
     return JSONResponse(data)
 
 
-@router.post("/search", dependencies=[access.requires("experiment", Level.READ, jobs=True)])
+@router.post(
+    "/search",
+    dependencies=[access.requires("experiment", Level.READ, jobs=True)],
+    openapi_extra=json_body(ExperimentSearch),
+)
 async def search_experiments_post(request: Request) -> Response:
     """Search experiments (filter, order_by, paging)."""
     return await _search(request, await parse_json(request, ExperimentSearch))
 
 
-@router.get("/search", dependencies=[access.requires("experiment", Level.READ, jobs=True)])
+@router.get(
+    "/search",
+    dependencies=[access.requires("experiment", Level.READ, jobs=True)],
+    openapi_extra=query(ExperimentSearch),
+)
 async def search_experiments_get(request: Request) -> Response:
     """Search experiments (query-string form)."""
     return await _search(request, parse_query(request, ExperimentSearch))
 
 
-@router.post("/update", dependencies=[access.requires("experiment", Level.EDIT)])
+@router.post(
+    "/update", dependencies=[access.requires("experiment", Level.EDIT)], openapi_extra=json_body(ExperimentUpdate)
+)
 async def update_experiment(request: Request) -> Response:
     """Rename an experiment."""
     body = await parse_json(request, ExperimentUpdate)
@@ -136,7 +155,9 @@ async def update_experiment(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.post("/delete", dependencies=[access.requires("experiment", Level.MANAGE)])
+@router.post(
+    "/delete", dependencies=[access.requires("experiment", Level.MANAGE)], openapi_extra=json_body(ExperimentRef)
+)
 async def delete_experiment(request: Request) -> Response:
     """Mark an experiment deleted (restorable)."""
     body = await parse_json(request, ExperimentRef)
@@ -144,7 +165,9 @@ async def delete_experiment(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.post("/restore", dependencies=[access.requires("experiment", Level.MANAGE)])
+@router.post(
+    "/restore", dependencies=[access.requires("experiment", Level.MANAGE)], openapi_extra=json_body(ExperimentRef)
+)
 async def restore_experiment(request: Request) -> Response:
     """Restore a deleted experiment."""
     body = await parse_json(request, ExperimentRef)
@@ -152,7 +175,11 @@ async def restore_experiment(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.post("/set-experiment-tag", dependencies=[access.requires("experiment", Level.EDIT)])
+@router.post(
+    "/set-experiment-tag",
+    dependencies=[access.requires("experiment", Level.EDIT)],
+    openapi_extra=json_body(ExperimentTagSet),
+)
 async def set_experiment_tag(request: Request) -> Response:
     """Set a tag on an experiment."""
     body = await parse_json(request, ExperimentTagSet)
@@ -160,7 +187,11 @@ async def set_experiment_tag(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.post("/delete-experiment-tag", dependencies=[access.requires("experiment", Level.EDIT)])
+@router.post(
+    "/delete-experiment-tag",
+    dependencies=[access.requires("experiment", Level.EDIT)],
+    openapi_extra=json_body(ExperimentTagDelete),
+)
 async def delete_experiment_tag(request: Request) -> Response:
     """Delete a tag from an experiment."""
     body = await parse_json(request, ExperimentTagDelete)

@@ -13,6 +13,7 @@ from runyard.api import access
 from runyard.api.deps import platform_of
 from runyard.api.mlflow.registry_context import parse_request, request_user
 from runyard.api.mlflow.registry_serializers import logged_model_json
+from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -83,7 +84,9 @@ def _model(model: Any) -> Response:
     return JSONResponse({"model": logged_model_json(model)})
 
 
-@router.post("", dependencies=[access.requires("experiment", Level.EDIT, jobs=True)])
+@router.post(
+    "", dependencies=[access.requires("experiment", Level.EDIT, jobs=True)], openapi_extra=json_body(LoggedModelCreate)
+)
 async def create_logged_model(request: Request) -> Response:
     """Create a logged model (PENDING until finalized)."""
     body = await parse_json(request, LoggedModelCreate)
@@ -98,7 +101,9 @@ async def create_logged_model(request: Request) -> Response:
     return _model(model)
 
 
-@router.post("/search", dependencies=[access.requires("logged_model", Level.READ, jobs=True)])
+@router.post(
+    "/search", dependencies=[access.requires("logged_model", Level.READ, jobs=True)], openapi_extra=json_body(Search)
+)
 async def search_logged_models(request: Request) -> Response:
     """Search logged models in experiments (filter, datasets, order_by, paging)."""
     body = await parse_json(request, Search)
@@ -116,7 +121,9 @@ async def search_logged_models(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@router.get("/{model_id}", dependencies=[access.requires("logged_model", Level.READ, jobs=True)])
+@router.get(
+    "/{model_id}", dependencies=[access.requires("logged_model", Level.READ, jobs=True)], openapi_extra=query(GetQuery)
+)
 async def get_logged_model(request: Request, model_id: str) -> Response:
     """Get a logged model."""
     query = parse_query(request, GetQuery)
@@ -126,7 +133,11 @@ async def get_logged_model(request: Request, model_id: str) -> Response:
     return _model(model)
 
 
-@router.patch("/{model_id}", dependencies=[access.requires("logged_model", Level.EDIT, jobs=True)])
+@router.patch(
+    "/{model_id}",
+    dependencies=[access.requires("logged_model", Level.EDIT, jobs=True)],
+    openapi_extra=json_body(Finalize),
+)
 async def finalize_logged_model(request: Request, model_id: str) -> Response:
     """Finalize a logged model as READY or UPLOAD_FAILED."""
     body = await parse_json(request, Finalize)
@@ -141,7 +152,11 @@ async def delete_logged_model(request: Request, model_id: str) -> Response:
     return JSONResponse({})
 
 
-@router.patch("/{model_id}/tags", dependencies=[access.requires("logged_model", Level.EDIT, jobs=True)])
+@router.patch(
+    "/{model_id}/tags",
+    dependencies=[access.requires("logged_model", Level.EDIT, jobs=True)],
+    openapi_extra=json_body(TagsSet),
+)
 async def set_logged_model_tags(request: Request, model_id: str) -> Response:
     """Set tags on a logged model."""
     body = await parse_json(request, TagsSet)
@@ -158,7 +173,11 @@ async def delete_logged_model_tag(request: Request, model_id: str, key: str) -> 
     return JSONResponse({})
 
 
-@router.post("/{model_id}/params", dependencies=[access.requires("logged_model", Level.EDIT, jobs=True)])
+@router.post(
+    "/{model_id}/params",
+    dependencies=[access.requires("logged_model", Level.EDIT, jobs=True)],
+    openapi_extra=json_body(ParamsLog),
+)
 async def log_logged_model_params(request: Request, model_id: str) -> Response:
     """Log params on a logged model."""
     body = await parse_request(request, ParamsLog)
@@ -168,7 +187,11 @@ async def log_logged_model_params(request: Request, model_id: str) -> Response:
     return JSONResponse({})
 
 
-@router.get("/{model_id}/artifacts/directories", dependencies=[access.requires("logged_model", Level.READ, jobs=True)])
+@router.get(
+    "/{model_id}/artifacts/directories",
+    dependencies=[access.requires("logged_model", Level.READ, jobs=True)],
+    openapi_extra=query(ArtifactsQuery),
+)
 async def list_logged_model_artifacts(request: Request, model_id: str) -> Response:
     """List a logged model's files below ``artifact_directory_path``."""
     query = parse_query(request, ArtifactsQuery)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from runyard.api import access
 from runyard.api.deps import platform_of
 from runyard.api.mlflow.serializers import metric_json
+from runyard.api.openapi import query
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -36,7 +37,9 @@ class BulkIntervalQuery(BaseModel):
     max_results: int | None = None
 
 
-@router.get("/get-history", dependencies=[access.requires("run", Level.READ, jobs=True)])
+@router.get(
+    "/get-history", dependencies=[access.requires("run", Level.READ, jobs=True)], openapi_extra=query(HistoryQuery)
+)
 async def get_history(request: Request) -> Response:
     """Every point of one metric of one run, in step order (paged with max_results)."""
     query = parse_query(request, HistoryQuery)
@@ -55,7 +58,11 @@ async def get_history(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@router.get("/get-history-bulk-interval", dependencies=[access.requires("run", Level.READ, jobs=True)])
+@router.get(
+    "/get-history-bulk-interval",
+    dependencies=[access.requires("run", Level.READ, jobs=True)],
+    openapi_extra=query(BulkIntervalQuery),
+)
 async def get_history_bulk_interval(request: Request) -> Response:
     """One metric across up to 100 runs, sampled to max_results points per run (for charts)."""
     query = parse_query(request, BulkIntervalQuery)

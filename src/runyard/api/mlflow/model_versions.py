@@ -18,6 +18,7 @@ from runyard.api.deps import platform_of
 from runyard.api.mlflow.registered_models import TagIn
 from runyard.api.mlflow.registry_context import parse_request, request_user
 from runyard.api.mlflow.registry_serializers import model_version_json
+from runyard.api.openapi import json_body, query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
 from runyard.domain.tracking import Tag
@@ -76,7 +77,11 @@ class VersionTagDelete(BaseModel):
     key: str
 
 
-@router.post("/create", dependencies=[access.requires("registered_model", Level.EDIT, jobs=True)])
+@router.post(
+    "/create",
+    dependencies=[access.requires("registered_model", Level.EDIT, jobs=True)],
+    openapi_extra=json_body(VersionCreate),
+)
 async def create_model_version(request: Request) -> Response:
     """Register a new version: copy its files into the registry store and digest them."""
     body = await parse_request(request, VersionCreate)
@@ -95,7 +100,9 @@ async def create_model_version(request: Request) -> Response:
     return JSONResponse({"model_version": model_version_json(version)})
 
 
-@router.get("/get", dependencies=[access.requires("registered_model", Level.READ, jobs=True)])
+@router.get(
+    "/get", dependencies=[access.requires("registered_model", Level.READ, jobs=True)], openapi_extra=query(VersionRef)
+)
 async def get_model_version(request: Request) -> Response:
     """Get a model version."""
     query = await parse_request(request, VersionRef)
@@ -103,7 +110,9 @@ async def get_model_version(request: Request) -> Response:
     return JSONResponse({"model_version": model_version_json(version)})
 
 
-@router.patch("/update", dependencies=[access.requires("registered_model", Level.EDIT)])
+@router.patch(
+    "/update", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(VersionUpdate)
+)
 async def update_model_version(request: Request) -> Response:
     """Update a version's description."""
     body = await parse_request(request, VersionUpdate)
@@ -114,7 +123,9 @@ async def update_model_version(request: Request) -> Response:
     return JSONResponse({"model_version": model_version_json(version)})
 
 
-@router.delete("/delete", dependencies=[access.requires("registered_model", Level.MANAGE)])
+@router.delete(
+    "/delete", dependencies=[access.requires("registered_model", Level.MANAGE)], openapi_extra=json_body(VersionRef)
+)
 async def delete_model_version(request: Request) -> Response:
     """Delete a version, its aliases and its stored files."""
     body = await parse_request(request, VersionRef)
@@ -126,7 +137,11 @@ async def delete_model_version(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.post("/transition-stage", dependencies=[access.requires("registered_model", Level.EDIT)])
+@router.post(
+    "/transition-stage",
+    dependencies=[access.requires("registered_model", Level.EDIT)],
+    openapi_extra=json_body(StageTransition),
+)
 async def transition_model_version_stage(request: Request) -> Response:
     """Move a version to another stage (optionally archiving the versions already there)."""
     body = await parse_request(request, StageTransition)
@@ -139,7 +154,11 @@ async def transition_model_version_stage(request: Request) -> Response:
     return JSONResponse({"model_version": model_version_json(version)})
 
 
-@router.get("/get-download-uri", dependencies=[access.requires("registered_model", Level.READ, jobs=True)])
+@router.get(
+    "/get-download-uri",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(VersionRef),
+)
 async def get_model_version_download_uri(request: Request) -> Response:
     """Where to read the version's files: its registry copy, through the artifact proxy."""
     query = await parse_request(request, VersionRef)
@@ -147,7 +166,11 @@ async def get_model_version_download_uri(request: Request) -> Response:
     return JSONResponse({"artifact_uri": uri})
 
 
-@router.get("/search", dependencies=[access.requires("registered_model", Level.READ, jobs=True)])
+@router.get(
+    "/search",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(VersionSearch),
+)
 async def search_model_versions(request: Request) -> Response:
     """Search model versions (filter, order_by, paging)."""
     query = await parse_request(request, VersionSearch)
@@ -163,7 +186,9 @@ async def search_model_versions(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@router.post("/set-tag", dependencies=[access.requires("registered_model", Level.EDIT)])
+@router.post(
+    "/set-tag", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(VersionTagSet)
+)
 async def set_model_version_tag(request: Request) -> Response:
     """Set a tag on a version."""
     body = await parse_request(request, VersionTagSet)
@@ -174,7 +199,11 @@ async def set_model_version_tag(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.delete("/delete-tag", dependencies=[access.requires("registered_model", Level.EDIT)])
+@router.delete(
+    "/delete-tag",
+    dependencies=[access.requires("registered_model", Level.EDIT)],
+    openapi_extra=json_body(VersionTagDelete),
+)
 async def delete_model_version_tag(request: Request) -> Response:
     """Delete a tag from a version."""
     body = await parse_request(request, VersionTagDelete)

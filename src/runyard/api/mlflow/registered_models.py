@@ -14,6 +14,7 @@ from runyard.api import access
 from runyard.api.deps import current_principal, platform_of
 from runyard.api.mlflow.registry_context import parse_request, request_user
 from runyard.api.mlflow.registry_serializers import model_version_json, registered_model_json
+from runyard.api.openapi import json_body, query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
 from runyard.domain.tracking import Tag
@@ -85,7 +86,7 @@ class AliasRef(BaseModel):
     alias: str | None = None
 
 
-@router.post("/create", dependencies=[access.requires("workspace", Level.EDIT)])
+@router.post("/create", dependencies=[access.requires("workspace", Level.EDIT)], openapi_extra=json_body(ModelCreate))
 async def create_registered_model(request: Request) -> Response:
     """Create a registered model."""
     body = await parse_request(request, ModelCreate)
@@ -104,7 +105,9 @@ async def create_registered_model(request: Request) -> Response:
     return JSONResponse({"registered_model": registered_model_json(model)})
 
 
-@router.get("/get", dependencies=[access.requires("registered_model", Level.READ, jobs=True)])
+@router.get(
+    "/get", dependencies=[access.requires("registered_model", Level.READ, jobs=True)], openapi_extra=query(ModelRef)
+)
 async def get_registered_model(request: Request) -> Response:
     """Get a registered model by name."""
     query = await parse_request(request, ModelRef)
@@ -112,7 +115,9 @@ async def get_registered_model(request: Request) -> Response:
     return JSONResponse({"registered_model": registered_model_json(model)})
 
 
-@router.patch("/update", dependencies=[access.requires("registered_model", Level.EDIT)])
+@router.patch(
+    "/update", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(ModelUpdate)
+)
 async def update_registered_model(request: Request) -> Response:
     """Update a registered model's description."""
     body = await parse_request(request, ModelUpdate)
@@ -123,7 +128,9 @@ async def update_registered_model(request: Request) -> Response:
     return JSONResponse({"registered_model": registered_model_json(model)})
 
 
-@router.post("/rename", dependencies=[access.requires("registered_model", Level.MANAGE)])
+@router.post(
+    "/rename", dependencies=[access.requires("registered_model", Level.MANAGE)], openapi_extra=json_body(ModelRename)
+)
 async def rename_registered_model(request: Request) -> Response:
     """Rename a registered model (its versions follow)."""
     body = await parse_request(request, ModelRename)
@@ -134,7 +141,9 @@ async def rename_registered_model(request: Request) -> Response:
     return JSONResponse({"registered_model": registered_model_json(model)})
 
 
-@router.delete("/delete", dependencies=[access.requires("registered_model", Level.MANAGE)])
+@router.delete(
+    "/delete", dependencies=[access.requires("registered_model", Level.MANAGE)], openapi_extra=json_body(ModelRef)
+)
 async def delete_registered_model(request: Request) -> Response:
     """Delete a registered model, its versions and their stored files."""
     body = await parse_request(request, ModelRef)
@@ -144,7 +153,11 @@ async def delete_registered_model(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.get("/search", dependencies=[access.requires("registered_model", Level.READ, jobs=True)])
+@router.get(
+    "/search",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(ModelSearch),
+)
 async def search_registered_models(request: Request) -> Response:
     """Search registered models (filter, order_by, paging)."""
     query = await parse_request(request, ModelSearch)
@@ -163,10 +176,15 @@ async def search_registered_models(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@router.api_route(
+@router.get(
     "/get-latest-versions",
-    methods=["GET", "POST"],
     dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(LatestVersionsQuery),
+)
+@router.post(
+    "/get-latest-versions",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=json_body(LatestVersionsQuery),
 )
 async def get_latest_versions(request: Request) -> Response:
     """The newest version in each stage (or in the stages asked for)."""
@@ -177,7 +195,9 @@ async def get_latest_versions(request: Request) -> Response:
     return JSONResponse({"model_versions": [model_version_json(v) for v in versions]})
 
 
-@router.post("/set-tag", dependencies=[access.requires("registered_model", Level.EDIT)])
+@router.post(
+    "/set-tag", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(ModelTagSet)
+)
 async def set_registered_model_tag(request: Request) -> Response:
     """Set a tag on a registered model."""
     body = await parse_request(request, ModelTagSet)
@@ -188,7 +208,11 @@ async def set_registered_model_tag(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.delete("/delete-tag", dependencies=[access.requires("registered_model", Level.EDIT)])
+@router.delete(
+    "/delete-tag",
+    dependencies=[access.requires("registered_model", Level.EDIT)],
+    openapi_extra=json_body(ModelTagDelete),
+)
 async def delete_registered_model_tag(request: Request) -> Response:
     """Delete a tag from a registered model."""
     body = await parse_request(request, ModelTagDelete)
@@ -197,7 +221,9 @@ async def delete_registered_model_tag(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.post("/alias", dependencies=[access.requires("registered_model", Level.EDIT)])
+@router.post(
+    "/alias", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(AliasSet)
+)
 async def set_registered_model_alias(request: Request) -> Response:
     """Point an alias at a version (moving it if needed)."""
     body = await parse_request(request, AliasSet)
@@ -206,7 +232,9 @@ async def set_registered_model_alias(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.delete("/alias", dependencies=[access.requires("registered_model", Level.EDIT)])
+@router.delete(
+    "/alias", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(AliasRef)
+)
 async def delete_registered_model_alias(request: Request) -> Response:
     """Delete an alias."""
     body = await parse_request(request, AliasRef)
@@ -215,7 +243,9 @@ async def delete_registered_model_alias(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.get("/alias", dependencies=[access.requires("registered_model", Level.READ, jobs=True)])
+@router.get(
+    "/alias", dependencies=[access.requires("registered_model", Level.READ, jobs=True)], openapi_extra=query(AliasRef)
+)
 async def get_model_version_by_alias(request: Request) -> Response:
     """The version an alias points at."""
     query = await parse_request(request, AliasRef)

@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from runyard.api import access
 from runyard.api.deps import platform_of
 from runyard.api.mlflow import artifacts as proxy
+from runyard.api.openapi import path_params, query
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -45,7 +46,11 @@ def _registry_part(path: str | None) -> str | None:
     return None
 
 
-@router.get("/artifacts", dependencies=[access.requires("registered_model", Level.READ, jobs=True)])
+@router.get(
+    "/artifacts",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(ListQuery),
+)
 async def list_artifacts(request: Request) -> Response:
     """List a directory: registry folders here, everything else by the artifact proxy."""
     query = parse_query(request, ListQuery)
@@ -82,25 +87,26 @@ def _read_only() -> PermissionDenied:
     )
 
 
-@router.api_route(
-    f"/artifacts/{PREFIX}",
-    methods=["PUT", "DELETE", "POST", "PATCH"],
-    dependencies=[access.requires("registered_model", Level.EDIT)],
-)
-@router.api_route(
-    f"/artifacts/{PREFIX}/{{path:path}}",
-    methods=["PUT", "DELETE", "POST", "PATCH"],
-    dependencies=[access.requires("registered_model", Level.EDIT)],
-)
-@router.api_route(
-    f"/mpu/{{action}}/{PREFIX}", methods=["PUT", "POST"], dependencies=[access.requires("registered_model", Level.EDIT)]
-)
-@router.api_route(
-    f"/mpu/{{action}}/{PREFIX}/{{path:path}}",
-    methods=["PUT", "POST"],
-    dependencies=[access.requires("registered_model", Level.EDIT)],
-)
 async def refuse_write(request: Request) -> Response:
     """Writes under the registry prefix are refused."""
     del request
     raise _read_only()
+
+
+# One route per method, so each operation has its own OpenAPI id.
+_WRITE_METHODS = ("PUT", "DELETE", "POST", "PATCH")
+for _path, _methods, _extra in (
+    (f"/artifacts/{PREFIX}", _WRITE_METHODS, {}),
+    (f"/artifacts/{PREFIX}/{{path:path}}", _WRITE_METHODS, path_params("path")),
+    (f"/mpu/{{action}}/{PREFIX}", ("PUT", "POST"), path_params("action")),
+    (f"/mpu/{{action}}/{PREFIX}/{{path:path}}", ("PUT", "POST"), path_params("action", "path")),
+):
+    for _method in _methods:
+        router.add_api_route(
+            _path,
+            refuse_write,
+            methods=[_method],
+            dependencies=[access.requires("registered_model", Level.EDIT)],
+            openapi_extra=_extra or None,
+            name=f"refuse_write_{_method.lower()}",
+        )

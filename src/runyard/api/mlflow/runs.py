@@ -12,9 +12,10 @@ from starlette.responses import Response
 from runyard.api import access
 from runyard.api.auth._deps import recorded_user
 from runyard.api.deps import platform_of
-from runyard.api.mlflow.batch_parsing import parse_log_batch
+from runyard.api.mlflow.batch_parsing import LogBatch, parse_log_batch
 from runyard.api.mlflow.serializers import run_info_json, run_json
 from runyard.api.observability import count_ingested
+from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query, read_json_object
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -127,7 +128,9 @@ def _empty() -> Response:
     return JSONResponse({})
 
 
-@router.post("/create", dependencies=[access.requires("experiment", Level.EDIT, jobs=True)])
+@router.post(
+    "/create", dependencies=[access.requires("experiment", Level.EDIT, jobs=True)], openapi_extra=json_body(RunCreate)
+)
 async def create_run(request: Request) -> Response:
     """Create a run."""
     body = await parse_json(request, RunCreate)
@@ -146,7 +149,7 @@ async def create_run(request: Request) -> Response:
     return JSONResponse({"run": run_json(run)})
 
 
-@router.get("/get", dependencies=[access.requires("run", Level.READ, jobs=True)])
+@router.get("/get", dependencies=[access.requires("run", Level.READ, jobs=True)], openapi_extra=query(RunRef))
 async def get_run(request: Request) -> Response:
     """Get a run with its data."""
     query = parse_query(request, RunRef)
@@ -154,7 +157,9 @@ async def get_run(request: Request) -> Response:
     return JSONResponse({"run": run_json(run)})
 
 
-@router.post("/update", dependencies=[access.requires("run", Level.EDIT, jobs=True)])
+@router.post(
+    "/update", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(RunUpdate)
+)
 async def update_run(request: Request) -> Response:
     """Update a run's status, end time or name."""
     body = await parse_json(request, RunUpdate)
@@ -164,7 +169,7 @@ async def update_run(request: Request) -> Response:
     return JSONResponse({"run_info": run_info_json(info)})
 
 
-@router.post("/delete", dependencies=[access.requires("run", Level.MANAGE)])
+@router.post("/delete", dependencies=[access.requires("run", Level.MANAGE)], openapi_extra=json_body(RunRef))
 async def delete_run(request: Request) -> Response:
     """Mark a run deleted."""
     body = await parse_json(request, RunRef)
@@ -172,7 +177,7 @@ async def delete_run(request: Request) -> Response:
     return _empty()
 
 
-@router.post("/restore", dependencies=[access.requires("run", Level.MANAGE)])
+@router.post("/restore", dependencies=[access.requires("run", Level.MANAGE)], openapi_extra=json_body(RunRef))
 async def restore_run(request: Request) -> Response:
     """Restore a deleted run."""
     body = await parse_json(request, RunRef)
@@ -180,7 +185,9 @@ async def restore_run(request: Request) -> Response:
     return _empty()
 
 
-@router.post("/search", dependencies=[access.requires("run", Level.READ, jobs=True)])
+@router.post(
+    "/search", dependencies=[access.requires("run", Level.READ, jobs=True)], openapi_extra=json_body(RunSearch)
+)
 async def search(request: Request) -> Response:
     """Search runs with MLflow's filter grammar (plus OR and parentheses)."""
     body = await parse_json(request, RunSearch)
@@ -201,7 +208,9 @@ async def search(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@router.post("/log-metric", dependencies=[access.requires("run", Level.EDIT, jobs=True)])
+@router.post(
+    "/log-metric", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogMetric)
+)
 async def log_metric(request: Request) -> Response:
     """Log one metric point."""
     body = await parse_json(request, LogMetric)
@@ -213,7 +222,9 @@ async def log_metric(request: Request) -> Response:
     return _empty()
 
 
-@router.post("/log-parameter", dependencies=[access.requires("run", Level.EDIT, jobs=True)])
+@router.post(
+    "/log-parameter", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogParam)
+)
 async def log_parameter(request: Request) -> Response:
     """Log one param (immutable once logged)."""
     body = await parse_json(request, LogParam)
@@ -223,7 +234,7 @@ async def log_parameter(request: Request) -> Response:
     return _empty()
 
 
-@router.post("/set-tag", dependencies=[access.requires("run", Level.EDIT, jobs=True)])
+@router.post("/set-tag", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(SetTag))
 async def set_tag(request: Request) -> Response:
     """Set a tag on a run."""
     body = await parse_json(request, SetTag)
@@ -232,7 +243,9 @@ async def set_tag(request: Request) -> Response:
     return _empty()
 
 
-@router.post("/delete-tag", dependencies=[access.requires("run", Level.EDIT, jobs=True)])
+@router.post(
+    "/delete-tag", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(DeleteTag)
+)
 async def delete_tag(request: Request) -> Response:
     """Delete a tag from a run."""
     body = await parse_json(request, DeleteTag)
@@ -240,7 +253,9 @@ async def delete_tag(request: Request) -> Response:
     return _empty()
 
 
-@router.post("/log-batch", dependencies=[access.requires("run", Level.EDIT, jobs=True)])
+@router.post(
+    "/log-batch", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogBatch)
+)
 async def log_batch(request: Request) -> Response:
     """Log up to 1000 metrics, 100 params and 100 tags atomically."""
     run_id, metrics, params, tags = parse_log_batch(await read_json_object(request))
@@ -251,7 +266,9 @@ async def log_batch(request: Request) -> Response:
     return _empty()
 
 
-@router.post("/log-model", dependencies=[access.requires("run", Level.EDIT, jobs=True)])
+@router.post(
+    "/log-model", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogModel)
+)
 async def log_model(request: Request) -> Response:
     """Record a (pre-MLflow-3) logged model in the run's ``mlflow.log-model.history`` tag."""
     body = await parse_json(request, LogModel)
@@ -259,7 +276,9 @@ async def log_model(request: Request) -> Response:
     return _empty()
 
 
-@router.post("/log-inputs", dependencies=[access.requires("run", Level.EDIT, jobs=True)])
+@router.post(
+    "/log-inputs", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogInputs)
+)
 async def log_inputs(request: Request) -> Response:
     """Link datasets (and MLflow 3 logged models) a run used."""
     body = await parse_json(request, LogInputs)
@@ -282,7 +301,9 @@ async def log_inputs(request: Request) -> Response:
     return _empty()
 
 
-@router.post("/outputs", dependencies=[access.requires("run", Level.EDIT, jobs=True)])
+@router.post(
+    "/outputs", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogOutputs)
+)
 async def log_outputs(request: Request) -> Response:
     """Link MLflow 3 logged models a run produced."""
     body = await parse_json(request, LogOutputs)

@@ -20,7 +20,7 @@ async def server_info(request: Request) -> Response:
     return JSONResponse(
         {
             "store_type": "SqlStore",
-            "workspaces_enabled": False,
+            "workspaces_enabled": True,
             "trace_archival_enabled": False,
             "multipart_uploads_enabled": multipart,
             "multipart_downloads_enabled": False,

@@ -16,6 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from runyard.api import access
 from runyard.api.auth._deps import recorded_user
 from runyard.api.deps import platform_of
+from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -95,7 +96,7 @@ def line_json(line: LogLine) -> dict[str, Any]:
     return dataclasses.asdict(line)
 
 
-@router.post("", dependencies=[access.requires("queue", Level.USE)])
+@router.post("", dependencies=[access.requires("queue", Level.USE)], openapi_extra=json_body(JobCreate))
 async def submit_job(request: Request) -> Response:
     """Queue a job of a recipe; parameters are validated against the recipe's schema."""
     body = await parse_json(request, JobCreate)
@@ -121,7 +122,7 @@ async def submit_job(request: Request) -> Response:
     return JSONResponse({"job": job_json(job)}, status_code=201)
 
 
-@router.get("", dependencies=[access.requires("job", Level.READ)])
+@router.get("", dependencies=[access.requires("job", Level.READ)], openapi_extra=query(ListQuery))
 async def list_jobs(request: Request) -> Response:
     query = parse_query(request, ListQuery)
     jobs = await platform_of(request).read(
@@ -178,7 +179,7 @@ async def retry_job(job_id: str, request: Request) -> Response:
     return JSONResponse({"job": job_json(job)})
 
 
-@router.get("/{job_id}/events", dependencies=[access.requires("job", Level.READ)])
+@router.get("/{job_id}/events", dependencies=[access.requires("job", Level.READ)], openapi_extra=query(EventsQuery))
 async def job_events(job_id: str, request: Request) -> Response:
     query = parse_query(request, EventsQuery)
     events = await platform_of(request).read(
@@ -187,7 +188,7 @@ async def job_events(job_id: str, request: Request) -> Response:
     return JSONResponse({"events": [dataclasses.asdict(event) for event in events]})
 
 
-@router.post("/{job_id}/attempts/{attempt}/status", dependencies=[access.agent])
+@router.post("/{job_id}/attempts/{attempt}/status", dependencies=[access.agent], openapi_extra=json_body(StatusReport))
 async def report_status(job_id: str, attempt: int, request: Request) -> Response:
     """An agent reports its attempt's state; a stale attempt gets 409 and must be killed."""
     body = await parse_json(request, StatusReport)
@@ -203,7 +204,7 @@ async def report_status(job_id: str, attempt: int, request: Request) -> Response
     return JSONResponse({"state": result.state})
 
 
-@router.post("/{job_id}/attempts/{attempt}/logs", dependencies=[access.agent])
+@router.post("/{job_id}/attempts/{attempt}/logs", dependencies=[access.agent], openapi_extra=json_body(LogBatch))
 async def append_logs(job_id: str, attempt: int, request: Request) -> Response:
     body = await parse_json(request, LogBatch)
     lines = [log_service.LineIn(stream=line.stream, line=line.line, ts=line.ts) for line in body.lines]
@@ -214,7 +215,7 @@ async def append_logs(job_id: str, attempt: int, request: Request) -> Response:
     return JSONResponse({"stored": count})
 
 
-@router.get("/{job_id}/logs", dependencies=[access.requires("job", Level.READ)])
+@router.get("/{job_id}/logs", dependencies=[access.requires("job", Level.READ)], openapi_extra=query(LogsQuery))
 async def read_logs(job_id: str, request: Request) -> Response:
     """Log lines after ``after``; ``wait_seconds`` long-polls for new ones; ``follow=true`` streams SSE."""
     query = parse_query(request, LogsQuery)

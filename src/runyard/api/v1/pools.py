@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.deps import platform_of
+from runyard.api.openapi import json_body
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
 from runyard.services import pools as service
@@ -46,7 +47,7 @@ async def get_pool(name: str, request: Request) -> Response:
     return JSONResponse({"pool": dataclasses.asdict(pool)})
 
 
-@router.put("/pools/{name}", dependencies=[access.admin])
+@router.put("/pools/{name}", dependencies=[access.admin], openapi_extra=json_body(PoolPut))
 async def put_pool(name: str, request: Request) -> Response:
     """Declare a pool (GPUs per replica, labels, queues served); configuration re-applies on restart."""
     body = await parse_json(request, PoolPut)
@@ -73,7 +74,7 @@ async def get_queue(name: str, request: Request) -> Response:
     return JSONResponse({"queue": queue_json(queue)})
 
 
-@router.put("/queues/{name}", dependencies=[access.admin])
+@router.put("/queues/{name}", dependencies=[access.admin], openapi_extra=json_body(QueuePut))
 async def put_queue(name: str, request: Request) -> Response:
     """Create a queue or set its priority (higher queues are placed first)."""
     body = await parse_json(request, QueuePut)

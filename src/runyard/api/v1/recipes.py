@@ -14,6 +14,8 @@ from starlette.responses import Response, StreamingResponse
 
 from runyard.api import access
 from runyard.api.deps import platform_of
+from runyard.api.errors import error_response
+from runyard.api.openapi import merge, query, raw_body
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -46,27 +48,51 @@ def recipe_json(recipe: Recipe) -> dict[str, Any]:
     return dataclasses.asdict(recipe)
 
 
-@router.post("", dependencies=[access.requires("recipe", Level.EDIT)])
+def bundle_limits(request: Request) -> service.BundleLimits:
+    settings = platform_of(request).settings
+    return service.BundleLimits(
+        max_bytes=settings.recipe_bundle_max_bytes,
+        max_unpacked_bytes=settings.recipe_bundle_max_unpacked_bytes,
+        max_members=settings.recipe_bundle_max_members,
+    )
+
+
+@router.post(
+    "",
+    dependencies=[access.requires("recipe", Level.EDIT)],
+    openapi_extra=merge(query(PushQuery), raw_body("application/gzip", "The bundle (.tar.gz).")),
+)
 async def push_recipe(request: Request) -> Response:
-    """Push a recipe bundle; identical content returns the existing version (``created: false``)."""
+    """Push a recipe bundle; identical content returns the existing version (``created: false``).
+
+    A bundle over a size or member-count limit is answered 413, naming the limit.
+    """
     query = parse_query(request, PushQuery)
     platform = platform_of(request)
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > service.MAX_BUNDLE_BYTES:
-                raise LimitExceeded(f"the recipe bundle is larger than {service.MAX_BUNDLE_BYTES} bytes")
-            spool.write(chunk)
-        spool.seek(0)
-        bundle = cast(BinaryIO, spool)
-        version, created = await platform.offload(
-            lambda: recipe_push.push_bundle(platform.database, platform.artifacts, bundle, default_name=query.name)
-        )
+    limits = bundle_limits(request)
+    try:
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limits.max_bytes:
+                    raise LimitExceeded(
+                        f"the recipe bundle is larger than {limits.max_bytes} bytes (the compressed-size limit)"
+                    )
+                spool.write(chunk)
+            spool.seek(0)
+            bundle = cast(BinaryIO, spool)
+            version, created = await platform.offload(
+                lambda: recipe_push.push_bundle(
+                    platform.database, platform.artifacts, bundle, default_name=query.name, limits=limits
+                )
+            )
+    except LimitExceeded as error:
+        return error_response(error.error_code, error.message, status=413)
     return JSONResponse({"recipe": version_json(version), "created": created}, status_code=201 if created else 200)
 
 
-@router.get("", dependencies=[access.requires("recipe", Level.READ)])
+@router.get("", dependencies=[access.requires("recipe", Level.READ)], openapi_extra=query(ListQuery))
 async def list_recipes(request: Request) -> Response:
     query = parse_query(request, ListQuery)
     recipes, total = await platform_of(request).read(

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.deps import platform_of
+from runyard.api.openapi import query
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
@@ -43,7 +44,7 @@ def event_json(event: RegistryEvent) -> dict[str, Any]:
     }
 
 
-@router.get("/events", dependencies=[access.requires("registered_model", Level.READ)])
+@router.get("/events", dependencies=[access.requires("registered_model", Level.READ)], openapi_extra=query(EventsQuery))
 async def list_registry_events(request: Request) -> Response:
     """Registry events, newest first, filtered and paged (``next_page_token``)."""
     query = parse_query(request, EventsQuery)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.deps import platform_of
+from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.topics import queue_topic
@@ -55,7 +56,7 @@ class ListQuery(BaseModel):
     all: bool = False
 
 
-@router.post("/register", dependencies=[access.agent])
+@router.post("/register", dependencies=[access.agent], openapi_extra=json_body(RegisterBody))
 async def register(request: Request) -> Response:
     body = await parse_json(request, RegisterBody)
     lease = platform_of(request).lease_seconds
@@ -75,7 +76,7 @@ async def register(request: Request) -> Response:
     return JSONResponse(dataclasses.asdict(registration))
 
 
-@router.post("/{worker_id}/heartbeat", dependencies=[access.agent])
+@router.post("/{worker_id}/heartbeat", dependencies=[access.agent], openapi_extra=json_body(HeartbeatBody))
 async def heartbeat(worker_id: str, request: Request) -> Response:
     """Extend the lease; the answer lists attempts the agent must kill."""
     body = await parse_json(request, HeartbeatBody)
@@ -104,7 +105,7 @@ async def deregister(worker_id: str, request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.post("/{worker_id}/claim", dependencies=[access.agent])
+@router.post("/{worker_id}/claim", dependencies=[access.agent], openapi_extra=json_body(ClaimBody))
 async def claim(worker_id: str, request: Request) -> Response:
     """Long-poll for work: answers as soon as the scheduler assigns this worker an attempt.
 
@@ -139,7 +140,7 @@ async def claim(worker_id: str, request: Request) -> Response:
             await waiter.wait(min(remaining, RECHECK_SECONDS))
 
 
-@router.get("", dependencies=[access.authenticated])
+@router.get("", dependencies=[access.authenticated], openapi_extra=query(ListQuery))
 async def list_workers(request: Request) -> Response:
     query = parse_query(request, ListQuery)
     workers = await platform_of(request).read(

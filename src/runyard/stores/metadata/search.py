@@ -374,6 +374,7 @@ class ExperimentQuery:
     def statement(
         self,
         *,
+        workspace: str | None,
         stages: Sequence[str],
         expr: Expr | None,
         order_keys: Sequence[OrderKey],
@@ -396,6 +397,8 @@ class ExperimentQuery:
         if not any(key.key == "experiment_id" for key in order_keys):
             order.append(experiments.c.experiment_id.desc())  # MLflow's tie-breaker
         conditions: list[ColumnElement[bool]] = [experiments.c.lifecycle_stage.in_(list(stages))]
+        if workspace is not None:
+            conditions.append(experiments.c.workspace == workspace)
         if expr is not None:
             conditions.append(self.condition(expr))
         # What the principal may read, in the query itself so pages stay full and tokens stay valid.
@@ -409,6 +412,7 @@ class ExperimentQuery:
 def search_experiment_rows(
     connection: Connection,
     *,
+    workspace: str | None,
     stages: Sequence[str],
     expr: Expr | None,
     order_keys: Sequence[OrderKey],
@@ -419,6 +423,7 @@ def search_experiment_rows(
 ) -> list[Row[Any]]:
     """The ``experiments`` rows of one result page, in order (limited to ``only_ids``, without ``except_ids``)."""
     statement = ExperimentQuery(connection.dialect.name).statement(
+        workspace=workspace,
         stages=stages,
         expr=expr,
         order_keys=order_keys,
