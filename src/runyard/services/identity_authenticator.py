@@ -223,7 +223,9 @@ class DatabaseAuthenticator:
             recipe=recipe,
             experiment_id=identity.experiment_id,
         )
-        return Principal(kind="job", name=f"job:{identity.job_id}", job=scope, via="job")
+        # A job acts in its own workspace, whatever header it sends.
+        workspace = str(getattr(job, "workspace", None) or DEFAULT_WORKSPACE) if job is not None else DEFAULT_WORKSPACE
+        return Principal(kind="job", name=f"job:{identity.job_id}", job=scope, workspace=workspace, via="job")
 
     def _session(self, cookie: str, workspace: str) -> Principal:
         now = now_ms()
