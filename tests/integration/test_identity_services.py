@@ -326,3 +326,27 @@ def test_invalid_grants_are_refused_as_mlflow_refuses_them(database: Database) -
             identity_permissions.add_role_permission(connection, int(role.id), "spaceship", "*", "READ")
     with database.write() as connection, pytest.raises(NotFound):
         identity_permissions.assign_role(connection, "nobody", int(role.id))
+
+
+def test_an_expired_password_entry_is_renewed_without_argon2_until_the_password_changes(
+    database: Database, replica: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import time
+
+    make_user(database, "alice")
+    auth = DatabaseAuthenticator(database, settings(auth_cache_seconds=0.2))
+    header = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    assert auth.authenticate(header, None, None).name == "alice"
+    verified: list[str] = []
+    original = identity_users.verify_credentials
+    monkeypatch.setattr(identity_users, "verify_credentials", lambda *a: verified.append("x") or original(*a))
+    time.sleep(0.3)
+    assert auth.authenticate(header, None, None).name == "alice"
+    assert verified == []  # renewed by one read, not a second argon2 verification
+    # A password change on another replica: the renewal refuses and the old password fails.
+    with replica.write() as connection:
+        identity_users.set_password(connection, "alice", "a brand new password", check_current=False)
+    time.sleep(0.3)
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(header, None, None)

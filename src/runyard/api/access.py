@@ -14,10 +14,14 @@ from typing import Any
 
 from fastapi import Depends
 from fastapi.params import Depends as DependsParam
+from starlette.requests import Request
 
-from runyard.api.deps import PrincipalDep
+from runyard.api import access_targets as targets
+from runyard.api.deps import PrincipalDep, platform_of
 from runyard.domain.identity import Level, Principal
 from runyard.errors import PermissionDenied, Unauthenticated
+from runyard.services.access_checks import AccessChecker
+from runyard.services.identity_permissions import Readable
 
 ACCESS_MARKER = "__runyard_access__"
 
@@ -85,8 +89,6 @@ signed_in = rule("signed-in", _signed_in)
 # Any authenticated person (user, service account); what they see is filtered by their grants.
 authenticated = rule("authenticated", _person)
 admin = rule("admin", _admin)
-# The agent side of the compute protocol; the service checks the worker acts only as itself.
-agent = rule("agent", _agent)
 # The tracking API, which jobs call with their own scoped token as well.
 job_or_person = rule("job-or-person", _job_or_person)
 
@@ -103,9 +105,68 @@ def _callers(*, jobs: bool, agents: bool) -> Check:
 
 
 def requires(resource: str, level: Level, *, jobs: bool = False, agents: bool = False) -> DependsParam:
-    """A permission ``level`` on a ``resource`` (checked on the resource by the handler's service).
+    """A permission ``level`` on a ``resource``, checked on the resource the request names.
 
     ``jobs``: a job's own token may call it too (tracking calls on its own run, its own bundle).
     ``agents``: an agent token may call it too (fetching bundles, uploading outputs of its attempts).
     """
-    return rule(f"{resource}:{level.name}", _callers(jobs=jobs, agents=agents))
+    callers = _callers(jobs=jobs, agents=agents)
+
+    async def enforce(request: Request, principal: PrincipalDep) -> Principal:
+        callers(principal)
+        if principal.kind == "local" or principal.is_admin:
+            return principal
+        checker = _checker(request)
+        if checker is None:
+            return principal
+        target = await targets.extract(request)
+        if checker.allowed_from_cache(principal, resource, level, target):
+            return principal  # the hot tracking path (log-metric on a known run): no query
+        await platform_of(request).read(lambda c: checker.authorize(c, principal, resource, level, target))
+        if level == Level.READ and resource in LISTED and target.names_nothing():
+            # A search or list: the handler restricts its query to what the principal may read.
+            request.state.readable = await platform_of(request).read(
+                lambda c: checker.readable(c, principal, LISTED[resource])
+            )
+        return principal
+
+    name = f"{resource}:{level.name}"
+    setattr(enforce, ACCESS_MARKER, name)
+    enforce.__name__ = f"access_{name.replace(':', '_').replace('-', '_')}"
+    dependency: DependsParam = Depends(enforce)
+    return dependency
+
+
+# Searches whose results are restricted to what the principal may read, by the grant type that governs them.
+LISTED = {"experiment": "experiment", "registered_model": "registered_model"}
+
+
+def readable_of(request: Request) -> Readable | None:
+    """What the current search may return (set by its access rule; None: everything)."""
+    readable = getattr(request.state, "readable", None)
+    return readable if isinstance(readable, Readable) else None
+
+
+def _checker(request: Request) -> AccessChecker | None:
+    authenticator = platform_of(request).authenticator
+    checker = getattr(authenticator, "access", None)
+    return checker if isinstance(checker, AccessChecker) else None
+
+
+def _agent_rule() -> DependsParam:
+    async def enforce(request: Request, principal: PrincipalDep) -> Principal:
+        _agent(principal)
+        checker = _checker(request)
+        if checker is not None and principal.kind == "agent":
+            target = await targets.extract(request)
+            await platform_of(request).read(lambda c: checker.authorize_agent(c, principal, target))
+        return principal
+
+    setattr(enforce, ACCESS_MARKER, "agent")
+    enforce.__name__ = "access_agent"
+    dependency: DependsParam = Depends(enforce)
+    return dependency
+
+
+# The agent side of the compute protocol: an agent token acts only for its own pool's workers.
+agent = _agent_rule()

@@ -93,8 +93,9 @@ RESOURCE_TYPES_WITH_ID = frozenset(
         "gateway_endpoint",
         "gateway_model_definition",
         "mcp_server",
-        # runyard's own: compute queues (submit/cancel/retry need a grant on the queue).
+        # runyard's own: compute queues (submit/cancel/retry need a grant on the queue) and recipes.
         "queue",
+        "recipe",
     }
 )
 RESOURCE_TYPES_WILDCARD_ONLY = frozenset(

@@ -21,6 +21,7 @@ from runyard.domain.clock import now_ms
 from runyard.domain.identity import ANONYMOUS, DEFAULT_WORKSPACE, JobScope, Principal
 from runyard.errors import Unauthenticated
 from runyard.services import attempts, identity_sessions, identity_tokens, identity_users, login_limits
+from runyard.services.access_checks import AccessChecker
 from runyard.settings import ServerSettings
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata.session import Database
@@ -32,6 +33,9 @@ class _Entry:
     expires: float  # time.monotonic()
     token_id: int | None = None
     last_use_recorded: int = 0
+    # Passwords: the user's credential generation when verified. After the TTL the entry is renewed
+    # by one indexed read (same generation, still enabled) instead of a second argon2 verification.
+    generation: int | None = None
 
 
 class DatabaseAuthenticator:
@@ -44,7 +48,10 @@ class DatabaseAuthenticator:
         self._cookie_secret = settings.cookie_secret.get_secret_value()
         self._ttl = settings.auth_cache_seconds
         self._cache: dict[str, _Entry] = {}
+        self._stale: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        # The per-process caches of access decisions live beside those of credentials.
+        self.access = AccessChecker(settings.auth_cache_seconds)
 
     # --- the Authenticator protocol ---
 
@@ -77,10 +84,15 @@ class DatabaseAuthenticator:
         with self._lock:
             for key in [k for k, e in self._cache.items() if e.principal.user_id == user_id]:
                 del self._cache[key]
+            for key in [k for k, e in self._stale.items() if e.principal.user_id == user_id]:
+                del self._stale[key]
+        self.access.forget_grants()
 
     def forget_all(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._stale.clear()
+        self.access.forget_grants()
 
     # --- credentials ---
 
@@ -96,6 +108,8 @@ class DatabaseAuthenticator:
             return None
         if entry.expires < time.monotonic():
             self._cache.pop(key, None)
+            if entry.generation is not None:
+                self._stale[key] = entry
             return None
         return entry
 
@@ -105,6 +119,7 @@ class DatabaseAuthenticator:
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()  # bounded memory under a flood of distinct credentials
+                self._stale.clear()
             self._cache[key] = entry
 
     def _password(self, credential: str, client_address: str | None) -> Principal:
@@ -120,7 +135,25 @@ class DatabaseAuthenticator:
         entry = self._cached(key)
         if entry is not None:
             return entry.principal
+        renewed = self._renew(key)
+        if renewed is not None:
+            return renewed
         return self.login(username, password, client_address, via="password")
+
+    def _renew(self, key: str) -> Principal | None:
+        """An expired password entry whose user is unchanged since (same generation, enabled), renewed."""
+        stale = self._stale.get(key)
+        if stale is None or stale.generation is None or stale.principal.user_id is None:
+            return None
+        with self._database.read() as connection:
+            row = identity_users.credential_state(connection, stale.principal.user_id)
+        if row is None or row[1] or row[0] != stale.generation:
+            self._stale.pop(key, None)
+            return None
+        stale.expires = time.monotonic() + self._ttl
+        self._stale.pop(key, None)
+        self._remember(key, stale)
+        return stale.principal
 
     def login(self, username: str, password: str, client_address: str | None, *, via: str = "password") -> Principal:
         """Verify a username and password (rate-limited per username and client address)."""
@@ -142,10 +175,11 @@ class DatabaseAuthenticator:
                 login_limits.record_success(connection, username, client_address)
         if verified is None:
             raise Unauthenticated("invalid username or password")
-        user, _generation = verified
+        user, generation = verified
         principal = Principal(kind="user", name=user.username, is_admin=user.is_admin, user_id=user.id, via="password")
         key = "basic:" + hashlib.sha256(f"{username}:{password}".encode()).hexdigest()
-        self._remember(key, _Entry(principal=principal, expires=time.monotonic() + self._ttl))
+        entry = _Entry(principal=principal, expires=time.monotonic() + self._ttl, generation=generation)
+        self._remember(key, entry)
         return principal
 
     def _token(self, secret: str) -> Principal:
@@ -189,7 +223,9 @@ class DatabaseAuthenticator:
             recipe=recipe,
             experiment_id=identity.experiment_id,
         )
-        return Principal(kind="job", name=f"job:{identity.job_id}", job=scope, via="job")
+        # A job acts in its own workspace, whatever header it sends.
+        workspace = str(getattr(job, "workspace", None) or DEFAULT_WORKSPACE) if job is not None else DEFAULT_WORKSPACE
+        return Principal(kind="job", name=f"job:{identity.job_id}", job=scope, workspace=workspace, via="job")
 
     def _session(self, cookie: str, workspace: str) -> Principal:
         now = now_ms()

@@ -39,6 +39,7 @@ BUILTIN_ROLES: dict[str, tuple[Grant, ...]] = {
         Grant("logged_model", "*", "READ"),
         Grant("registered_model_version", "*", "READ"),
         Grant("queue", "*", "READ"),
+        Grant("recipe", "*", "READ"),
     ),
     "editor": (
         Grant("workspace", "*", "USE"),
@@ -48,6 +49,7 @@ BUILTIN_ROLES: dict[str, tuple[Grant, ...]] = {
         Grant("logged_model", "*", "EDIT"),
         Grant("registered_model_version", "*", "EDIT"),
         Grant("queue", "*", "USE"),
+        Grant("recipe", "*", "EDIT"),
     ),
     "admin": (Grant("workspace", "*", "MANAGE"),),
 }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from runyard.services import identity_users
+from runyard.domain.identity import DEFAULT_WORKSPACE
+from runyard.services import identity_permissions, identity_users
 from runyard.settings import ServerSettings
 from runyard.stores.metadata.session import Database
 
@@ -35,6 +36,9 @@ def prepare(settings: ServerSettings, database: Database) -> list[str]:
     password = settings.admin_password.get_secret_value() if settings.admin_password else None
     with database.write() as connection:
         created = identity_users.bootstrap_admin(connection, settings.admin_username, password)
+        # The built-in roles exist from the start in the default workspace, ready to be assigned.
+        for role in identity_permissions.BUILTIN_ROLES:
+            identity_permissions.ensure_builtin_role(connection, DEFAULT_WORKSPACE, role)
     if created is not None:
         notes.append(f"created the bootstrap admin {created.username!r} (RUNYARD_ADMIN_USERNAME)")
     return notes

@@ -95,6 +95,12 @@ def verify_credentials(connection: Connection, username: str, password: str) -> 
     return to_user(row), int(row.generation)
 
 
+def credential_state(connection: Connection, user_id: int) -> tuple[int, bool] | None:
+    """(generation, disabled) of a user, or None when the user is gone: enough to renew a verified password."""
+    row = store.get_user(connection, user_id=user_id)
+    return None if row is None else (int(row.generation), bool(row.disabled))
+
+
 def set_password(
     connection: Connection, username: str, password: str, *, current_password: str | None = None, check_current: bool
 ) -> None:

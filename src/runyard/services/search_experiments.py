@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from runyard.domain.search_filter import EXPERIMENTS, parse_filter, parse_order_by
 from runyard.domain.tracking import Experiment, Page, ViewType
+from runyard.services.identity_permissions import Readable
 from runyard.services.metric_history import decode_offset_token, encode_offset_token
 from runyard.services.search_runs import check_max_results
 from runyard.services.workspaces import workspace_scope
@@ -23,8 +24,11 @@ def search_experiments(
     filter_string: str | None = None,
     order_by: Sequence[str] = (),
     page_token: str | None = None,
+    readable: Readable | None = None,
 ) -> Page[Experiment]:
     """One page of experiments matching ``filter_string``, in MLflow's order.
+
+    ``readable`` limits the search to what the acting principal may read (None: everything).
 
     Raises:
         InvalidParameter: for a bad filter, order_by, max_results or page token.
@@ -33,6 +37,7 @@ def search_experiments(
     expr = parse_filter(filter_string, EXPERIMENTS)
     order_keys = parse_order_by(order_by, EXPERIMENTS)
     offset = decode_offset_token(page_token)
+    only_ids, except_ids = _restriction(readable)
     rows = search.search_experiment_rows(
         connection,
         workspace=workspace_scope(),
@@ -41,6 +46,20 @@ def search_experiments(
         order_keys=order_keys,
         offset=offset,
         limit=limit + 1,
+        only_ids=only_ids,
+        except_ids=except_ids,
     )
     token = encode_offset_token(offset + limit) if len(rows) > limit else None
     return Page(store.experiments_from_rows(connection, rows[:limit]), token)
+
+
+def _restriction(readable: Readable | None) -> tuple[list[int] | None, list[int]]:
+    if readable is None:
+        return None, []
+
+    def ids(values: frozenset[str]) -> list[int]:
+        return sorted(int(value) for value in values if value.isdigit())
+
+    if readable.everything:
+        return None, ids(readable.denied)
+    return ids(readable.ids - readable.denied), []

@@ -280,6 +280,10 @@ Secret's parts with Kubernetes $(VAR) expansion, storage and Redis credentials, 
 - name: RUNYARD_COOKIE_SECRET
   valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: {{ .Values.secrets.existingSecretKeys.cookieSecret | quote }}, optional: {{ not (empty $existing) }}}}
 {{- end }}
+{{- if or $existing .Values.secrets.adminPassword }}
+- name: RUNYARD_ADMIN_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: {{ .Values.secrets.existingSecretKeys.adminPassword | quote }}, optional: {{ not (empty $existing) }}}}
+{{- end }}
 {{- if or $existing .Values.secrets.auth.oidc.providers }}
 - name: RUNYARD_OIDC_PROVIDERS
   valueFrom: {secretKeyRef: {name: {{ $secret | quote }}, key: {{ .Values.secrets.existingSecretKeys.oidcProviders | quote }}, optional: {{ not (empty $existing) }}}}

@@ -30,11 +30,12 @@ the render fails once with all of them ("VALUES VALIDATION:"), in the manner of 
 {{- end -}}
 {{- if $s.cookieSecret -}}{{- $inline = append $inline "secrets.cookieSecret" -}}{{- end -}}
 {{- if $s.agentToken -}}{{- $inline = append $inline "secrets.agentToken" -}}{{- end -}}
+{{- if $s.adminPassword -}}{{- $inline = append $inline "secrets.adminPassword" -}}{{- end -}}
 {{- if $s.auth.oidc.providers -}}{{- $inline = append $inline "secrets.auth.oidc.providers" -}}{{- end -}}
 {{- if $inline }}
 runyard: existing-server-secret-conflict
     secrets.existingServerSecret={{ $s.existingServerSecret }} is set together with inline values. The existing
-    Secret must hold them (keys dbUsername, dbPassword, dbHost, dbName, cookieSecret, oidcProviders,
+    Secret must hold them (keys dbUsername, dbPassword, dbHost, dbName, cookieSecret, oidcProviders, adminPassword,
     agentToken). Remove: {{ join ", " $inline }}.
 {{- end -}}
 {{- end -}}

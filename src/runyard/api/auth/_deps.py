@@ -48,3 +48,11 @@ def signed_in(request: Request) -> Principal:
 def require_admin(acting: Principal) -> None:
     if not acting.is_admin:
         raise PermissionDenied("Permission denied: this needs an admin")
+
+
+def recorded_user(request: Request, claimed: str | None) -> str | None:
+    """Whom a new run (or event) records: the authenticated principal; with auth off, what the client says."""
+    acting = current_principal(request)
+    if acting.kind == "local":
+        return claimed
+    return acting.name if acting.is_authenticated else claimed

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
 from runyard.api import access
-from runyard.api.deps import platform_of
+from runyard.api.deps import current_principal, platform_of
 from runyard.api.mlflow.serializers import experiment_json
 from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query
@@ -16,7 +17,7 @@ from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
 from runyard.domain.tracking import Tag, ViewType
 from runyard.services import experiments as service
-from runyard.services import search_experiments
+from runyard.services import identity_permissions, search_experiments
 
 router = APIRouter(prefix="/experiments", tags=["mlflow-experiments"])
 
@@ -71,9 +72,15 @@ async def create_experiment(request: Request) -> Response:
     """Create an experiment."""
     body = await parse_json(request, ExperimentCreate)
     tags = [Tag(t.key, t.value) for t in body.tags]
-    experiment_id = await platform_of(request).write(
-        lambda c: service.create_experiment(c, body.name, body.artifact_location, tags)
-    )
+    creator = current_principal(request)
+
+    def work(connection: Connection) -> str:
+        experiment_id = service.create_experiment(connection, body.name, body.artifact_location, tags)
+        # The creator manages what they create (MLflow's rule); a no-op for admins and auth off.
+        identity_permissions.grant_creator(connection, creator, creator.workspace, "experiment", str(experiment_id))
+        return experiment_id
+
+    experiment_id = await platform_of(request).write(work)
     return JSONResponse({"experiment_id": experiment_id})
 
 
@@ -100,6 +107,7 @@ async def get_experiment_by_name(request: Request) -> Response:
 
 
 async def _search(request: Request, body: ExperimentSearch) -> Response:
+    readable = access.readable_of(request)
     page = await platform_of(request).read(
         lambda c: search_experiments.search_experiments(
             c,
@@ -108,6 +116,7 @@ async def _search(request: Request, body: ExperimentSearch) -> Response:
             filter_string=body.filter,
             order_by=body.order_by,
             page_token=body.page_token,
+            readable=readable,
         )
     )
     data: dict[str, object] = {"experiments": [experiment_json(e) for e in page.items]}

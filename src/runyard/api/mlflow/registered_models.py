@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
 from runyard.api import access
-from runyard.api.deps import platform_of
+from runyard.api.deps import current_principal, platform_of
 from runyard.api.mlflow.registry_context import parse_request, request_user
 from runyard.api.mlflow.registry_serializers import model_version_json, registered_model_json
 from runyard.api.openapi import json_body, query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
 from runyard.domain.tracking import Tag
+from runyard.services import identity_permissions, registry_search, registry_versions
 from runyard.services import registry as service
-from runyard.services import registry_search, registry_versions
 from runyard.services import registry_workflows as workflows
 
 router = APIRouter(prefix="/registered-models", tags=["mlflow-registry"])
@@ -89,9 +92,16 @@ async def create_registered_model(request: Request) -> Response:
     body = await parse_request(request, ModelCreate)
     user = request_user(request)
     tags = [Tag(t.key, t.value) for t in body.tags]
-    model = await platform_of(request).write(
-        lambda c: service.create_registered_model(c, body.name, tags=tags, description=body.description, user=user)
-    )
+    creator = current_principal(request)
+
+    def work(connection: Connection) -> Any:
+        model = service.create_registered_model(
+            connection, body.name, tags=tags, description=body.description, user=user
+        )
+        identity_permissions.grant_creator(connection, creator, creator.workspace, "registered_model", model.name)
+        return model
+
+    model = await platform_of(request).write(work)
     return JSONResponse({"registered_model": registered_model_json(model)})
 
 

@@ -4,9 +4,10 @@ The MLflow client sends GET parameters in the query string and everything else (
 a JSON body; ``parse_request`` accepts either, so curl users can also put DELETE parameters in the
 query string.
 
-The user recorded in registry events is the ``X-Runyard-User`` header, else the Basic-auth user name,
-else (for new versions) the source run's user, else ``anonymous``. Authentication is not enforced
-here; once it is, the authenticated principal should take the header's place.
+The user recorded in registry events is, with auth on, the authenticated principal (an
+``X-Runyard-User`` header is ignored: anyone could send one). With auth off (one local operator)
+it is the ``X-Runyard-User`` header, else the Basic-auth user name, else (for new versions) the
+source run's user, else ``anonymous``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 from starlette.requests import Request
 
+from runyard.api.deps import current_principal
 from runyard.api.requests import parse_json, parse_query
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,7 +38,10 @@ async def parse_request(request: Request, model: type[M]) -> M:
 
 
 def request_user(request: Request) -> str | None:
-    """Who is acting, as far as the request says (see the module docstring)."""
+    """Who is acting (see the module docstring)."""
+    principal = current_principal(request)
+    if principal.kind != "local":
+        return principal.name[:256] if principal.is_authenticated else None
     header = request.headers.get(USER_HEADER, "").strip()
     if header:
         return header[:256]

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from runyard.api import access
+from runyard.api.auth._deps import recorded_user
 from runyard.api.deps import platform_of
 from runyard.api.mlflow.batch_parsing import LogBatch, parse_log_batch
 from runyard.api.mlflow.serializers import run_info_json, run_json
@@ -134,11 +135,12 @@ async def create_run(request: Request) -> Response:
     """Create a run."""
     body = await parse_json(request, RunCreate)
     tags = [Tag(t.key, t.value) for t in body.tags]
+    user_id = recorded_user(request, body.user_id)
     run = await platform_of(request).write(
         lambda c: service.create_run(
             c,
             experiment_id=body.experiment_id,
-            user_id=body.user_id,
+            user_id=user_id,
             start_time=body.start_time,
             tags=tags,
             run_name=body.run_name,

@@ -14,12 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from runyard.api import access
+from runyard.api.auth._deps import recorded_user
 from runyard.api.deps import platform_of
 from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
 from runyard.domain.jobs import Job, JobState, LogLine
+from runyard.domain.secrets import SECRET_PLACEHOLDER, is_secret_name
 from runyard.domain.topics import job_topic, queue_topic
 from runyard.errors import Unauthenticated
 from runyard.services import attempts as attempt_service
@@ -84,7 +86,10 @@ class EventsQuery(BaseModel):
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    return dataclasses.asdict(job)
+    data = dataclasses.asdict(job)
+    # Secret values leave the server only in the claim answer, to the agent that runs the job.
+    data["env"] = {name: SECRET_PLACEHOLDER if is_secret_name(name) else value for name, value in job.env.items()}
+    return data
 
 
 def line_json(line: LogLine) -> dict[str, Any]:
@@ -96,6 +101,8 @@ async def submit_job(request: Request) -> Response:
     """Queue a job of a recipe; parameters are validated against the recipe's schema."""
     body = await parse_json(request, JobCreate)
     name, version = recipe_service.parse_reference(body.recipe)
+    # The job (and its runs) record who submitted it: the authenticated principal.
+    user_id = recorded_user(request, None)
     job = await platform_of(request).write(
         lambda connection: service.submit_job(
             connection,
@@ -108,6 +115,7 @@ async def submit_job(request: Request) -> Response:
             retries=body.retries,
             timeout_seconds=body.timeout_seconds,
             env=body.env,
+            user_id=user_id,
         ),
         wake=lambda job: [queue_topic(job.queue)],
     )

@@ -380,6 +380,8 @@ class ExperimentQuery:
         order_keys: Sequence[OrderKey],
         offset: int,
         limit: int,
+        only_ids: Sequence[int] | None = None,
+        except_ids: Sequence[int] = (),
     ) -> Select[Any]:
         order: list[UnaryExpression[Any]] = []
         if not order_keys:
@@ -399,6 +401,11 @@ class ExperimentQuery:
             conditions.append(experiments.c.workspace == workspace)
         if expr is not None:
             conditions.append(self.condition(expr))
+        # What the principal may read, in the query itself so pages stay full and tokens stay valid.
+        if only_ids is not None:
+            conditions.append(experiments.c.experiment_id.in_(list(only_ids)))
+        if except_ids:
+            conditions.append(experiments.c.experiment_id.not_in(list(except_ids)))
         return select(experiments).where(*conditions).order_by(*order).offset(offset).limit(limit)
 
 
@@ -411,9 +418,18 @@ def search_experiment_rows(
     order_keys: Sequence[OrderKey],
     offset: int,
     limit: int,
+    only_ids: Sequence[int] | None = None,
+    except_ids: Sequence[int] = (),
 ) -> list[Row[Any]]:
-    """The ``experiments`` rows of one result page, in order."""
+    """The ``experiments`` rows of one result page, in order (limited to ``only_ids``, without ``except_ids``)."""
     statement = ExperimentQuery(connection.dialect.name).statement(
-        workspace=workspace, stages=stages, expr=expr, order_keys=order_keys, offset=offset, limit=limit
+        workspace=workspace,
+        stages=stages,
+        expr=expr,
+        order_keys=order_keys,
+        offset=offset,
+        limit=limit,
+        only_ids=only_ids,
+        except_ids=except_ids,
     )
     return list(connection.execute(statement).all())

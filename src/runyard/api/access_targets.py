@@ -1,0 +1,71 @@
+"""What resource a request names: ids read from its path, query string and JSON body (MLflow's parameter names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from runyard.services.access_checks import Target
+
+# Routes whose body is a file or a stream, never a JSON document naming the resource.
+_STREAMED = ("/artifacts/", "/mpu/")
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    if request.method in ("GET", "HEAD", "DELETE") and not request.headers.get("content-length"):
+        return {}
+    if any(part in request.url.path for part in _STREAMED):
+        return {}
+    if "json" not in (request.headers.get("content-type") or "json"):
+        return {}
+    body = await request.body()  # cached on the request: the handler reads the same bytes
+    if not body.strip():
+        return {}
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}  # the handler reports the malformed body precisely
+    return data if isinstance(data, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+async def extract(request: Request) -> Target:
+    params: dict[str, Any] = dict(request.query_params)
+    params.update(await _json_body(request))
+    path = request.path_params
+    target = Target(
+        experiment_id=_text(params.get("experiment_id")),
+        experiment_name=_text(params.get("experiment_name")),
+        run_id=_text(params.get("run_id") or params.get("run_uuid")),
+        model_name=_text(params.get("name"))
+        if "/registered-models/" in request.url.path
+        or "/model-versions/" in request.url.path
+        or "/_registry/" in request.url.path
+        else None,
+        logged_model_id=_text(params.get("model_id") or path.get("model_id")),
+        queue=_text(params.get("queue")),
+        job_id=_text(path.get("job_id")),
+        recipe=_text(path.get("name")) if "/recipes" in request.url.path else None,
+        worker_id=_text(path.get("worker_id")),
+        pool=_text(params.get("pool")) if request.url.path.endswith("/workers/register") else None,
+    )
+    experiment_ids = params.get("experiment_ids")
+    if isinstance(experiment_ids, list):
+        target.experiment_ids = [str(item) for item in experiment_ids]
+    elif request.query_params.getlist("experiment_ids"):
+        target.experiment_ids = request.query_params.getlist("experiment_ids")
+    artifact_path = path.get("path") or path.get("directory")
+    if artifact_path is not None and "/mlflow-artifacts/" in request.url.path:
+        target.artifact_path = str(artifact_path)
+    elif "/mlflow-artifacts/" in request.url.path and params.get("path"):
+        target.artifact_path = str(params["path"])
+    if request.url.path.endswith("/jobs") and request.method == "POST" and target.queue is None:
+        target.queue = "default"
+    return target
