@@ -56,7 +56,28 @@ async def extract(request: Request) -> Target:
         worker_id=_text(path.get("worker_id")),
         pool=_text(params.get("pool")) if request.url.path.endswith("/workers/register") else None,
     )
+    run_ids = request.query_params.getlist("run_id") + request.query_params.getlist("run_ids")
+    if len(run_ids) > 1 or request.query_params.getlist("run_ids"):
+        target.run_ids, target.run_id = run_ids, None
+    trace_id = path.get("trace_id") or path.get("request_id") or params.get("trace_id") or params.get("request_id")
+    trace_ids = params.get("trace_ids")
+    if "/traces" in request.url.path:
+        if isinstance(trace_ids, list):
+            target.trace_ids = [str(item) for item in trace_ids][:1000]
+        elif request.query_params.getlist("trace_ids"):
+            target.trace_ids = request.query_params.getlist("trace_ids")[:1000]
+        elif trace_id is not None and _text(trace_id):
+            target.trace_ids = [str(trace_id)]
     experiment_ids = params.get("experiment_ids")
+    locations = params.get("locations")
+    if isinstance(locations, list) and "/traces" in request.url.path:
+        # Trace searches name their experiments as locations: {"mlflow_experiment": {"experiment_id": …}}.
+        named = [
+            _text((location.get("mlflow_experiment") or {}).get("experiment_id"))
+            for location in locations
+            if isinstance(location, dict) and isinstance(location.get("mlflow_experiment"), dict)
+        ]
+        experiment_ids = [*(experiment_ids if isinstance(experiment_ids, list) else []), *filter(None, named)]
     if isinstance(experiment_ids, list):
         target.experiment_ids = [str(item) for item in experiment_ids]
     elif request.query_params.getlist("experiment_ids"):

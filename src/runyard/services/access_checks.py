@@ -23,6 +23,7 @@ from runyard.stores.metadata import experiments as experiment_store
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata import logged_models as logged_model_store
 from runyard.stores.metadata import runs as run_store
+from runyard.stores.metadata import traces as trace_store
 from runyard.stores.metadata import workers as worker_store
 
 
@@ -34,6 +35,9 @@ class Target:
     experiment_name: str | None = None
     experiment_ids: list[str] = field(default_factory=list)
     run_id: str | None = None
+    # Several runs or traces named at once (a bulk metric history, a batch of traces): each is checked.
+    run_ids: list[str] = field(default_factory=list)
+    trace_ids: list[str] = field(default_factory=list)
     model_name: str | None = None
     logged_model_id: str | None = None
     artifact_path: str | None = None
@@ -46,8 +50,8 @@ class Target:
     def names_nothing(self) -> bool:
         """No single resource named: a search, a list or a create."""
         return not any(
-            (self.experiment_id, self.experiment_name, self.experiment_ids, self.run_id, self.model_name,
-             self.logged_model_id, self.artifact_path, self.job_id)
+            (self.experiment_id, self.experiment_name, self.experiment_ids, self.run_id, self.run_ids,
+             self.trace_ids, self.model_name, self.logged_model_id, self.artifact_path, self.job_id)
         )  # fmt: skip
 
 
@@ -203,6 +207,20 @@ class AccessChecker:
 
     def _experiments_named(self, connection: Connection, target: Target, workspace: str) -> list[str]:
         """The experiments a request names, found in the request's workspace (elsewhere: not found)."""
+        if target.run_ids or target.trace_ids:
+            named = [self.experiment_of_run(connection, run_id, workspace) for run_id in target.run_ids]
+            infos = trace_store.get_infos(connection, target.trace_ids)
+            found = {info.trace_id for info in infos}
+            missing = [trace_id for trace_id in target.trace_ids if trace_id not in found]
+            if missing and len(target.trace_ids) == 1:
+                raise NotFound(f"Trace with ID '{missing[0]}' not found.")
+            in_workspace = experiment_store.ids_among(
+                connection, [int(info.experiment_id) for info in infos], workspace
+            )
+            if len(in_workspace) < len({info.experiment_id for info in infos}) and len(target.trace_ids) == 1:
+                raise NotFound(f"Trace with ID '{target.trace_ids[0]}' not found.")
+            # Batches leave out traces of other workspaces (the service does too); the rest are checked.
+            return list(dict.fromkeys(named + [str(e) for e in in_workspace]))
         if target.run_id is not None:
             return [self.experiment_of_run(connection, target.run_id, workspace)]
         if target.logged_model_id is not None:
@@ -245,7 +263,7 @@ class AccessChecker:
             raise refused
         if resource == "experiment" and target.names_nothing():
             return  # a search: restricted to the job's own experiment by ``readable``
-        if target.run_id is not None and target.run_id != scope.run_id:
+        if any(run_id != scope.run_id for run_id in [*([target.run_id] if target.run_id else []), *target.run_ids]):
             raise refused
         if target.artifact_path is not None and f"/{scope.run_id}/" not in f"/{target.artifact_path.strip('/')}/":
             raise refused
