@@ -262,3 +262,50 @@ def test_secret_job_env_values_reach_only_the_agent(server: LiveServer, tmp_path
     worker = agent.register_worker(name="w", pool=pool, hostname="h", gpus=[], slots=1)
     assignment = agent.claim(worker["worker_id"], 5.0)
     assert assignment is not None and assignment["env"]["HF_TOKEN"] == "hf_live_value"
+
+
+def test_bulk_and_trace_reads_check_every_resource_they_name(server: LiveServer, admin: httpx.Client) -> None:
+    """A grant on one experiment opens neither another's runs (listed beside it) nor its traces (named by id)."""
+    mine, theirs = _experiment(admin), _experiment(admin)
+    runs = {
+        experiment_id: admin.post(f"{API}/runs/create", json={"experiment_id": experiment_id}).json()["run"]["info"][
+            "run_id"
+        ]
+        for experiment_id in (mine, theirs)
+    }
+    trace = admin.post(
+        "/api/3.0/mlflow/traces",
+        json={
+            "trace": {
+                "trace_info": {
+                    "trace_id": f"tr-{uuid.uuid4().hex}",
+                    "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": theirs}},
+                    "request_time": "2026-12-01T00:00:00Z",
+                    "state": "OK",
+                }
+            }
+        },
+    )
+    assert trace.status_code == 200, trace.text
+    trace_id = trace.json()["trace"]["trace_info"]["trace_id"]
+    name = _user(admin, None)
+    granted = admin.post(
+        "/api/3.0/mlflow/users/permissions/grant",
+        json={"username": name, "resource_type": "experiment", "resource_id": mine, "permission": "READ"},
+    )
+    assert granted.is_success, granted.text
+    with _as(server, name) as reader:
+        bulk = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+        assert reader.get(bulk, params={"run_id": [runs[mine]], "metric_key": "m"}).status_code == 200
+        # The other run listed first or last: refused either way.
+        for order in ([runs[theirs], runs[mine]], [runs[mine], runs[theirs]]):
+            assert reader.get(bulk, params={"run_id": order, "metric_key": "m"}).status_code == 403
+        assert reader.get(f"/api/3.0/mlflow/traces/{trace_id}").status_code == 403
+        assert (
+            reader.patch(f"/api/3.0/mlflow/traces/{trace_id}/tags", json={"key": "k", "value": "v"}).status_code == 403
+        )
+        search = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": theirs}}]}
+        assert reader.post("/api/3.0/mlflow/traces/search", json=search).status_code == 403
+        own = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": mine}}]}
+        assert reader.post("/api/3.0/mlflow/traces/search", json=own).status_code == 200
+    assert admin.get(f"/api/3.0/mlflow/traces/{trace_id}").status_code == 200
