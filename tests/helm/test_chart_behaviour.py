@@ -179,6 +179,8 @@ def test_oidc_providers_become_a_toml_array(render: Render) -> None:
             "scopes": ["email", "profile"],
             "pkce": True,
             "allow_sign_up": True,
+            "require_email_verified": True,
+            "allowed_domains": ["example.com"],
         }
     ]
 
@@ -356,6 +358,7 @@ def test_agents_run_against_the_in_cluster_server_with_sandbox_settings(render: 
     assert {k: v for k, v in env.items() if k.startswith("RUNYARD_SANDBOX_")} == {
         "RUNYARD_SANDBOX_ISOLATION": "process",
         "RUNYARD_SANDBOX_NETWORK": "false",
+        "RUNYARD_SANDBOX_ALLOW_PROCESS": "false",
         "RUNYARD_SANDBOX_MEMORY_LIMIT_MB": "16384",
         "RUNYARD_SANDBOX_CPU_SECONDS": "36000",
         "RUNYARD_SANDBOX_MAX_PROCESSES": "512",

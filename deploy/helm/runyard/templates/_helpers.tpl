@@ -185,7 +185,7 @@ imagePullSecrets:
 {{- $items := list -}}
 {{- range $provider := .Values.secrets.auth.oidc.providers -}}
 {{- $fields := list -}}
-{{- range $key := list "name" "key" "issuer_url" "client_id" "client_secret" "scopes" "pkce" "allow_sign_up" -}}
+{{- range $key := list "name" "key" "issuer_url" "client_id" "client_secret" "scopes" "pkce" "allow_sign_up" "require_email_verified" "allowed_domains" -}}
 {{- if hasKey $provider $key -}}
 {{- $fields = append $fields (printf "%s = %s" $key (toJson (get $provider $key))) -}}
 {{- end -}}
@@ -316,6 +316,8 @@ Secret's parts with Kubernetes $(VAR) expansion, storage and Redis credentials, 
   value: {{ $s.isolation | quote }}
 - name: RUNYARD_SANDBOX_NETWORK
   value: {{ $s.network | quote }}
+- name: RUNYARD_SANDBOX_ALLOW_PROCESS
+  value: {{ $s.allowProcess | quote }}
 {{- range $key, $env := dict "memoryLimitMb" "RUNYARD_SANDBOX_MEMORY_LIMIT_MB" "cpuSeconds" "RUNYARD_SANDBOX_CPU_SECONDS" "maxProcesses" "RUNYARD_SANDBOX_MAX_PROCESSES" "maxFileSizeMb" "RUNYARD_SANDBOX_MAX_FILE_SIZE_MB" "timeoutSeconds" "RUNYARD_SANDBOX_TIMEOUT_SECONDS" }}
 {{- $value := get $s $key }}
 {{- if not (eq (toString $value) "") }}
