@@ -25,11 +25,12 @@ from runyard.api.mlflow import (
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
-from runyard.api.v1 import compute, registry_events
+from runyard.api.v1 import compute, metric_charts, registry_events
 from runyard.settings import ServerSettings
 from runyard.stores.artifacts import open_store
 from runyard.stores.metadata.session import Database
 from runyard.stores.migrations import runner
+from runyard.ui import mount_ui
 
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 MLFLOW_V3_PREFIXES = ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
@@ -85,6 +86,7 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
     app.include_router(health.router)
     app.include_router(compute.compute_router(), prefix="/api/v1")
     app.include_router(registry_events.router, prefix="/api/v1")
+    app.include_router(metric_charts.router, prefix="/api/v1")
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)
@@ -93,4 +95,5 @@ def create_app(settings: ServerSettings, database: Database | None = None) -> Fa
         app.include_router(artifacts.proxy_router, prefix=prefix)
     for prefix in MLFLOW_V3_PREFIXES:
         app.include_router(server_info.router, prefix=prefix)
+    mount_ui(app)  # last: the UI answers only paths no API route claims
     return app
