@@ -150,6 +150,15 @@ class _Prepared:
     values: list[float]
 
 
+def validate_request(width: int, x_min: float | None, x_max: float | None, smoothing: float) -> None:
+    if not 1 <= width <= MAX_WIDTH:
+        raise InvalidParameter(f"Invalid value {width} for parameter 'width': must be between 1 and {MAX_WIDTH}")
+    if x_min is not None and x_max is not None and x_min > x_max:
+        raise InvalidParameter(f"Invalid range: x_min ({x_min:g}) is greater than x_max ({x_max:g})")
+    if not 0.0 <= smoothing < 1.0:
+        raise InvalidParameter(f"Invalid value {smoothing} for parameter 'smoothing': must be >= 0 and < 1")
+
+
 def downsample(
     series: Sequence[tuple[str, str, Sequence[RawPoint], int | None]],
     *,
@@ -164,10 +173,7 @@ def downsample(
     ``points`` are in history order (step, then timestamp). ``x_min``/``x_max`` bound the visible range
     (inclusive); when omitted the range spans every series.
     """
-    if not 1 <= width <= MAX_WIDTH:
-        raise InvalidParameter(f"Invalid value {width} for parameter 'width': must be between 1 and {MAX_WIDTH}")
-    if x_min is not None and x_max is not None and x_min > x_max:
-        raise InvalidParameter(f"Invalid range: x_min ({x_min}) is greater than x_max ({x_max})")
+    validate_request(width, x_min, x_max, smoothing)
     prepared: list[_Prepared] = []
     for run_id, key, points, start_time in series:
         xs = x_values(points, axis, start_time)
@@ -257,6 +263,7 @@ def downsample_metrics(
         raise InvalidParameter(
             f"Too many series: {len(run_ids)} runs × {len(keys)} keys; at most {MAX_SERIES} per request"
         )
+    validate_request(width, x_min, x_max, smoothing)
     loaded = []
     for run_id in dict.fromkeys(run_ids):
         for key in dict.fromkeys(keys):

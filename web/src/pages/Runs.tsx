@@ -130,7 +130,7 @@ export function RunsPage() {
         ),
       },
       { id: "status", header: "Status", size: 100, cell: ({ row }) => <StateBadge state={row.original.run.info.status} /> },
-      { id: "start", header: "Started", size: 160, cell: ({ row }) => formatTime(row.original.run.info.start_time) },
+      { id: "start", header: "Started", size: 170, cell: ({ row }) => formatTime(row.original.run.info.start_time) },
       {
         id: "duration",
         header: "Duration",
