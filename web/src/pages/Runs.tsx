@@ -122,6 +122,7 @@ export function RunsPage() {
       {
         id: "name",
         header: "Run",
+        accessorFn: (row) => runName(row),
         size: 220,
         cell: ({ row }) => (
           <Link to={`/experiments/${row.original.run.info.experiment_id}/runs/${row.original.run.info.run_id}`}>
@@ -129,8 +130,8 @@ export function RunsPage() {
           </Link>
         ),
       },
-      { id: "status", header: "Status", size: 100, cell: ({ row }) => <StateBadge state={row.original.run.info.status} /> },
-      { id: "start", header: "Started", size: 170, cell: ({ row }) => formatTime(row.original.run.info.start_time) },
+      { id: "status", header: "Status", size: 100, accessorFn: (row) => row.run.info.status, cell: ({ row }) => <StateBadge state={row.original.run.info.status} /> },
+      { id: "start", header: "Started", size: 170, accessorFn: (row) => row.run.info.start_time, cell: ({ row }) => formatTime(row.original.run.info.start_time) },
       {
         id: "duration",
         header: "Duration",
@@ -146,6 +147,8 @@ export function RunsPage() {
         id: name,
         header: name,
         size: 130,
+        // Sorting is done by the server (manualSorting); the accessor only makes the column sortable.
+        accessorFn: (row) => cellValue(row, column),
         cell: ({ row }) => formatValue(cellValue(row.original, column)),
       });
     }
@@ -159,6 +162,7 @@ export function RunsPage() {
     onSortingChange: setSorting,
     manualSorting: true,
     enableMultiSort: false,
+    sortDescFirst: false,
     getCoreRowModel: getCoreRowModel(),
   });
   const tableRows = table.getRowModel().rows;
