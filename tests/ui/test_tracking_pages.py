@@ -16,10 +16,10 @@ def test_every_navigation_name_opens_its_page(page: Page) -> None:
     page.goto("/")
     expect(page.get_by_role("heading", name="Experiments")).to_be_visible()
     for name in ["Models", "Traces", "Jobs", "Recipes", "Pools", "Experiments"]:
-        page.get_by_role("link", name=name, exact=True).click()
+        page.get_by_role("navigation").get_by_role("link", name=name, exact=True).click()
         expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
     # No traces API yet on this server, and no auth: the pages say so rather than fail.
-    page.get_by_role("link", name="Traces", exact=True).click()
+    page.get_by_role("navigation").get_by_role("link", name="Traces", exact=True).click()
     expect(page.get_by_text("No traces.")).to_be_visible()
 
 

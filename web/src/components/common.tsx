@@ -17,7 +17,7 @@ export function Loading({ what }: { what?: string }) {
 
 export function Section({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
   return (
-    <section className="card">
+    <section className="card" aria-label={title}>
       <div className="card-head">
         <h2>{title}</h2>
         {actions}
