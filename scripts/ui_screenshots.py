@@ -68,11 +68,14 @@ def _seed_tracking(url: str) -> dict[str, str]:
     run_ids = []
     for i, (lr, optimizer) in enumerate([(0.1, "sgd"), (0.03, "adam"), (0.01, "adam"), (0.003, "adamw")]):
         run_id = client.create_run(experiment_id, run_name=f"resnet-{optimizer}-{lr}").info.run_id
+        start = 1_700_000_000_000
         metrics = [
-            Metric("train/loss", math.exp(-s / (300 + 80 * i)) + 0.02 * math.sin(s / 7) + 0.05, 1_700_000_000_000 + s, s)
+            Metric("train/loss", math.exp(-s / (300 + 80 * i)) + 0.02 * math.sin(s / 7) + 0.05, start + s, s)
             for s in range(0, 5000)
         ]
-        metrics += [Metric("val/accuracy", 0.7 + 0.05 * i * (1 - math.exp(-s / 800)), 1_700_000_000_000 + s, s) for s in range(0, 5000, 100)]
+        metrics += [
+            Metric("val/accuracy", 0.7 + 0.05 * i * (1 - math.exp(-s / 800)), start + s, s) for s in range(0, 5000, 100)
+        ]
         for offset in range(0, len(metrics), 1000):
             client.log_batch(run_id, metrics=metrics[offset : offset + 1000])
         client.log_batch(
@@ -120,7 +123,11 @@ def _seed_compute(url: str, directory: Path) -> str:
     assignment = client.claim(worker["worker_id"], 5)
     assert assignment is not None
     client.report_status(job["job_id"], 1, "running")
-    lines = [{"stream": "stdout", "line": f"epoch {e} step {s} loss {math.exp(-s / 400):.4f}"} for e in range(3) for s in range(0, 1000, 25)]
+    lines = [
+        {"stream": "stdout", "line": f"epoch {e} step {s} loss {math.exp(-s / 400):.4f}"}
+        for e in range(3)
+        for s in range(0, 1000, 25)
+    ]
     client.append_logs(job["job_id"], 1, lines)
     client.submit_job("train-classifier", parameters={"epochs": 20, "optimizer": "sgd"})
     return str(job["job_id"])
