@@ -107,7 +107,7 @@ export function RunPage() {
         {!metricKeys.length ? <p className="muted">No metrics logged.</p> : null}
         <div className="charts">
           {shownCharts.slice(0, CHARTS_SHOWN).map((key) => (
-            <MetricChart key={key} runIds={[runId]} keys={[key]} />
+            <MetricChart key={key} runIds={[runId]} keys={[key]} live={info.status === "RUNNING"} />
           ))}
         </div>
         {shownCharts.length > CHARTS_SHOWN ? <p className="muted">{shownCharts.length - CHARTS_SHOWN} more: filter to see them.</p> : null}
