@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -53,5 +54,7 @@ def test_without_a_bundle_the_root_says_how_to_build_it(tmp_path: Path) -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ui") as http:
             return await http.get("/")
 
-    page = asyncio.run(get_root())
+    # In its own thread: a browser test in this worker may have left an event loop on the main thread.
+    with ThreadPoolExecutor(1) as pool:
+        page = pool.submit(asyncio.run, get_root()).result()
     assert page.status_code == 200 and "npm ci &amp;&amp; npm run build" in page.text
