@@ -158,8 +158,8 @@ def main() -> None:
                 page = browser.new_page(base_url=url, viewport={"width": 1400, "height": 900})
                 for name, path in pages.items():
                     page.goto(path)
-                    page.wait_for_load_state("networkidle")
-                    page.wait_for_timeout(800)
+                    # Not "networkidle": the job page holds its live log stream open.
+                    page.wait_for_timeout(2000)
                     page.screenshot(path=str(OUT / f"ui-{name}.png"))
                     print(f"wrote docs/images/ui-{name}.png")
                 browser.close()

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link, useParams } from "react-router";
 import { api } from "../api/client";
 import type { Attempt, Job, JobEvent, LogLine } from "../api/types";
@@ -10,37 +10,55 @@ import { appendLines } from "../lib/logBuffer";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
-// Live log: long-polls the server (wait_seconds) so a new line shows within about a second.
-function useLiveLog(jobId: string): { lines: LogLine[]; error: unknown } {
+// Live log over Server-Sent Events (the server's `follow=true` stream): lines are batched and handed to
+// React at most every 100 ms, so a fast writer (thousands of lines a second) never floods rendering.
+// A dropped stream is reopened from the last line seen; a new attempt (after Retry) reopens it too.
+function useLiveLog(jobId: string, attempt: number): { lines: LogLine[]; error: string | null } {
   const [lines, setLines] = useState<LogLine[]>([]);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<string | null>(null);
+  const last = useRef(0);
   useEffect(() => {
-    let stopped = false;
-    let after = 0;
-    const controller = new AbortController();
+    last.current = 0;
     setLines([]);
-    (async () => {
-      while (!stopped) {
-        try {
-          const page = await api.getPath<{ lines: LogLine[]; next_after: number; state: string }>(
-            `/api/v1/jobs/${jobId}/logs`,
-            { after, limit: 10_000, wait_seconds: 10 },
-            controller.signal,
-          );
-          after = page.next_after;
-          if (page.lines.length) setLines((current) => appendLines(current, page.lines));
-          if (TERMINAL.has(page.state) && page.lines.length < 10_000) break;
-        } catch (e) {
-          if (!stopped) setError(e);
-          break;
+  }, [jobId]);
+  useEffect(() => {
+    let pending: LogLine[] = [];
+    let source: EventSource | null = null;
+    let stopped = false;
+    let failures = 0;
+    const flush = window.setInterval(() => {
+      if (!pending.length) return;
+      const batch = pending;
+      pending = [];
+      setLines((current) => appendLines(current, batch));
+    }, 100);
+    const open = () => {
+      source = new EventSource(`/api/v1/jobs/${encodeURIComponent(jobId)}/logs?follow=true&after=${last.current}`);
+      source.addEventListener("line", (event) => {
+        const line = JSON.parse((event as MessageEvent).data) as LogLine;
+        last.current = Math.max(last.current, line.line_id);
+        failures = 0;
+        pending.push(line);
+      });
+      source.addEventListener("end", () => source?.close());
+      source.onerror = () => {
+        source?.close();
+        if (stopped) return;
+        if (++failures > 5) {
+          setError("the log stream is unavailable; reload the page to retry");
+          return;
         }
-      }
-    })();
+        window.setTimeout(() => !stopped && open(), 1000 * failures);
+      };
+    };
+    setError(null);
+    open();
     return () => {
       stopped = true;
-      controller.abort();
+      source?.close();
+      window.clearInterval(flush);
     };
-  }, [jobId]);
+  }, [jobId, attempt]);
   return { lines, error };
 }
 
@@ -57,7 +75,7 @@ export function JobPage() {
     queryFn: () => api.getPath<{ events: JobEvent[] }>(`/api/v1/jobs/${jobId}/events`),
     refetchInterval: (query) => (job.data && TERMINAL.has(job.data.job.state) && query.state.data ? false : 2000),
   });
-  const log = useLiveLog(jobId);
+  const log = useLiveLog(jobId, job.data?.job.attempt ?? 0);
   const refresh = () => void client.invalidateQueries({ queryKey: ["job", jobId] });
   const cancel = useMutation({ mutationFn: () => api.postPath(`/api/v1/jobs/${jobId}/cancel`), onSuccess: refresh });
   const retry = useMutation({ mutationFn: () => api.postPath(`/api/v1/jobs/${jobId}/retry`), onSuccess: refresh });
@@ -137,7 +155,7 @@ export function JobPage() {
         )}
       </Section>
       <Section title="Log">
-        <ErrorBox error={log.error} />
+        {log.error ? <div className="error">{log.error}</div> : null}
         <LogView lines={log.lines} />
       </Section>
       <Section title="Events">
