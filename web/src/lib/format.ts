@@ -40,12 +40,14 @@ export function formatBytes(bytes: number | undefined): string {
   return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
 }
 
-// A string literal in runyard's search grammar: single-quoted, with quotes escaped.
+// A string literal in runyard's search grammar: single-quoted, a quote doubled (backslashes stay as typed).
 export function quote(text: string): string {
-  return "'" + text.replace(/\\/g, "\\\\").replace(/'/g, "\\'") + "'";
+  return "'" + text.replace(/'/g, "''") + "'";
 }
 
 // A column identifier in the search grammar, backquoted when it is not a plain name.
 export function identifier(kind: "params" | "metrics" | "tags" | "attributes", key: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${kind}.${key}` : `${kind}.\`${key.replace(/`/g, "``")}\``;
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return `${kind}.${key}`;
+  // Backquoted, or double-quoted (with \" escapes) when the key itself holds a backquote.
+  return key.includes("`") ? `${kind}."${key.replace(/"/g, '\\"')}"` : `${kind}.\`${key}\``;
 }
