@@ -57,6 +57,12 @@ def test_submit_from_a_recipe_follow_the_live_log_then_retry_and_cancel(
     page.get_by_label("Search log").fill("epoch 1")
     expect(page.get_by_text("1 matches")).to_be_visible()
 
+    # The attempt's tracking run links back to its job.
+    page.get_by_role("region", name="Details").get_by_role("link", name=assignment["run_id"]).click()
+    expect(page.get_by_role("region", name="Overview").get_by_role("link", name=job_id, exact=True)).to_be_visible()
+    page.go_back()
+    expect(heading).to_contain_text("running")
+
     client.report_status(job_id, 1, "failed", exit_code=1, reason="boom")
     expect(heading).to_contain_text("failed")
     page.get_by_role("button", name="Retry").click()
