@@ -41,6 +41,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def playwright_instance() -> Iterator[Playwright]:
+    # While open, Playwright's sync API keeps an asyncio loop marked running on this worker's main
+    # thread: a test sharing the worker must run its own event loop in another thread.
     if not shutil.which("chromium") and not shutil.which("/usr/bin/chromium"):
         pytest.fail("chromium is not installed (scripts/test installs Debian's package)")
     if not is_built():
