@@ -9,7 +9,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from runyard.api.app import create_app
+from runyard.server.app import create_app
 from runyard.settings import ServerSettings
 
 OUT = Path(__file__).resolve().parent.parent / "web" / "openapi.json"

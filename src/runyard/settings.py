@@ -8,6 +8,7 @@ standard ``AWS_ENDPOINT_URL`` / ``MLFLOW_S3_ENDPOINT_URL``) > a TOML config file
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -96,6 +97,24 @@ class ServerSettings(_RunyardSettings):
         description="OIDC providers as a TOML array of tables (name, key, issuer_url, client_id, client_secret, "
         "scopes, pkce, allow_sign_up), read when auth is enabled.",
     )
+    admin_username: str | None = Field(
+        default=None, description="Bootstrap admin created on the first start against a store with no admin."
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="The bootstrap admin's password (no default; needed when auth is on and no admin exists).",
+    )
+    session_max_age_seconds: int = Field(
+        default=518_400, ge=60, description="Absolute lifetime of a browser session (default 6 days)."
+    )
+    session_idle_seconds: int = Field(default=518_400, ge=60, description="A browser session unused this long ends.")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per username and client address before a lockout."
+    )
+    login_lockout_seconds: int = Field(default=300, ge=1, description="How long a login lockout lasts.")
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a replica trusts a verified password or token before checking again."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     migrate_on_start: bool | None = Field(
         default=None, description="Apply migrations on start; default: only for SQLite."
@@ -108,6 +127,35 @@ class ServerSettings(_RunyardSettings):
     )
     external_mlflow_uri: str | None = Field(
         default=None, description="Send job tracking to an external MLflow server instead."
+    )
+    max_request_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body (JSON and form requests), enforced while the body is read.",
+    )
+    max_artifact_upload_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Largest artifact uploaded through the proxy (streamed to the store); default unlimited.",
+    )
+    recipe_bundle_max_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="Largest pushed recipe bundle (compressed)."
+    )
+    recipe_bundle_max_unpacked_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1024, description="Largest total size of a recipe bundle's files, unpacked."
+    )
+    recipe_bundle_max_members: int = Field(
+        default=20_000, ge=1, description="Most entries (files and directories) in a recipe bundle."
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request body must arrive within this many seconds (extended by its size at the minimum rate).",
+    )
+    request_body_min_rate: int = Field(
+        default=1024,
+        ge=1,
+        description="Bytes per second a request body is allowed at least, beyond request_body_timeout_seconds.",
     )
 
     @field_validator("data_dir")
@@ -184,10 +232,33 @@ class ServerSettings(_RunyardSettings):
         data["registry_location"] = self.registry_location
         if data.get("backend_store_uri"):
             data["backend_store_uri"] = redact_url(data["backend_store_uri"])
-        for secret in ("redis_url", "cookie_secret", "oidc_providers"):
+        for secret in ("redis_url", "cookie_secret", "oidc_providers", "admin_password"):
             if data.get(secret):
                 data[secret] = "**********"
         return data
+
+
+def to_environment(settings: ServerSettings) -> dict[str, str]:
+    """Every effective value as the ``RUNYARD_*`` variables that rebuild the same settings.
+
+    Server worker processes start from the environment; every secret is unwrapped (not only some),
+    and lists and tables travel as JSON, which pydantic-settings parses back.
+    """
+    environment: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            text = value.get_secret_value()
+        elif isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, list | dict):
+            text = json.dumps(settings.model_dump(mode="json")[name])
+        else:
+            text = str(value)
+        environment[f"RUNYARD_{name.upper()}"] = text
+    return environment
 
 
 class AgentSettings(_RunyardSettings):

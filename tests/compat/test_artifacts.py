@@ -193,6 +193,28 @@ def test_download_headers_and_ajax_prefix(store_server: LiveServer, store_mlflow
     assert response.headers["content-length"] == "25"
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("artifact_store", ["local"], indirect=True)
+def test_download_content_types_are_mlflows(store_server: LiveServer, store_mlflow_client) -> None:  # type: ignore[no-untyped-def]
+    """MLflow's MIME types (mlflow/utils/mime_type_utils.py): bare text/plain for text files, no charset."""
+    run = _new_run(store_mlflow_client)
+    base = f"{store_server.url}/api/2.0/mlflow-artifacts/artifacts/{_proxy_path(run.info.artifact_uri)}"
+    expected = {
+        "notes.txt": "text/plain",
+        "MLmodel": "text/plain",
+        "MLproject": "text/plain",
+        "conf.yaml": "text/plain",
+        "plot.png": "image/png",
+        "report.pdf": "application/pdf",
+        "weights.bin": "application/octet-stream",
+        "no-extension": "application/octet-stream",
+    }
+    with httpx.Client() as http:
+        for name, content_type in expected.items():
+            assert http.put(f"{base}/{name}", content=b"x").status_code == 200
+            assert http.get(f"{base}/{name}").headers["content-type"] == content_type, name
+
+
 def test_large_file_goes_through_multipart_upload(
     store_mlflow_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]

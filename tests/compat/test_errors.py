@@ -69,6 +69,17 @@ def test_missing_required_field(http: httpx.Client) -> None:
     )
 
 
+def test_missing_names_get_mlflows_message(http: httpx.Client) -> None:
+    for path in ("/experiments/create", "/registered-models/create"):
+        for body in ({}, {"name": ""}):
+            response = http.post(path, json=body)
+            assert response.status_code == 400, (path, body)
+            assert response.json() == {
+                "error_code": "INVALID_PARAMETER_VALUE",
+                "message": "Missing value for required parameter 'name'.",
+            }, (path, body)
+
+
 def test_unknown_ids(http: httpx.Client) -> None:
     _assert_mlflow_error(http.get("/runs/get", params={"run_id": "f" * 32}), 404, "RESOURCE_DOES_NOT_EXIST")
     _assert_mlflow_error(

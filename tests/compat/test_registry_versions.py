@@ -96,7 +96,7 @@ def test_version_from_another_version_and_from_run_uri(store_mlflow_client):  # 
     assert _download(f"models:/{first.name}/3") == files
 
 
-def test_sources_outside_the_store_are_refused(store_mlflow_client):  # type: ignore[no-untyped-def]
+def test_local_paths_and_relative_references_are_refused(store_mlflow_client):  # type: ignore[no-untyped-def]
     name = unique("refused")
     store_mlflow_client.create_registered_model(name)
     registry = store_mlflow_client._get_registry_client().store
@@ -104,15 +104,39 @@ def test_sources_outside_the_store_are_refused(store_mlflow_client):  # type: ig
     for source in (
         "/etc",
         "file:///etc",
-        "s3://someone-elses-bucket/model",
-        f"{run.info.artifact_uri}/no-such-folder",
         "mlflow-artifacts:/../../etc",
+        "mlflow-artifacts:/..%2f..%2fetc",
+        f"{run.info.artifact_uri}/model/../../../../etc",
         "models:/m-doesnotexist",
     ):
         with pytest.raises(MlflowException) as refused:
             registry.create_model_version(name, source, run_id=run.info.run_id)
         assert refused.value.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"), source
     assert store_mlflow_client.search_model_versions(f"name = '{name}'") == []
+
+
+def test_sources_elsewhere_are_recorded_not_read(store_mlflow_client, store_server: LiveServer):  # type: ignore[no-untyped-def]
+    """As with MLflow, a source the server does not hold is registered as a reference: never read or copied."""
+    name = unique("reference")
+    store_mlflow_client.create_registered_model(name)
+    registry = store_mlflow_client._get_registry_client().store
+    run = run_with_model(store_mlflow_client)
+    sources = [
+        "s3://someone-elses-bucket/model",
+        f"{run.info.artifact_uri}/no-such-folder",  # nothing uploaded there (yet)
+        "runs:/0123456789abcdef0123456789abcdef/model",  # a run of another tracking server
+    ]
+    for number, source in enumerate(sources, start=1):
+        version = registry.create_model_version(name, source, run_id="0123456789abcdef0123456789abcdef")
+        assert (version.version, version.status, version.source) == (str(number), "READY", source)
+        assert DIGEST_TAG not in version.tags
+        assert store_mlflow_client.get_model_version_download_uri(name, number) == source
+    with httpx.Client(base_url=store_server.url) as http:
+        listed = http.get(f"{PROXY[: -len('/artifacts')]}/artifacts", params={"path": "_registry"}).json()
+    assert all(name not in entry["path"] for entry in listed.get("files", []))
+    # Deleting such a version removes no files (it holds none) and leaves the others alone.
+    store_mlflow_client.delete_model_version(name, 1)
+    assert [v.version for v in store_mlflow_client.search_model_versions(f"name = '{name}'")] == ["3", "2"]
 
 
 def test_get_update_delete_and_errors(mlflow_client):  # type: ignore[no-untyped-def]

@@ -305,7 +305,7 @@ def test_local_store_does_not_import_boto3(tmp_path: Path) -> None:
     code = (
         "import sys; from runyard.settings import ServerSettings; from runyard.stores.artifacts import open_store;"
         f"open_store({str(tmp_path)!r}, ServerSettings(data_dir={str(tmp_path)!r}));"
-        "from runyard.api.app import create_app;"
+        "from runyard.server.app import create_app;"
         "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

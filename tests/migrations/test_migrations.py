@@ -36,10 +36,21 @@ def test_models_and_migrations_agree(backend: str, tmp_path: Path) -> None:
     assert differences == [], f"{backend}: {differences}\n{HOW_TO_FIX}"
 
 
-def _snapshot(engine: sa.Engine, tables: list[str]) -> dict[str, list[tuple[object, ...]]]:
+def _columns(engine: sa.Engine, tables: list[str]) -> dict[str, list[str]]:
+    inspector = sa.inspect(engine)
+    return {name: [column["name"] for column in inspector.get_columns(name)] for name in tables}
+
+
+def _snapshot(
+    engine: sa.Engine, tables: list[str], columns: dict[str, list[str]] | None = None
+) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of ``tables``; with ``columns``, only those (later revisions may add columns)."""
+    columns = columns or _columns(engine, tables)
+    table_objects = {name: sa.table(name, *(sa.column(c) for c in columns[name])) for name in tables}
     with engine.connect() as connection:
         return {
-            name: sorted(tuple(row) for row in connection.execute(sa.text(f"SELECT * FROM {name}"))) for name in tables
+            name: sorted(tuple(row) for row in connection.execute(sa.select(table)))
+            for name, table in table_objects.items()
         }
 
 
@@ -76,9 +87,10 @@ def test_upgrade_keeps_existing_data(backend: str, tmp_path: Path) -> None:
                     )
                 )
             tables = ["experiments", "runs", "metrics", "params"]
-            before = _snapshot(engine, tables)
+            columns = _columns(engine, tables)
+            before = _snapshot(engine, tables, columns)
             applied = runner.upgrade(engine)
-            after = _snapshot(engine, tables)
+            after = _snapshot(engine, tables, columns)
             assert runner.current_revision(engine) == runner.head_revisions()[0]
         finally:
             engine.dispose()

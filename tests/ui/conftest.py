@@ -26,7 +26,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Probes whose 404 the UI reads as an answer: the identity endpoint ("auth off") and the traces search
+# Probes whose 4xx the UI reads as an answer: the identity endpoint ("auth off") and the traces search
 # ("no traces" on a server without tracing). The browser logs every 4xx fetch as a console error, so
 # these requests' load failures are not counted; anything else the page logs is.
 EXPECTED_FAILURES = ("/api/v1/auth/me", "/api/3.0/mlflow/traces/search")

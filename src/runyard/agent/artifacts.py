@@ -29,6 +29,7 @@ def upload_outputs(
     output_dir: Path,
     token: str | None,
     stop: threading.Event,
+    workspace: str | None = None,
 ) -> list[str]:
     """Upload every output file; returns one message per file that could not be uploaded."""
     problems: list[str] = []
@@ -37,7 +38,7 @@ def upload_outputs(
         backoff = Backoff(initial=0.5, maximum=10.0)
         for attempt in range(ATTEMPTS_PER_FILE):
             try:
-                client.upload_artifact(experiment_id, run_id, relative, path, token=token)
+                client.upload_artifact(experiment_id, run_id, relative, path, token=token, workspace=workspace)
                 break
             except Unavailable as error:
                 if attempt == ATTEMPTS_PER_FILE - 1 or backoff.wait(stop):

@@ -226,6 +226,7 @@ class AttemptRunner(threading.Thread):
             output_dir=self.root / "output",
             token=assignment.get("token"),
             stop=self.context.stopping,
+            workspace=(assignment.get("recipe") or {}).get("workspace"),
         )
         for problem in problems:
             shipper.note(f"output file not uploaded: {problem}")

@@ -50,7 +50,7 @@ class BundleCache:
             staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".unpack-"))
             try:
                 archive = staging / "bundle.tar.gz"
-                self._client.download_bundle(str(recipe["bundle_url"]), archive)
+                self._client.download_bundle(str(recipe["bundle_url"]), archive, workspace=recipe.get("workspace"))
                 files = staging / "files"
                 try:
                     with tarfile.open(archive, "r:*") as bundle:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from runyard.api.responses import JSONResponse
-from runyard.errors import RunyardError, http_status_for
+from runyard.errors import RunyardError, Unauthenticated, http_status_for
 
 logger = logging.getLogger("runyard.api")
 
@@ -31,7 +31,11 @@ def error_response(error_code: str, message: str, status: int | None = None) -> 
 
 async def _domain_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, RunyardError)
-    return error_response(error.error_code, error.message)
+    response = error_response(error.error_code, error.message)
+    if isinstance(error, Unauthenticated):
+        # Browsers and HTTP clients learn from this which scheme to answer with (as MLflow's basic-auth app).
+        response.headers["WWW-Authenticate"] = 'Basic realm="runyard"'
+    return response
 
 
 async def _validation_error(_request: Request, error: Exception) -> Response:

@@ -27,8 +27,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runyard.api.deps import platform_of
+from runyard.scheduler.platform import Platform
 from runyard.services import platform_stats
-from runyard.stores.metadata.session import Database
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +96,12 @@ def _route_template(scope: Scope) -> str:
 class PlatformCollector(Collector):
     """Gauges read from the database at scrape time, so every replica reports the same platform state."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
 
     def collect(self) -> Iterable[Metric]:
         try:
-            with self.database.read() as connection:
+            with self.platform.database.read() as connection:
                 stats = platform_stats.collect(connection)
         except Exception:  # a scrape must not fail because the database is briefly away
             logger.warning("platform gauges unavailable", exc_info=True)
@@ -117,18 +118,17 @@ class PlatformCollector(Collector):
             yield gauge
 
 
-def _exposition(database: Database) -> bytes:
+def _exposition(platform: Platform) -> bytes:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        registry.register(PlatformCollector(database))
+        registry.register(PlatformCollector(platform))
         return generate_latest(registry)
-    registry.register(PlatformCollector(database))
+    registry.register(PlatformCollector(platform))
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus exposition: this server's request metrics plus the platform gauges."""
-    database: Database = request.app.state.context.database
-    body = await run_in_threadpool(_exposition, database)
+    body = await run_in_threadpool(_exposition, platform_of(request))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

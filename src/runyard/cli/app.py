@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from runyard import __version__
-from runyard.cli import agent, config, db, job, model, pool, queue, recipe, server, worker
+from runyard.cli import agent, config, db, job, model, pool, queue, recipe, server, token, user, worker
 
 app = typer.Typer(
     name="runyard",
@@ -24,6 +24,8 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(pool.app, name="pool")
 app.add_typer(worker.app, name="worker")
 app.add_typer(model.app, name="model")
+app.add_typer(user.app, name="user")
+app.add_typer(token.app, name="token")
 
 
 def _version(value: bool) -> None:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from runyard.cli.output import console, fail
-from runyard.client import Client
+from runyard.client import Client, authorization_from_env
 from runyard.errors import RunyardError
 from runyard.settings import DEFAULT_HOST, DEFAULT_PORT
 
@@ -32,12 +32,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 @contextlib.contextmanager
 def connect(server: str) -> Iterator[Client]:
     """A client of ``server``; any runyard error becomes a one-line message and exit code 1."""
-    import os
-
     if not server.startswith(("http://", "https://")):
         fail(f"--server must be an http:// or https:// URL, not {server!r}")
     try:
-        with Client(server, token=os.environ.get("RUNYARD_TOKEN") or None) as client:
+        with Client(server, authorization=authorization_from_env()) as client:
             yield client
     except RunyardError as error:
         fail(error.message)

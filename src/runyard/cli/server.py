@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -14,7 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.supervisors import Multiprocess
 
-from runyard.api.app import create_app, prepare_database
 from runyard.cli import local_pool
 from runyard.cli.output import console, fail
 from runyard.cli.settings_flags import (
@@ -26,7 +24,10 @@ from runyard.cli.settings_flags import (
     build_settings,
 )
 from runyard.errors import RunyardError
-from runyard.settings import ServerSettings, redact_url
+from runyard.server.app import create_app
+from runyard.server.assembly import prepare_database
+from runyard.services import identity_startup
+from runyard.settings import ServerSettings, redact_url, to_environment
 
 
 def _listening_socket(config: uvicorn.Config) -> socket.socket:
@@ -38,14 +39,7 @@ def _listening_socket(config: uvicorn.Config) -> socket.socket:
 
 def _export_to_workers(settings: ServerSettings) -> None:
     """Worker processes rebuild settings from the environment, so put every effective value there."""
-    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
-        if name == "pools":
-            os.environ["RUNYARD_POOLS"] = json.dumps(value)
-        elif name in ("redis_url", "cookie_secret"):
-            secret = getattr(settings, name)
-            os.environ[f"RUNYARD_{name.upper()}"] = secret.get_secret_value()
-        else:
-            os.environ[f"RUNYARD_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    os.environ.update(to_environment(settings))
 
 
 def serve(settings: ServerSettings) -> None:
@@ -59,6 +53,12 @@ def serve(settings: ServerSettings) -> None:
         fail(
             f"cannot open the database {redact_url(settings.database_url)}: {error.__class__.__name__}: {error.args[0]}"
         )
+    try:
+        for note in identity_startup.prepare(settings, database):
+            console.print(note)
+    except RunyardError as error:
+        database.dispose()
+        fail(error.message)
     console.print(
         f"runyard server on http://{settings.host}:{settings.port} — database {redact_url(settings.database_url)}, "
         f"artifacts {settings.artifacts_uri}"
@@ -71,7 +71,7 @@ def serve(settings: ServerSettings) -> None:
         database.dispose()
         _export_to_workers(settings)
         _prepare_multiprocess_metrics(settings)
-        config = _uvicorn_config(settings, "runyard.api.asgi:create_app_from_environment")
+        config = _uvicorn_config(settings, "runyard.server.asgi:create_app_from_environment")
         Multiprocess(config, sockets=[_listening_socket(config)]).run()
 
 

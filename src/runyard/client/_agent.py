@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from runyard.client._base import BaseClient, raise_for_error
+from runyard.domain.workspaces import WORKSPACE_HEADER
 from runyard.errors import Unavailable
 
 CHUNK_BYTES = 1024 * 1024
@@ -109,14 +110,18 @@ class AgentAPI(BaseClient):
             "POST", f"/api/v1/jobs/{quote(job_id, safe='')}/attempts/{attempt}/logs", json={"lines": list(lines)}
         )
 
-    def download_bundle(self, bundle_url: str, destination: Path) -> None:
-        """Stream a recipe bundle (``.tar.gz``) to ``destination``, atomically (no partial file left)."""
+    def download_bundle(self, bundle_url: str, destination: Path, *, workspace: str | None = None) -> None:
+        """Stream a recipe bundle (``.tar.gz``) to ``destination``, atomically (no partial file left).
+
+        ``workspace`` is the recipe's (an assignment says which); recipes are named within one.
+        """
+        headers = {WORKSPACE_HEADER: workspace} if workspace else None
         destination.parent.mkdir(parents=True, exist_ok=True)
         handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=".download-")
         try:
             with os.fdopen(handle, "wb") as target:
                 try:
-                    with self._http.stream("GET", bundle_url, timeout=TRANSFER_TIMEOUT) as response:
+                    with self._http.stream("GET", bundle_url, headers=headers, timeout=TRANSFER_TIMEOUT) as response:
                         if not response.is_success:
                             response.read()
                             raise_for_error(response)
@@ -130,11 +135,19 @@ class AgentAPI(BaseClient):
                 os.unlink(partial)
 
     def upload_artifact(
-        self, experiment_id: str, run_id: str, artifact_path: str, source: Path, *, token: str | None = None
+        self,
+        experiment_id: str,
+        run_id: str,
+        artifact_path: str,
+        source: Path,
+        *,
+        token: str | None = None,
+        workspace: str | None = None,
     ) -> None:
         """Stream ``source`` into the run's artifacts at ``artifact_path`` through the server's artifact proxy.
 
-        ``token`` (the job's scoped credential) replaces the client's own for this request.
+        ``token`` (the job's scoped credential) replaces the client's own for this request; ``workspace``
+        is the run's (its experiment's).
         """
         url = (
             f"/api/2.0/mlflow-artifacts/artifacts/{quote(experiment_id, safe='')}/{quote(run_id, safe='')}"
@@ -143,4 +156,6 @@ class AgentAPI(BaseClient):
         headers = {"Content-Length": str(source.stat().st_size), "Content-Type": "application/octet-stream"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if workspace:
+            headers[WORKSPACE_HEADER] = workspace
         self.request("PUT", url, content=_read_chunks(source), headers=headers, timeout=TRANSFER_TIMEOUT)

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from runyard.domain.workspaces import WORKSPACE_HEADER
 from runyard.errors import (
     AlreadyExists,
     Conflict,
@@ -54,12 +55,21 @@ class BaseClient:
         base_url: str,
         *,
         token: str | None = None,
+        authorization: str | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        workspace: str | None = None,
     ) -> None:
         headers = {"User-Agent": "runyard-client"}
+        # An explicit token wins; else ``authorization`` (a full header value, e.g. from
+        # ``authorization_from_env()``: RUNYARD_TOKEN or the mlflow client's variables).
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        elif authorization:
+            headers["Authorization"] = authorization
+        if workspace:
+            # Recipes, queues and jobs are named within a workspace (``default`` without the header).
+            headers[WORKSPACE_HEADER] = workspace
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 

@@ -7,9 +7,10 @@ from runyard.client._jobs import JobsMixin
 from runyard.client._pools import PoolsMixin
 from runyard.client._recipes import RecipesMixin
 from runyard.client._registry import RegistryMixin
+from runyard.client._tokens import TokensMixin
 
 
-class Client(RecipesMixin, JobsMixin, PoolsMixin, RegistryMixin, AgentAPI):
+class Client(RecipesMixin, JobsMixin, PoolsMixin, RegistryMixin, TokensMixin, AgentAPI):
     """A client of one runyard server: ``Client("http://127.0.0.1:5050")``."""
 
     def __enter__(self) -> Client:

@@ -29,6 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from runyard.domain.jobs import EntrypointKind
 
 MANIFEST_NAMES = ("runyard.yaml", "recipe.yaml")
+# Bundles live in the artifact store under ``recipes/<name>/<hex>.tar.gz``; only the recipes API touches them.
+RECIPE_BUNDLE_PREFIX = "recipes"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 MAX_GPUS = 64
 

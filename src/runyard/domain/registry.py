@@ -126,7 +126,9 @@ class ModelVersion:
 
     @property
     def download_uri(self) -> str:
-        """Where clients read this version's files: the registry copy, through the artifact proxy."""
+        """Where clients read this version's files: the registry copy through the artifact proxy, else its source."""
+        if not self.storage_path:  # registered as a reference to files outside this server's stores
+            return self.source
         return f"mlflow-artifacts:/{REGISTRY_ARTIFACT_PREFIX}/{self.storage_path}"
 
 

@@ -42,6 +42,11 @@ __all__ = [
 
 # Deeper nesting than this is almost certainly machine-made abuse; refusing it keeps recursion bounded.
 MAX_NESTING = 50
+# Each comparison becomes a clause (often a subquery) of one SQL expression, and databases cap an
+# expression's depth (SQLite at 1000, hit by ~1000 ORs); past these limits the filter is refused here,
+# as the client's error it is, rather than failing in the database.
+MAX_COMPARISONS = 200
+MAX_LIST_VALUES = 1000
 
 
 def parse_filter(filter_string: str | None, schema: Schema) -> Expr | None:
@@ -93,6 +98,7 @@ class _Parser:
         self.tokens = tokenize(source)
         self.index = 0
         self.depth = 0
+        self.comparisons = 0
 
     @property
     def current(self) -> Token:
@@ -154,6 +160,12 @@ class _Parser:
     def _comparison(self) -> Comparison:
         if not self._at(Kind.IDENT):
             raise self._error("a comparison such as metrics.<key> > 0 or params.<key> = '<value>'")
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise InvalidParameter(
+                f"Invalid filter string: more than {MAX_COMPARISONS} comparisons; "
+                "narrow the filter or use IN ('a', 'b', …) for many values of one key."
+            )
         identifier = self._advance()
         op = self._operator()
         if op in (Op.IS_NULL, Op.IS_NOT_NULL):
@@ -220,6 +232,8 @@ class _Parser:
                 "While parsing a list in the query, expected a non-empty list of string values, but got empty list"
             )
         while True:
+            if len(items) == MAX_LIST_VALUES:
+                raise InvalidParameter(f"Invalid filter string: a value list holds more than {MAX_LIST_VALUES} values.")
             items.append(self._value())
             if self._at(Kind.COMMA):
                 self._advance()

@@ -127,8 +127,10 @@ def validate_experiment_tag(tag: Tag) -> None:
 
 
 def validate_experiment_name(name: str | None) -> str:
-    if name is None or not name.strip():
-        raise InvalidParameter("Invalid experiment name: ''. Experiment name must be a non-empty string.")
+    if not name:  # MLflow's create handler: ``_assert_required`` on the name
+        raise InvalidParameter("Missing value for required parameter 'name'.")
+    if not name.strip():
+        raise InvalidParameter(f"Invalid experiment name: '{name}'. Experiment name must be a non-empty string.")
     check_length("name", MAX_EXPERIMENT_NAME_LENGTH, name)
     return name
 

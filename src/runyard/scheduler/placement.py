@@ -24,6 +24,7 @@ from runyard.domain.recipes import RecipeVersion
 from runyard.errors import NotFound
 from runyard.services import attempts as attempt_service
 from runyard.services import recipes as recipe_service
+from runyard.services.workspaces import every_workspace
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata import pools as pool_store
 from runyard.stores.metadata import workers as worker_store
@@ -68,13 +69,14 @@ class Placer:
     """
 
     def __init__(self) -> None:
-        self._recipes: dict[tuple[str, int], RecipeVersion] = {}
+        self._recipes: dict[tuple[str, str, int], RecipeVersion] = {}
         self._queues: dict[str, list[str]] = {}
 
     def known_queues(self, worker_id: str) -> list[str] | None:
         """The queues of the worker's pool as its last claim here found them (what to wait on)."""
         return self._queues.get(worker_id)
 
+    @every_workspace
     def claim(self, connection: Connection, worker_id: str, *, limit: int = 1) -> Claim:
         """Assign up to ``limit`` fitting jobs to ``worker_id`` in this transaction (best first).
 
@@ -140,18 +142,18 @@ class Placer:
                 break  # every queued job that could fit was seen
         return Claim(queues, placed)
 
-    def _recipe(self, connection: Connection, name: str, version: int) -> RecipeVersion:
-        key = (name, version)
+    def _recipe(self, connection: Connection, workspace: str, name: str, version: int) -> RecipeVersion:
+        key = (workspace, name, version)
         if key not in self._recipes:
             if len(self._recipes) > 1024:
                 self._recipes.clear()
-            self._recipes[key] = recipe_service.get_version(connection, name, version)
+            self._recipes[key] = recipe_service.get_version(connection, name, version, workspace=workspace)
         return self._recipes[key]
 
     def _assignment(
         self, connection: Connection, row: Any, started: attempt_service.AttemptStart, gpus: list[str]
     ) -> Assignment:
-        recipe = self._recipe(connection, row.recipe_name, int(row.recipe_version))
+        recipe = self._recipe(connection, row.workspace, row.recipe_name, int(row.recipe_version))
         manifest = recipe.manifest
         resources = {
             "gpus": int(row.gpus),
@@ -171,6 +173,8 @@ class Placer:
                 "entrypoint": {"kind": manifest.entrypoint.kind.value, "target": manifest.entrypoint.target},
                 "requirements": manifest.requirements,
                 "bundle_url": f"/api/v1/recipes/{recipe.name}/versions/{recipe.version}/bundle",
+                # The bundle URL names the recipe within this workspace (the agent sends it as a header).
+                "workspace": row.workspace,
             },
             parameters=json.loads(row.parameters),
             gpus=gpus,
@@ -185,6 +189,7 @@ class Placer:
                 "inactivity_timeout_seconds": manifest.watchdog.inactivity_seconds,
                 "kill_on_inactivity": manifest.watchdog.kill,
             },
-            env=json.loads(row.env),
+            # The job's mlflow client logs to its run, which is in the job's workspace.
+            env={**json.loads(row.env), "MLFLOW_WORKSPACE": row.workspace},
             token=started.token,
         )

@@ -15,9 +15,10 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 
+from runyard.domain.topics import queue_topic
 from runyard.services import watchdog as watchdog_service
 from runyard.services import workers as worker_service
-from runyard.stores.events.wakeups import Wakeups, queue_topic
+from runyard.stores.events.wakeups import Wakeups
 from runyard.stores.metadata.session import Database
 
 logger = logging.getLogger("runyard.watchdog")

@@ -18,9 +18,16 @@ from urllib.parse import urlparse
 
 import anyio.to_thread
 
-from runyard.errors import InvalidParameter
-from runyard.stores.artifacts.base import ArtifactReader, ArtifactStore, ArtifactWriter, FileInfo, Written
-from runyard.stores.artifacts.paths import join, relative_to, safe_relative_path
+from runyard.domain.recipes import RECIPE_BUNDLE_PREFIX
+from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX
+from runyard.errors import InvalidParameter, PermissionDenied
+
+# Re-exported (``X as X``) for the routes, which stream through these types but never open stores.
+from runyard.stores.artifacts.base import DEFAULT_CHUNK_SIZE as DEFAULT_CHUNK_SIZE
+from runyard.stores.artifacts.base import ArtifactReader, ArtifactWriter, Written
+from runyard.stores.artifacts.base import ArtifactStore as ArtifactStore
+from runyard.stores.artifacts.base import FileInfo as FileInfo
+from runyard.stores.artifacts.paths import join, relative_to, safe_relative_path, top_folders
 
 BATCH_BYTES = 1 << 20
 PROXY_SCHEME = "mlflow-artifacts"
@@ -48,6 +55,35 @@ async def _feed(writer: ArtifactWriter, chunks: AsyncIterable[bytes]) -> Written
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(writer.abort)
         raise
+
+
+# Areas of the store the artifact proxy must not hand out. Agents run the recipe bundles stored under
+# ``recipes/``, so only the recipes API writes and serves them; registered versions' copies are
+# immutable and served read-only by the registry's own routes. Matched after normalisation and every
+# percent-decoding (``./_registry/x``, ``a/../recipes/x``, ``%72ecipes/x``), case-folded.
+_PROTECTED_MESSAGES = {
+    RECIPE_BUNDLE_PREFIX: (
+        "Recipe bundles cannot be {verb} through the artifact proxy ('{prefix}/' is reserved): push recipes with "
+        "`runyard recipe push` and download them from /api/v1/recipes/NAME/versions/N/bundle."
+    ),
+    REGISTRY_ARTIFACT_PREFIX: (
+        "Registered model version files are immutable: they cannot be {verb} through the artifact API "
+        "('{prefix}/' is reserved). Register a new version instead."
+    ),
+}
+# Registry copies stay readable through the proxy (MLflow clients download versions that way).
+_READABLE = frozenset({REGISTRY_ARTIFACT_PREFIX})
+
+
+def refuse_reserved(path: str | None, *, verb: str) -> None:
+    """Raise ``PermissionDenied`` if ``path`` lands in a reserved area (``verb``: written, deleted, read).
+
+    For the proxy's generic routes only: the recipes and registry services write there themselves.
+    """
+    for folder in top_folders(path):
+        for prefix, message in _PROTECTED_MESSAGES.items():
+            if folder == prefix.casefold() and not (verb == "read" and prefix in _READABLE):
+                raise PermissionDenied(message.format(verb=verb, prefix=prefix))
 
 
 async def upload(store: ArtifactStore, path: str, chunks: AsyncIterable[bytes]) -> int:
@@ -162,6 +198,13 @@ def proxied_root(artifact_uri: str) -> str:
             "read them from that location directly."
         )
     return safe_relative_path(parsed.path.lstrip("/"))
+
+
+def run_file_path(artifact_uri: str, path: str | None) -> str:
+    """The store path of ``path`` inside a run's (or a logged model's) proxied artifacts."""
+    if not path:
+        raise InvalidParameter("Missing value for required parameter 'path'.")
+    return join(proxied_root(artifact_uri), safe_relative_path(path, allow_root=False))
 
 
 async def list_run_artifacts(store: ArtifactStore, artifact_uri: str, path: str | None) -> list[FileInfo]:

@@ -23,6 +23,7 @@ from runyard.errors import Conflict, InvalidParameter, RunyardError, Unauthentic
 from runyard.services import job_runs
 from runyard.services import jobs as job_service
 from runyard.services import runs as run_service
+from runyard.services.workspaces import every_workspace
 from runyard.stores.metadata import jobs as store
 
 TOKEN_PREFIX = "ryj_"
@@ -72,6 +73,7 @@ class Placement:
     gpus: list[str]
 
 
+@every_workspace
 def start_attempts(
     connection: Connection, placements: Sequence[Placement], worker_id: str
 ) -> list[AttemptStart | None]:
@@ -142,6 +144,7 @@ def _run_tags(row: Row[Any], attempt: int, worker_id: str, gpus: list[str]) -> l
     ]
 
 
+@every_workspace
 def report_status(
     connection: Connection,
     job_id: str | int,
@@ -204,6 +207,7 @@ def _finish(
     return ReportResult(state=target.value)
 
 
+@every_workspace
 def lose(connection: Connection, row: Row[Any], reason: str) -> ReportResult:
     """The attempt's worker is gone: mark it ``lost``, then requeue, fail or cancel per the retry policy."""
     return _finish(connection, row, JobState.LOST, reason=f"lost: {reason}", exit_code=None, now=now_ms())
@@ -244,6 +248,7 @@ def _end_run(connection: Connection, run_id: str | None, target: JobState, now: 
         pass  # the run was deleted by a user; the job's outcome still counts
 
 
+@every_workspace
 def identify(connection: Connection, token: str) -> JobIdentity:
     """The job attempt a credential belongs to; valid only while that attempt is current and active."""
     if not token.startswith(TOKEN_PREFIX):
@@ -262,6 +267,7 @@ def identify(connection: Connection, token: str) -> JobIdentity:
     )
 
 
+@every_workspace
 def authorizes_run(connection: Connection, token: str, run_id: str) -> bool:
     """Whether ``token`` may write to tracking run ``run_id`` (its own attempt's run only)."""
     try:

@@ -10,6 +10,7 @@ from runyard.domain import validation
 from runyard.domain.clock import now_ms
 from runyard.domain.tracking import Experiment, LifecycleStage, Tag
 from runyard.errors import InvalidParameter, NotFound
+from runyard.services.workspaces import current_workspace, workspace_scope
 from runyard.stores.metadata import experiments as store
 
 
@@ -23,14 +24,19 @@ def create_experiment(
     if artifact_location is not None and len(artifact_location) > 1000:
         raise InvalidParameter("'artifact_location' exceeds the maximum length of 1000 characters")
     experiment_id = store.insert_experiment(
-        connection, name=name, artifact_location=artifact_location, now=now_ms(), tags=tags
+        connection,
+        workspace=current_workspace(),
+        name=name,
+        artifact_location=artifact_location,
+        now=now_ms(),
+        tags=tags,
     )
     return str(experiment_id)
 
 
 def get_experiment(connection: Connection, experiment_id: str | int | None) -> Experiment:
     parsed = validation.parse_experiment_id(experiment_id)
-    experiment = store.get_experiment(connection, parsed)
+    experiment = store.get_experiment(connection, parsed, workspace_scope())
     if experiment is None:
         raise NotFound(f"No Experiment with id={parsed} exists")
     return experiment
@@ -39,7 +45,7 @@ def get_experiment(connection: Connection, experiment_id: str | int | None) -> E
 def get_experiment_by_name(connection: Connection, name: str | None) -> Experiment:
     if not name:
         raise InvalidParameter("Missing value for required parameter 'experiment_name'.")
-    experiment = store.get_experiment_by_name(connection, name)
+    experiment = store.get_experiment_by_name(connection, name, workspace_scope())
     if experiment is None:
         raise NotFound(f"Could not find experiment with name '{name}'")
     return experiment
@@ -47,7 +53,7 @@ def get_experiment_by_name(connection: Connection, name: str | None) -> Experime
 
 def _require_experiment(connection: Connection, experiment_id: str | int | None) -> int:
     parsed = validation.parse_experiment_id(experiment_id)
-    if store.lock_experiment(connection, parsed) is None:
+    if store.lock_experiment(connection, parsed, workspace_scope()) is None:
         raise NotFound(f"No Experiment with id={parsed} exists")
     return parsed
 

@@ -11,6 +11,7 @@ from runyard.domain.clock import now_ms
 from runyard.domain.jobs import JobEvent, LogLine
 from runyard.errors import Conflict, InvalidParameter, LimitExceeded
 from runyard.services import jobs as job_service
+from runyard.services.workspaces import every_workspace
 from runyard.stores.metadata import jobs as store
 
 MAX_LINES_PER_BATCH = 10_000
@@ -25,6 +26,7 @@ class LineIn:
     ts: int | None = None
 
 
+@every_workspace
 def append_lines(connection: Connection, job_id: str | int, attempt: int, lines: Sequence[LineIn]) -> int:
     """Store ``lines`` of ``attempt``; returns how many. Counts as activity for the inactivity watchdog."""
     if len(lines) > MAX_LINES_PER_BATCH:

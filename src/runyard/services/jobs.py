@@ -22,6 +22,7 @@ from runyard.services import experiments as experiment_service
 from runyard.services import job_runs
 from runyard.services import pools as pool_service
 from runyard.services import recipes as recipe_service
+from runyard.services.workspaces import current_workspace, workspace_scope
 from runyard.stores.metadata import experiments as experiment_store
 from runyard.stores.metadata import jobs as store
 
@@ -34,7 +35,8 @@ def parse_job_id(job_id: str | int) -> int:
     text = str(job_id).strip()
     if text.startswith("j-"):
         text = text[2:]
-    if not text.isdigit() or len(text) > 12:
+    # ASCII only: str.isdigit() accepts '²' or '١', which int() then refuses or reads as another number.
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise InvalidParameter(f"Invalid job id {job_id!r}: job ids are numbers")
     return int(text)
 
@@ -104,6 +106,7 @@ def submit_job(
     now = now_ms()
     job_id = store.insert_job(
         connection,
+        workspace=current_workspace(),
         recipe_name=recipe_version.name,
         recipe_version=recipe_version.version,
         queue=queue,
@@ -144,7 +147,7 @@ def _check_capacity(connection: Connection, queue: str, gpus: int) -> None:
 def _experiment_for(connection: Connection, recipe: str) -> int:
     """The experiment named after the recipe, created on first use (safe against concurrent creation)."""
     for _ in range(2):
-        experiment = experiment_store.experiment_state_by_name(connection, recipe)
+        experiment = experiment_store.experiment_state_by_name(connection, recipe, current_workspace())
         if experiment is None:
             try:
                 return int(experiment_service.create_experiment(connection, recipe))
@@ -159,14 +162,14 @@ def _experiment_for(connection: Connection, recipe: str) -> int:
 
 
 def get_job(connection: Connection, job_id: str | int) -> Job:
-    row = store.get_job(connection, parse_job_id(job_id))
+    row = store.get_job(connection, parse_job_id(job_id), workspace=workspace_scope())
     if row is None:
         raise NotFound(f"Job {job_id} does not exist")
     return to_job(row)
 
 
 def lock_job(connection: Connection, job_id: str | int) -> Row[Any]:
-    row = store.get_job(connection, parse_job_id(job_id), lock=True)
+    row = store.get_job(connection, parse_job_id(job_id), lock=True, workspace=workspace_scope())
     if row is None:
         raise NotFound(f"Job {job_id} does not exist")
     return row
@@ -199,6 +202,7 @@ def list_jobs(
         worker_id=worker_id,
         limit=limit,
         before_id=parse_job_id(before) if before else None,
+        workspace=workspace_scope(),
     )
     return [to_job(row) for row in rows]
 

@@ -25,6 +25,8 @@ from runyard.domain.tracking import LifecycleStage, Page, Param, Tag
 from runyard.errors import InvalidParameter, NotFound
 from runyard.services import experiments as experiment_service
 from runyard.services.metric_history import decode_offset_token, encode_offset_token
+from runyard.services.workspaces import workspace_scope
+from runyard.stores.metadata import experiments as experiment_store
 from runyard.stores.metadata import logged_models as store
 from runyard.stores.metadata import registry_search as conditions
 from runyard.stores.metadata.registry_tables import logged_model_metrics, logged_models
@@ -48,7 +50,7 @@ _ORDER_COLUMNS = {
 def _row(connection: Connection, model_id: str | None, *, allow_deleted: bool = False) -> Row[Any]:
     if not model_id:
         raise InvalidParameter("Missing value for required parameter 'model_id'.")
-    row = store.get_logged_model_row(connection, model_id)
+    row = store.get_logged_model_row(connection, model_id, workspace=workspace_scope())
     if row is None or (not allow_deleted and row.lifecycle_stage == LifecycleStage.DELETED):
         raise NotFound(f"Logged model with ID '{model_id}' not found.")
     return row
@@ -155,6 +157,7 @@ def search_logged_models(
     if not experiment_ids:
         raise InvalidParameter("Missing value for required parameter 'experiment_ids'.")
     ids = [validation.parse_experiment_id(e, "experiment_ids") for e in experiment_ids]
+    ids = experiment_store.ids_among(connection, ids, workspace_scope())
     for name, _digest in datasets:
         if not name:
             raise InvalidParameter("`dataset_name` in the `datasets` clause must be specified.")

@@ -23,6 +23,7 @@ from enum import StrEnum
 from sqlalchemy import Connection
 
 from runyard.errors import InvalidParameter, NotFound
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.metadata import metrics as metric_store
 from runyard.stores.metadata import runs as run_store
 
@@ -234,7 +235,7 @@ def _one_series(prepared: _Prepared, width: int, lo: float | None, hi: float | N
 
 def load_series(connection: Connection, run_id: str, key: str) -> tuple[list[RawPoint], int | None]:
     """Every stored point of ``key`` in ``run_id`` (non-finite values restored) and the run's start time."""
-    row = run_store.get_run_row(connection, run_id)
+    row = run_store.get_run_row(connection, run_id, workspace=workspace_scope())
     if row is None:
         raise NotFound(f"Run with id={run_id} not found")
     rows = metric_store.history_in_range(connection, run_id, key, None, None)

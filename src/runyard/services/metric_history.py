@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from runyard.domain.tracking import Metric
 from runyard.errors import InvalidParameter, NotFound
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.metadata import metrics as metric_store
 from runyard.stores.metadata import runs as run_store
 
@@ -19,6 +20,9 @@ _Row = TypeVar("_Row")
 
 MAX_RUNS_BULK_INTERVAL = 100
 MAX_RESULTS_PER_RUN = 2500
+# Page sizes and offsets end up as SQL LIMIT / OFFSET, which are 64-bit on every database; far past any real history.
+MAX_PAGE_SIZE = 2**31 - 1
+MAX_OFFSET = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +43,17 @@ def decode_offset_token(token: str | None) -> int:
         offset = json.loads(base64.b64decode(token, validate=True))["offset"]
     except (ValueError, KeyError, TypeError):
         raise InvalidParameter(f"Invalid page token, could not base64-decode: {token!r}") from None
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidParameter(f"Invalid page token: offset must be a non-negative integer, got {offset!r}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidParameter(
+            f"Invalid page token: offset must be an integer between 0 and {MAX_OFFSET}, got {offset!r}"
+        )
     return offset
 
 
 def _require_run(connection: Connection, run_id: str | None) -> str:
     if not run_id:
         raise InvalidParameter("Missing value for required parameter 'run_id'.")
-    if run_store.get_run_row(connection, run_id) is None:
+    if run_store.get_run_row(connection, run_id, workspace=workspace_scope()) is None:
         raise NotFound(f"Run with id={run_id} not found")
     return run_id
 
@@ -64,8 +70,10 @@ def get_metric_history(
     run_id = _require_run(connection, run_id)
     if not key:
         raise InvalidParameter("Missing value for required parameter 'metric_key'.")
-    if max_results is not None and max_results < 1:
-        raise InvalidParameter(f"Invalid value {max_results} for parameter 'max_results': must be >= 1")
+    if max_results is not None and not 1 <= max_results <= MAX_PAGE_SIZE:
+        raise InvalidParameter(
+            f"Invalid value {max_results} for parameter 'max_results': must be between 1 and {MAX_PAGE_SIZE}"
+        )
     offset = decode_offset_token(page_token)
     limit = None if max_results is None else max_results + 1
     rows = metric_store.history_page(connection, run_id, key, offset=offset, limit=limit)

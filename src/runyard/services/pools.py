@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from runyard.domain.clock import now_ms
 from runyard.errors import InvalidParameter, NotFound
+from runyard.services.workspaces import current_workspace
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata import pools as store
 from runyard.stores.metadata import workers as worker_store
@@ -82,7 +83,7 @@ def sync_configured_pools(connection: Connection, specs: Sequence[PoolSpec], *, 
         existing = store.get_pool(connection, LOCAL_POOL)
         if existing is None:
             store.create_pool_if_missing(connection, name=LOCAL_POOL, gpus_per_replica=0, labels="{}", now=now)
-        store.ensure_queues(connection, [DEFAULT_QUEUE], now)
+        store.ensure_queues(connection, current_workspace(), [DEFAULT_QUEUE], now)
         store.add_pool_queues_if_none(connection, LOCAL_POOL, [DEFAULT_QUEUE])
     for spec in declared:
         put_pool(connection, spec, source="config")
@@ -96,7 +97,7 @@ def put_pool(connection: Connection, spec: PoolSpec, *, source: str = "api") -> 
     if not 0 <= spec.gpus_per_replica <= 64:
         raise InvalidParameter("Invalid value for parameter 'gpus_per_replica': use 0 to 64")
     now = now_ms()
-    store.ensure_queues(connection, spec.queues, now)
+    store.ensure_queues(connection, current_workspace(), spec.queues, now)
     store.upsert_pool(
         connection,
         name=spec.name,
@@ -119,7 +120,7 @@ def ensure_agent_pool(connection: Connection, name: str, gpus: int) -> None:
     check_pool_name(name)
     now = now_ms()
     if store.create_pool_if_missing(connection, name=name, gpus_per_replica=gpus, labels="{}", now=now):
-        store.ensure_queues(connection, [DEFAULT_QUEUE], now)
+        store.ensure_queues(connection, current_workspace(), [DEFAULT_QUEUE], now)
         store.add_pool_queues_if_none(connection, name, [DEFAULT_QUEUE])
     else:
         store.raise_pool_gpus(connection, name, gpus, now)
@@ -168,7 +169,8 @@ def list_queues(connection: Connection) -> list[Queue]:
     for pool, queue_names in served.items():
         for queue in queue_names:
             pools_of.setdefault(queue, []).append(pool)
-    counts = store.job_counts_by_queue(connection)
+    workspace = current_workspace()
+    counts = store.job_counts_by_queue(connection, workspace)
     return [
         Queue(
             name=row.name,
@@ -179,7 +181,7 @@ def list_queues(connection: Connection) -> list[Queue]:
             assigned=counts.get((row.name, "assigned"), 0),
             running=counts.get((row.name, "running"), 0),
         )
-        for row in store.list_queues(connection)
+        for row in store.list_queues(connection, workspace)
     ]
 
 
@@ -195,17 +197,19 @@ def put_queue(connection: Connection, name: str, *, priority: int, description: 
     check_queue_name(name)
     if not -1_000_000 <= priority <= 1_000_000:
         raise InvalidParameter("Invalid value for parameter 'priority': use -1000000 to 1000000")
-    store.ensure_queues(connection, [name], now_ms())
-    store.update_queue(connection, name, priority=priority, description=description)
-    store.rerank_queued_jobs(connection, name, priority)
+    workspace = current_workspace()
+    store.ensure_queues(connection, workspace, [name], now_ms())
+    store.update_queue(connection, workspace, name, priority=priority, description=description)
+    store.rerank_queued_jobs(connection, workspace, name, priority)
     return get_queue(connection, name)
 
 
 def queue_priority(connection: Connection, name: str) -> int:
     """The queue's priority, creating the queue (priority 0) on first use."""
-    row = store.get_queue(connection, name)
+    workspace = current_workspace()
+    row = store.get_queue(connection, workspace, name)
     if row is None:
-        store.ensure_queues(connection, [name], now_ms())
+        store.ensure_queues(connection, workspace, [name], now_ms())
         return 0
     return int(row.priority)
 

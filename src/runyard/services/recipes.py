@@ -8,13 +8,17 @@ Pushing content a recipe already has returns that version instead of creating a 
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import io
 import json
+import lzma
 import tarfile
-from collections.abc import Iterator
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import jsonschema
 import yaml
@@ -22,13 +26,35 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Row
 
 from runyard.domain.clock import now_ms
-from runyard.domain.recipes import MANIFEST_NAMES, NAME_PATTERN, Manifest, Recipe, RecipeVersion
+from runyard.domain.recipes import (
+    MANIFEST_NAMES,
+    NAME_PATTERN,
+    RECIPE_BUNDLE_PREFIX,
+    Manifest,
+    Recipe,
+    RecipeVersion,
+)
 from runyard.errors import InvalidParameter, LimitExceeded, NotFound
+from runyard.services.workspaces import current_workspace
 from runyard.stores.metadata import recipes as store
 
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
-MAX_BUNDLE_FILES = 20_000
+MAX_BUNDLE_UNPACKED_BYTES = 1024 * 1024 * 1024
+MAX_BUNDLE_MEMBERS = 20_000
 MAX_MANIFEST_BYTES = 1024 * 1024
+# Members are hashed in chunks of this size: memory per push stays at about one chunk.
+_CHUNK_BYTES = 256 * 1024
+# tarfile reads a pax or GNU long-name header in one piece; real ones are a few kilobytes.
+_MAX_HEADER_READ = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BundleLimits:
+    """What a pushed bundle may hold (``recipe_bundle_max_*`` settings)."""
+
+    max_bytes: int = MAX_BUNDLE_BYTES
+    max_unpacked_bytes: int = MAX_BUNDLE_UNPACKED_BYTES
+    max_members: int = MAX_BUNDLE_MEMBERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,36 +66,112 @@ class ParsedBundle:
     @property
     def storage_path(self) -> str:
         """Where the bundle lives in the artifact store: addressed by content, so writes are idempotent."""
-        return f"recipes/{self.manifest.name}/{self.digest.split(':', 1)[1]}.tar.gz"
+        return f"{RECIPE_BUNDLE_PREFIX}/{self.manifest.name}/{self.digest.split(':', 1)[1]}.tar.gz"
 
 
-def parse_bundle(bundle: IO[bytes], *, default_name: str | None = None) -> ParsedBundle:
-    """Read and check a bundle: safe member paths, a valid manifest, a valid parameter schema."""
+class _BoundedStream:
+    """The decompressed archive as tarfile reads it, refusing to unpack more than the limit.
+
+    Every byte tarfile asks for (headers and contents) is counted, so a bomb is stopped after at most
+    ``limit`` bytes of work; a single oversized read (a forged pax header) is refused before it is made.
+    """
+
+    def __init__(self, raw: IO[bytes] | io.BufferedIOBase, limit: int) -> None:
+        self._raw = raw
+        self._limit = limit
+        self.unpacked = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > _MAX_HEADER_READ:
+            raise LimitExceeded(f"the recipe bundle has an archive header or read larger than {_MAX_HEADER_READ} bytes")
+        self._count(size)
+        return self._raw.read(size)
+
+    def _count(self, size: int) -> None:
+        self.unpacked += size
+        if self.unpacked > self._limit:
+            raise LimitExceeded(f"the recipe bundle unpacks to more than {self._limit} bytes (the unpacked-size limit)")
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = self._raw.tell()
+        target = offset if whence == 0 else position + offset if whence == 1 else -1
+        if target < 0:
+            raise LimitExceeded("the recipe bundle cannot be read from its end")
+        if target > position:
+            # Skipping forward still decompresses: count it.
+            self._count(target - position)
+        return self._raw.seek(target)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+
+def _decompressed(bundle: IO[bytes]) -> IO[bytes] | io.BufferedIOBase:
+    """The bundle's tar stream, whatever it is compressed with (gzip, bzip2, xz, or none)."""
+    magic = bundle.read(6)
+    bundle.seek(0)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=bundle, mode="rb")
+    if magic.startswith(b"BZh"):
+        return bz2.BZ2File(bundle, mode="rb")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(bundle, mode="rb")
+    return bundle
+
+
+def parse_bundle(
+    bundle: IO[bytes], *, default_name: str | None = None, limits: BundleLimits | None = None
+) -> ParsedBundle:
+    """Read and check a bundle: safe member paths, a valid manifest, a valid parameter schema.
+
+    Members are streamed through the digest in small chunks, never held whole (only the manifest and
+    ``.txt`` files of up to ``MAX_MANIFEST_BYTES`` are kept), and the unpacked size and member count
+    are limited as the archive is read, so a decompression bomb costs bounded memory and work.
+    """
+    limits = limits or BundleLimits()
     bundle.seek(0, 2)
     size = bundle.tell()
     bundle.seek(0)
-    if size > MAX_BUNDLE_BYTES:
-        raise LimitExceeded(f"the recipe bundle is {size} bytes; the limit is {MAX_BUNDLE_BYTES}")
+    if size > limits.max_bytes:
+        raise LimitExceeded(f"the recipe bundle is {size} bytes; the limit is {limits.max_bytes} (compressed)")
+    stream = _BoundedStream(_decompressed(bundle), limits.max_unpacked_bytes)
     try:
-        archive = tarfile.open(fileobj=bundle, mode="r:*")
-    except tarfile.TarError as error:
-        raise InvalidParameter(f"the recipe bundle is not a tar.gz archive: {error}") from None
+        archive = tarfile.open(fileobj=cast(IO[bytes], stream), mode="r:")
+        with archive:
+            entries, files = _read_members(archive, limits)
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as error:
+        raise InvalidParameter(f"the recipe bundle is not a readable tar.gz archive: {error}") from None
     digest = hashlib.sha256()
-    files: dict[str, bytes] = {}
-    with archive:
-        for path, executable, content in _members(archive):
-            digest.update(f"{path}\0{int(executable)}\0{hashlib.sha256(content).hexdigest()}\n".encode())
-            if path in MANIFEST_NAMES or path.endswith(".txt"):
-                files[path] = content
+    seen: set[str] = set()
+    for path, executable, content_digest in sorted(entries):
+        if path in seen:
+            raise InvalidParameter(f"the recipe bundle contains {path!r} twice")
+        seen.add(path)
+        digest.update(f"{path}\0{int(executable)}\0{content_digest}\n".encode())
     manifest = _manifest(files, default_name)
     bundle.seek(0)
     return ParsedBundle(manifest=manifest, digest=f"sha256:{digest.hexdigest()}", size=size)
 
 
-def _members(archive: tarfile.TarFile) -> Iterator[tuple[str, bool, bytes]]:
-    """(path, executable, content) of each regular file, in path order; refuses unsafe entries."""
-    members = []
-    for member in archive.getmembers():
+def _read_members(
+    archive: tarfile.TarFile, limits: BundleLimits
+) -> tuple[list[tuple[str, bool, str]], dict[str, bytes | None]]:
+    """(path, executable, sha256) of each regular file, and the small text files kept for the manifest.
+
+    A kept file larger than ``MAX_MANIFEST_BYTES`` is recorded as ``None`` so the manifest check can say so.
+    """
+    entries: list[tuple[str, bool, str]] = []
+    files: dict[str, bytes | None] = {}
+    declared = 0
+    count = 0
+    while (member := archive.next()) is not None:
+        # tarfile keeps every header it has read (an undeclared attribute); nothing here needs them again.
+        archive.members.clear()  # type: ignore[attr-defined]
+        count += 1
+        if count > limits.max_members:
+            raise LimitExceeded(
+                f"the recipe bundle has more than {limits.max_members} entries (the member-count limit)"
+            )
         path = _safe_path(member.name)
         if member.isdir() or path == "":
             continue
@@ -77,17 +179,36 @@ def _members(archive: tarfile.TarFile) -> Iterator[tuple[str, bool, bytes]]:
             raise InvalidParameter(
                 f"the recipe bundle may contain only files and directories; {member.name!r} is a link or device"
             )
-        members.append((path, member))
-    if len(members) > MAX_BUNDLE_FILES:
-        raise LimitExceeded(f"the recipe bundle has {len(members)} files; the limit is {MAX_BUNDLE_FILES}")
-    seen: set[str] = set()
-    for path, member in sorted(members, key=lambda item: item[0]):
-        if path in seen:
-            raise InvalidParameter(f"the recipe bundle contains {path!r} twice")
-        seen.add(path)
-        extracted = archive.extractfile(member)
-        content = extracted.read() if extracted is not None else b""
-        yield path, bool(member.mode & 0o111), content
+        declared += member.size
+        if declared > limits.max_unpacked_bytes:
+            # Refused from the header, before any of the member is decompressed.
+            raise LimitExceeded(
+                f"the recipe bundle unpacks to more than {limits.max_unpacked_bytes} bytes "
+                f"(the unpacked-size limit; {path!r} alone is {member.size} bytes)"
+            )
+        keep = path in MANIFEST_NAMES or path.endswith(".txt")
+        content_digest, kept = _hash_member(archive, member, keep=keep)
+        entries.append((path, bool(member.mode & 0o111), content_digest))
+        if keep:
+            files[path] = kept
+    return entries, files
+
+
+def _hash_member(archive: tarfile.TarFile, member: tarfile.TarInfo, *, keep: bool) -> tuple[str, bytes | None]:
+    """The member's sha256, read in chunks; its content too when ``keep`` and it is small enough."""
+    digest = hashlib.sha256()
+    kept: bytearray | None = bytearray() if keep else None
+    extracted = archive.extractfile(member)
+    if extracted is not None:
+        with extracted:
+            while chunk := extracted.read(_CHUNK_BYTES):
+                digest.update(chunk)
+                if kept is not None:
+                    kept.extend(chunk)
+                    if len(kept) > MAX_MANIFEST_BYTES:
+                        kept = None
+    too_large = keep and kept is None
+    return digest.hexdigest(), None if too_large or kept is None else bytes(kept)
 
 
 def _safe_path(name: str) -> str:
@@ -97,12 +218,12 @@ def _safe_path(name: str) -> str:
     return "/".join(parts)
 
 
-def _manifest(files: dict[str, bytes], default_name: str | None) -> Manifest:
+def _manifest(files: dict[str, bytes | None], default_name: str | None) -> Manifest:
     manifest_name = next((name for name in MANIFEST_NAMES if name in files), None)
     if manifest_name is None:
         raise InvalidParameter(f"the recipe bundle has no manifest: add {MANIFEST_NAMES[0]} at its root")
     raw = files[manifest_name]
-    if len(raw) > MAX_MANIFEST_BYTES:
+    if raw is None:
         raise LimitExceeded(f"{manifest_name} is larger than {MAX_MANIFEST_BYTES} bytes")
     try:
         data = yaml.safe_load(raw) or {}
@@ -126,10 +247,13 @@ def _manifest(files: dict[str, bytes], default_name: str | None) -> Manifest:
     return manifest
 
 
-def _requirements_file(files: dict[str, bytes], path: str, manifest_name: str) -> list[str]:
+def _requirements_file(files: dict[str, bytes | None], path: str, manifest_name: str) -> list[str]:
     if path not in files:
         raise InvalidParameter(f"{manifest_name}: requirements: {path!r} is not a .txt file in the bundle")
-    lines = files[path].decode("utf-8", errors="replace").splitlines()
+    content = files[path]
+    if content is None:
+        raise LimitExceeded(f"{manifest_name}: requirements: {path!r} is larger than {MAX_MANIFEST_BYTES} bytes")
+    lines = content.decode("utf-8", errors="replace").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 
@@ -145,13 +269,15 @@ def push_version(connection: Connection, parsed: ParsedBundle) -> tuple[RecipeVe
     name = parsed.manifest.name
     assert name is not None
     now = now_ms()
-    recipe = store.lock_or_create_recipe(connection, name, parsed.manifest.description, now)
-    existing = store.version_by_digest(connection, name, parsed.digest)
+    workspace = current_workspace()
+    recipe = store.lock_or_create_recipe(connection, workspace, name, parsed.manifest.description, now)
+    existing = store.version_by_digest(connection, workspace, name, parsed.digest)
     if existing is not None:
         return _to_version(existing), False
     version = int(recipe.latest_version) + 1
     store.insert_version(
         connection,
+        workspace=workspace,
         name=name,
         version=version,
         digest=parsed.digest,
@@ -161,36 +287,45 @@ def push_version(connection: Connection, parsed: ParsedBundle) -> tuple[RecipeVe
         description=parsed.manifest.description,
         now=now,
     )
-    row = store.get_version(connection, name, version)
+    row = store.get_version(connection, workspace, name, version)
     assert row is not None
     return _to_version(row), True
 
 
-def get_recipe(connection: Connection, name: str) -> Recipe:
-    row = store.get_recipe(connection, name)
+def get_recipe(connection: Connection, name: str, *, workspace: str | None = None) -> Recipe:
+    """The recipe called ``name`` in ``workspace`` (the request's when not given)."""
+    row = store.get_recipe(connection, workspace or current_workspace(), name)
     if row is None:
         raise NotFound(f"Recipe '{name}' does not exist; push it with `runyard recipe push DIR`")
     return _to_recipe(row)
 
 
 def list_recipes(connection: Connection, *, prefix: str | None, limit: int, offset: int) -> tuple[list[Recipe], int]:
-    rows = store.list_recipes(connection, prefix=prefix, limit=limit, offset=offset)
-    return [_to_recipe(row) for row in rows], store.count_recipes(connection, prefix=prefix)
+    workspace = current_workspace()
+    rows = store.list_recipes(connection, workspace, prefix=prefix, limit=limit, offset=offset)
+    return [_to_recipe(row) for row in rows], store.count_recipes(connection, workspace, prefix=prefix)
 
 
-def get_version(connection: Connection, name: str, version: int | None = None) -> RecipeVersion:
-    """A version of the recipe, the latest when ``version`` is ``None``."""
-    recipe = get_recipe(connection, name)
+def get_version(
+    connection: Connection, name: str, version: int | None = None, *, workspace: str | None = None
+) -> RecipeVersion:
+    """A version of the recipe, the latest when ``version`` is ``None``.
+
+    In ``workspace``, or the request's when not given (placement names the job's).
+    """
+    workspace = workspace or current_workspace()
+    recipe = get_recipe(connection, name, workspace=workspace)
     number = recipe.latest_version if version is None else version
-    row = store.get_version(connection, name, number)
+    row = store.get_version(connection, workspace, name, number)
     if row is None:
         raise NotFound(f"Recipe '{name}' has no version {number} (latest is {recipe.latest_version})")
     return _to_version(row)
 
 
 def list_versions(connection: Connection, name: str) -> list[RecipeVersion]:
-    get_recipe(connection, name)
-    return [_to_version(row) for row in store.list_versions(connection, name)]
+    workspace = current_workspace()
+    get_recipe(connection, name, workspace=workspace)
+    return [_to_version(row) for row in store.list_versions(connection, workspace, name)]
 
 
 def parse_reference(reference: str) -> tuple[str, int | None]:
@@ -200,7 +335,7 @@ def parse_reference(reference: str) -> tuple[str, int | None]:
         raise InvalidParameter("Missing value for required parameter 'recipe'.")
     if not version or version == "latest":
         return name, None
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()) or len(version) > 9:
         raise InvalidParameter(f"Invalid recipe reference {reference!r}: use NAME or NAME:VERSION (a number)")
     return name, int(version)
 

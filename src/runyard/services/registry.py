@@ -18,13 +18,14 @@ from runyard.domain.registry import EventType, ModelVersion, RegisteredModel
 from runyard.domain.tracking import Tag
 from runyard.errors import InvalidParameter, NotFound
 from runyard.services import registry_events as events
+from runyard.services.workspaces import current_workspace, workspace_scope
 from runyard.stores.metadata import registry as store
 
 
 def model_row(connection: Connection, name: str | None, *, lock: bool = False) -> Row[Any]:
     """The registered model's row, or MLflow's ``RESOURCE_DOES_NOT_EXIST``."""
     name = rules.validate_model_name(name)
-    row = store.get_model_row(connection, name, lock=lock)
+    row = store.get_model_row(connection, name, workspace=workspace_scope(), lock=lock)
     if row is None:
         raise NotFound(f"Registered Model with name={name} not found")
     return row
@@ -43,6 +44,7 @@ def create_registered_model(
     now = now_ms()
     model_id = store.insert_registered_model(
         connection,
+        workspace=current_workspace(),
         name=name,
         storage_id=uuid.uuid4().hex,
         description=description,

@@ -15,6 +15,7 @@ from runyard.domain.clock import now_ms
 from runyard.domain.registry import EventType, RegistryEvent
 from runyard.domain.tracking import Page
 from runyard.errors import InvalidParameter
+from runyard.services.workspaces import current_workspace, workspace_scope
 from runyard.stores.metadata.registry_tables import registry_events
 
 MAX_RESULTS_DEFAULT = 100
@@ -34,6 +35,7 @@ def record(
     """Append one event; call it inside the transaction that makes the change."""
     connection.execute(
         insert(registry_events).values(
+            workspace=current_workspace(),
             timestamp=now_ms(),
             event_type=event_type.value,
             model_name=model_name,
@@ -64,6 +66,9 @@ def list_events(
         valid = ", ".join(e.value for e in EventType)
         raise InvalidParameter(f"Unknown event_type {event_type!r}; expected one of: {valid}.")
     statement = select(registry_events).order_by(registry_events.c.event_id.desc()).limit(limit + 1)
+    workspace = workspace_scope()
+    if workspace is not None:
+        statement = statement.where(registry_events.c.workspace == workspace)
     if page_token:
         if not page_token.isdigit():
             raise InvalidParameter(f"Invalid page_token {page_token!r}.")

@@ -2,9 +2,10 @@
 
 A version's ``source`` may be a logged model (``models:/m-…``), another registered version
 (``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``), run artifacts (``runs:/RUN_ID/PATH``), a
-proxied artifact URI (``mlflow-artifacts:/…``) or a URI inside the server's artifact root. Anything
-else is refused: the server copies with its own storage credentials, so it must never read a
-location the caller names freely (a local path, another bucket).
+proxied artifact URI (``mlflow-artifacts:/…``) or a URI inside the server's artifact root: those are
+copied. Any other source (another bucket, a local path of the client, a run of another server) is
+recorded as a reference, as MLflow does, and never read: the server copies with its own storage
+credentials, so it must never read a location the caller names freely.
 
 The copy lands at ``<model storage id>/<version>`` in the registry store; its digest is computed by
 reading the copy back (so it describes what is stored, and proves the copy is readable).
@@ -16,13 +17,14 @@ import hashlib
 import posixpath
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, unquote_plus, urlparse
 
 from sqlalchemy import Connection
 
 from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX, LoggedModelStatus, VersionRef
 from runyard.domain.tracking import LifecycleStage
 from runyard.errors import InvalidParameter, NotFound
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.artifacts.base import ArtifactStore
 from runyard.stores.artifacts.paths import join, relative_to, safe_relative_path
 from runyard.stores.metadata import registry as registry_store
@@ -42,7 +44,8 @@ class SourceLocation:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedSource:
-    location: SourceLocation
+    # None: the source is not in this server's stores; the version only records it.
+    location: SourceLocation | None
     run_id: str | None
     model_id: str | None
 
@@ -81,49 +84,57 @@ def resolve_source(
     """Where ``source``'s files are, and the run and logged model it comes from."""
     if not source:
         raise InvalidParameter("Missing value for required parameter 'source'.")
+    _refuse_relative_references(source)
     parsed = urlparse(source)
     if parsed.scheme == "models":
         if parsed.netloc:
             raise _invalid_source(source, "models:/ sources must not name a remote registry.")
         reference = parsed.path.lstrip("/")
         if reference.startswith("m-") and "/" not in reference and "@" not in reference:
-            return _logged_model_source(connection, source, reference, run_id, artifacts_root)
+            return _logged_model_source(connection, reference, run_id, artifacts_root)
         return _registered_version_source(connection, source, reference, run_id, model_id)
     if model_id and not run_id:
-        row = get_logged_model_row(connection, model_id)
+        row = get_logged_model_row(connection, model_id, workspace=workspace_scope())
         run_id = row.source_run_id if row is not None else None
     if parsed.scheme == "runs":
         if parsed.netloc and not parsed.path:
             raise _invalid_source(source, "Expected runs:/<run_id>/<path>.")
         source_run, _, path = (parsed.netloc + parsed.path).lstrip("/").partition("/")
-        run = run_store.get_run_row(connection, source_run)
-        if run is None:
-            raise NotFound(f"Run with id={source_run} not found")
+        run = run_store.get_run_row(connection, source_run, workspace=workspace_scope())
+        if run is None:  # a run of another tracking server (or workspace): recorded, never read
+            return ResolvedSource(None, run_id or source_run, model_id)
         location = artifact_location(posixpath.join(run.artifact_uri or "", path), artifacts_root)
-        if location is None:
-            raise _invalid_source(source, "The run's artifacts are not in this server's artifact store.")
         return ResolvedSource(location, run_id or source_run, model_id)
     location = artifact_location(source, artifacts_root)
-    if location is None:
+    if location is None and parsed.scheme in ("", "file"):
         raise _invalid_source(
             source,
-            "A source must be a models:/, runs:/ or mlflow-artifacts:/ URI, or lie inside this server's "
-            "artifact store.",
+            "A local path is accepted only inside this server's artifact store; upload the files as run "
+            "artifacts and register the run's artifact URI instead.",
         )
     return ResolvedSource(location, run_id, model_id)
 
 
+def _refuse_relative_references(source: str) -> None:
+    """No ``..`` segment or NUL byte, however many times percent-encoded (MLflow refuses these too)."""
+    decoded = source
+    while (unquoted := unquote_plus(decoded)) != decoded:
+        decoded = unquoted
+    if "\x00" in decoded or any(segment == ".." for segment in decoded.replace("\\", "/").split("/")):
+        raise _invalid_source(
+            source, "An absolute path must be provided without relative path references ('..') present."
+        )
+
+
 def _logged_model_source(
-    connection: Connection, source: str, model_id: str, run_id: str | None, artifacts_root: str
+    connection: Connection, model_id: str, run_id: str | None, artifacts_root: str
 ) -> ResolvedSource:
-    row = get_logged_model_row(connection, model_id)
+    row = get_logged_model_row(connection, model_id, workspace=workspace_scope())
     if row is None or row.lifecycle_stage == LifecycleStage.DELETED:
         raise NotFound(f"Logged model with ID '{model_id}' not found.")
     if row.status == LoggedModelStatus.UPLOAD_FAILED:
         raise InvalidParameter(f"Logged model '{model_id}' failed to upload its files; it cannot be registered.")
     location = artifact_location(row.artifact_location, artifacts_root)
-    if location is None:
-        raise _invalid_source(source, "The logged model's artifacts are not in this server's artifact store.")
     return ResolvedSource(location, run_id or row.source_run_id, model_id)
 
 
@@ -131,7 +142,7 @@ def _registered_version_source(
     connection: Connection, source: str, reference: str, run_id: str | None, model_id: str | None
 ) -> ResolvedSource:
     ref = VersionRef.parse(reference)
-    model = registry_store.get_model_row(connection, ref.name)
+    model = registry_store.get_model_row(connection, ref.name, workspace=workspace_scope())
     if model is None:
         raise NotFound(f"Registered Model with name={ref.name} not found")
     number = ref.version
@@ -142,9 +153,9 @@ def _registered_version_source(
     row = registry_store.get_version_row(connection, model.id, number)
     if row is None:
         raise NotFound(f"Model Version (name={ref.name}, version={number}) not found")
-    return ResolvedSource(
-        SourceLocation("registry", row.storage_path), run_id or row.run_id, model_id or row.logged_model_id
-    )
+    # A version that only references its source passes that reference on.
+    location = SourceLocation("registry", row.storage_path) if row.storage_path else None
+    return ResolvedSource(location, run_id or row.run_id, model_id or row.logged_model_id)
 
 
 def has_files(store: ArtifactStore, path: str) -> bool:

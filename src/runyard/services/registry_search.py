@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.sql.elements import UnaryExpression
 
 from runyard.domain.registry import ModelVersion, RegisteredModel
@@ -19,6 +19,7 @@ from runyard.domain.search_filter import parse_filter, parse_order_by
 from runyard.domain.tracking import Page
 from runyard.errors import InvalidParameter
 from runyard.services.metric_history import decode_offset_token, encode_offset_token
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.metadata import registry as store
 from runyard.stores.metadata import registry_search as conditions
 from runyard.stores.metadata.registry_tables import model_versions, registered_models
@@ -40,6 +41,12 @@ def _limit(max_results: int | None, default: int, ceiling: int) -> int:
             f"{ceiling}, but got value {max_results}"
         )
     return limit
+
+
+def _in_workspace(statement: Select[Any]) -> Select[Any]:
+    """Only the request's workspace's models (and their versions)."""
+    workspace = workspace_scope()
+    return statement if workspace is None else statement.where(registered_models.c.workspace == workspace)
 
 
 def search_registered_models(
@@ -72,6 +79,7 @@ def search_registered_models(
     statement = select(registered_models).where(conditions.registered_model_condition(expr, connection.dialect.name))
     if not conditions.mentions_prompt_tag(expr):
         statement = statement.where(~conditions.is_prompt_model())
+    statement = _in_workspace(statement)
     rows = connection.execute(statement.order_by(*ordering).offset(offset).limit(limit + 1)).all()
     token = encode_offset_token(offset + limit) if len(rows) > limit else None
     return Page(store.load_registered_models(connection, rows[:limit]), token)
@@ -107,6 +115,7 @@ def search_model_versions(
     statement = store.version_select().where(conditions.model_version_condition(expr, connection.dialect.name))
     if not conditions.mentions_prompt_tag(expr):
         statement = statement.where(~conditions.is_prompt_model())
+    statement = _in_workspace(statement)
     rows = connection.execute(statement.order_by(*ordering).offset(offset).limit(limit + 1)).all()
     token = encode_offset_token(offset + limit) if len(rows) > limit else None
     return Page(store.load_versions(connection, rows[:limit]), token)

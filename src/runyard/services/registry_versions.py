@@ -21,6 +21,7 @@ from runyard.errors import InvalidParameter, NotFound
 from runyard.services import registry_events as events
 from runyard.services.registry import model_row
 from runyard.services.registry_files import ResolvedSource, SourceLocation, resolve_source
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.artifacts.paths import join
 from runyard.stores.metadata import registry as store
 from runyard.stores.metadata import runs as run_store
@@ -33,9 +34,19 @@ class PendingVersion:
     model_id: int
     name: str
     version: int
-    source: SourceLocation
+    source: SourceLocation | None
     destination: str
     user: str | None
+
+
+# MLflow's prompt source placeholders (mlflow/prompt/constants.py): the client's and the store's.
+PROMPT_SOURCE_PLACEHOLDERS = frozenset({"dummy-source", "prompt-template"})
+
+
+def is_prompt_version(tags: Sequence[Tag]) -> bool:
+    """MLflow's rule: tags collapse by key, the last value wins, only 'true' selects a prompt."""
+    values = {tag.key: tag.value for tag in tags}
+    return values.get(rules.PROMPT_TAG, "false").lower() == "true"
 
 
 def begin_model_version(
@@ -51,19 +62,65 @@ def begin_model_version(
     description: str | None = None,
     user: str | None = None,
 ) -> PendingVersion:
+    """A PENDING_REGISTRATION version whose files are to be copied into the registry store."""
+    return _insert_version(
+        connection, name, source, artifacts_root=artifacts_root, run_id=run_id, model_id=model_id, tags=tags,
+        run_link=run_link, description=description, user=user, reference_only=False,
+    )  # fmt: skip
+
+
+def register_reference(
+    connection: Connection,
+    name: str | None,
+    source: str | None,
+    *,
+    artifacts_root: str,
+    run_id: str | None = None,
+    model_id: str | None = None,
+    tags: Sequence[Tag] = (),
+    run_link: str | None = None,
+    description: str | None = None,
+    user: str | None = None,
+) -> ModelVersion:
+    """A READY version that records ``source`` without holding a copy (files outside this server's stores)."""
+    pending = _insert_version(
+        connection, name, source, artifacts_root=artifacts_root, run_id=run_id, model_id=model_id, tags=tags,
+        run_link=run_link, description=description, user=user, reference_only=True,
+    )  # fmt: skip
+    return finish_model_version(connection, pending, size_bytes=None, digest=None)
+
+
+def _insert_version(
+    connection: Connection,
+    name: str | None,
+    source: str | None,
+    *,
+    artifacts_root: str,
+    run_id: str | None,
+    model_id: str | None,
+    tags: Sequence[Tag],
+    run_link: str | None,
+    description: str | None,
+    user: str | None,
+    reference_only: bool,
+) -> PendingVersion:
     checked = [rules.validate_registry_tag(tag) for tag in tags]
-    if any(tag.key == rules.PROMPT_TAG and tag.value.lower() == "true" for tag in checked):
-        raise InvalidParameter("Prompts cannot be registered as models.")
     row = model_row(connection, name, lock=True)
-    resolved: ResolvedSource = resolve_source(
-        connection, source, run_id=run_id, model_id=model_id, artifacts_root=artifacts_root
-    )
+    if is_prompt_version(checked):
+        # A prompt's text lives in its tags; its source is a placeholder, never a location.
+        if source not in PROMPT_SOURCE_PLACEHOLDERS:
+            raise InvalidParameter(f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder.")
+        reference_only = True
+        resolved = ResolvedSource(None, run_id, model_id)
+    else:
+        resolved = resolve_source(connection, source, run_id=run_id, model_id=model_id, artifacts_root=artifacts_root)
     if user is None and resolved.run_id:
-        run = run_store.get_run_row(connection, resolved.run_id)
+        run = run_store.get_run_row(connection, resolved.run_id, workspace=workspace_scope())
         user = run.user_id if run is not None and run.user_id else None
     number = store.next_version(connection, row.id)
     now = now_ms()
-    destination = join(row.storage_id, str(number))
+    # An empty storage path marks a version that holds no files of its own.
+    destination = "" if reference_only else join(row.storage_id, str(number))
     store.insert_version(
         connection,
         model_id=row.id,

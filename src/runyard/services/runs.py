@@ -14,6 +14,7 @@ from runyard.domain.names import random_run_name
 from runyard.domain.tracking import LifecycleStage, Run, RunInfo, RunStatus, Tag
 from runyard.errors import InvalidParameter, NotFound
 from runyard.services import experiments as experiment_service
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.metadata import runs as store
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -79,7 +80,12 @@ def get_run(connection: Connection, run_id: str | None) -> Run:
 def _run_row(connection: Connection, run_id: str | None, *, lock: bool = False) -> Row[Any]:
     if not run_id:
         raise InvalidParameter("Missing value for required parameter 'run_id'.")
-    row = store.lock_run(connection, run_id) if lock else store.get_run_row(connection, run_id)
+    workspace = workspace_scope()
+    row = (
+        store.lock_run(connection, run_id, workspace=workspace)
+        if lock
+        else store.get_run_row(connection, run_id, workspace=workspace)
+    )
     if row is None:
         raise NotFound(f"Run with id={run_id} not found")
     return row
@@ -121,7 +127,7 @@ def update_run(
         values["name"] = run_name
         store.set_tags(connection, row.run_uuid, [Tag(RUN_NAME_TAG, run_name)])
     store.update_run(connection, row.run_uuid, **values)
-    updated = store.get_run_row(connection, row.run_uuid)
+    updated = store.get_run_row(connection, row.run_uuid, workspace=workspace_scope())
     assert updated is not None
     return store.to_run_info(updated)
 

@@ -10,6 +10,7 @@ from runyard.domain.search_filter import EXPERIMENTS, parse_filter, parse_order_
 from runyard.domain.tracking import Experiment, Page, ViewType
 from runyard.services.metric_history import decode_offset_token, encode_offset_token
 from runyard.services.search_runs import check_max_results
+from runyard.services.workspaces import workspace_scope
 from runyard.stores.metadata import experiments as store
 from runyard.stores.metadata import search
 
@@ -33,7 +34,13 @@ def search_experiments(
     order_keys = parse_order_by(order_by, EXPERIMENTS)
     offset = decode_offset_token(page_token)
     rows = search.search_experiment_rows(
-        connection, stages=view_type.stages(), expr=expr, order_keys=order_keys, offset=offset, limit=limit + 1
+        connection,
+        workspace=workspace_scope(),
+        stages=view_type.stages(),
+        expr=expr,
+        order_keys=order_keys,
+        offset=offset,
+        limit=limit + 1,
     )
     token = encode_offset_token(offset + limit) if len(rows) > limit else None
     return Page(store.experiments_from_rows(connection, rows[:limit]), token)

@@ -15,6 +15,8 @@ from runyard.domain.search_filter import RUNS, parse_filter, parse_order_by
 from runyard.domain.tracking import Page, Run, ViewType
 from runyard.errors import InvalidParameter
 from runyard.services.metric_history import decode_offset_token, encode_offset_token
+from runyard.services.workspaces import workspace_scope
+from runyard.stores.metadata import experiments as experiment_store
 from runyard.stores.metadata import runs as store
 from runyard.stores.metadata import search
 
@@ -54,6 +56,8 @@ def search_runs(
     expr = parse_filter(filter_string, RUNS)
     order_keys = parse_order_by(order_by, RUNS)
     ids = [validation.parse_experiment_id(e, "experiment_ids") for e in experiment_ids]
+    # Another workspace's experiments are not there: asking for one finds no runs.
+    ids = experiment_store.ids_among(connection, ids, workspace_scope())
     offset = decode_offset_token(page_token)
     rows = search.search_run_rows(
         connection,

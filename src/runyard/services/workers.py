@@ -15,6 +15,7 @@ from runyard.errors import InvalidParameter, NotFound
 from runyard.services import attempts as attempt_service
 from runyard.services import jobs as job_service
 from runyard.services import pools as pool_service
+from runyard.services.workspaces import every_workspace
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata import pools as pool_store
 from runyard.stores.metadata import workers as store
@@ -59,6 +60,7 @@ def heartbeat_interval(lease_seconds: float) -> float:
     return round(min(10.0, lease_seconds / 3), 3)
 
 
+@every_workspace
 def register(
     connection: Connection,
     *,
@@ -104,6 +106,7 @@ def _active_worker(connection: Connection, worker_id: str, *, lock: bool) -> obj
     return row
 
 
+@every_workspace
 def heartbeat(
     connection: Connection,
     worker_id: str,
@@ -147,6 +150,7 @@ def heartbeat(
     return Heartbeat(cancel=cancel, lease_expires_at=lease_expires_at, requeued_queues=requeued)
 
 
+@every_workspace
 def deregister(connection: Connection, worker_id: str) -> list[str]:
     """Graceful shutdown: the worker's attempts become lost; returns queues that got jobs back."""
     _active_worker(connection, worker_id, lock=True)
@@ -154,6 +158,7 @@ def deregister(connection: Connection, worker_id: str) -> list[str]:
     return _lose_jobs_of(connection, worker_id, f"worker {worker_id} shut down")
 
 
+@every_workspace
 def reap_expired(connection: Connection, *, limit: int = 100) -> list[str]:
     """Workers past their lease become ``lost`` with their jobs; returns queues that got jobs back."""
     requeued: list[str] = []

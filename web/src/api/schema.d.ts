@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List Artifacts
-         * @description List the direct children of a directory of the artifact store.
+         * @description List a directory: registry folders here, everything else by the artifact proxy.
          */
         get: operations["list_artifacts_ajax_api_2_0_mlflow_artifacts_artifacts_get"];
         put?: never;
@@ -33,27 +33,27 @@ export interface paths {
         };
         get?: never;
         /**
-         * Refuse Write
+         * Refuse Write Put
          * @description Writes under the registry prefix are refused.
          */
-        put: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post"];
+        put: operations["refuse_write_put_ajax_api_2_0_mlflow_artifacts_artifacts__registry_put"];
         /**
-         * Refuse Write
+         * Refuse Write Post
          * @description Writes under the registry prefix are refused.
          */
-        post: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post"];
+        post: operations["refuse_write_post_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post"];
         /**
-         * Refuse Write
+         * Refuse Write Delete
          * @description Writes under the registry prefix are refused.
          */
-        delete: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post"];
+        delete: operations["refuse_write_delete_ajax_api_2_0_mlflow_artifacts_artifacts__registry_delete"];
         options?: never;
         head?: never;
         /**
-         * Refuse Write
+         * Refuse Write Patch
          * @description Writes under the registry prefix are refused.
          */
-        patch: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post"];
+        patch: operations["refuse_write_patch_ajax_api_2_0_mlflow_artifacts_artifacts__registry_patch"];
         trace?: never;
     };
     "/ajax-api/2.0/mlflow-artifacts/artifacts/_registry/{path}": {
@@ -69,27 +69,27 @@ export interface paths {
          */
         get: operations["download_artifact_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__get"];
         /**
-         * Refuse Write
+         * Refuse Write Put
          * @description Writes under the registry prefix are refused.
          */
-        put: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
+        put: operations["refuse_write_put_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__put"];
         /**
-         * Refuse Write
+         * Refuse Write Post
          * @description Writes under the registry prefix are refused.
          */
-        post: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
+        post: operations["refuse_write_post_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
         /**
-         * Refuse Write
+         * Refuse Write Delete
          * @description Writes under the registry prefix are refused.
          */
-        delete: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
+        delete: operations["refuse_write_delete_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__delete"];
         options?: never;
         head?: never;
         /**
-         * Refuse Write
+         * Refuse Write Patch
          * @description Writes under the registry prefix are refused.
          */
-        patch: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
+        patch: operations["refuse_write_patch_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__patch"];
         trace?: never;
     };
     "/ajax-api/2.0/mlflow-artifacts/artifacts/{path}": {
@@ -209,15 +209,15 @@ export interface paths {
         };
         get?: never;
         /**
-         * Refuse Write
+         * Refuse Write Put
          * @description Writes under the registry prefix are refused.
          */
-        put: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_mpu__action___registry_post"];
+        put: operations["refuse_write_put_ajax_api_2_0_mlflow_artifacts_mpu__action___registry_put"];
         /**
-         * Refuse Write
+         * Refuse Write Post
          * @description Writes under the registry prefix are refused.
          */
-        post: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_mpu__action___registry_post"];
+        post: operations["refuse_write_post_ajax_api_2_0_mlflow_artifacts_mpu__action___registry_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -233,15 +233,15 @@ export interface paths {
         };
         get?: never;
         /**
-         * Refuse Write
+         * Refuse Write Put
          * @description Writes under the registry prefix are refused.
          */
-        put: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_mpu__action___registry__path__post"];
+        put: operations["refuse_write_put_ajax_api_2_0_mlflow_artifacts_mpu__action___registry__path__put"];
         /**
-         * Refuse Write
+         * Refuse Write Post
          * @description Writes under the registry prefix are refused.
          */
-        post: operations["refuse_write_ajax_api_2_0_mlflow_artifacts_mpu__action___registry__path__post"];
+        post: operations["refuse_write_post_ajax_api_2_0_mlflow_artifacts_mpu__action___registry__path__post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -406,6 +406,26 @@ export interface paths {
          * @description Search experiments (filter, order_by, paging).
          */
         post: operations["search_experiments_post_ajax_api_2_0_mlflow_experiments_search_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ajax-api/2.0/mlflow/experiments/search-datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search Datasets
+         * @description The datasets the runs of up to 20 experiments consumed (the UI's dataset filter).
+         */
+        post: operations["search_datasets_ajax_api_2_0_mlflow_experiments_search_datasets_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -612,6 +632,26 @@ export interface paths {
          * @description Every point of one metric of one run, in step order (paged with max_results).
          */
         get: operations["get_history_ajax_api_2_0_mlflow_metrics_get_history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ajax-api/2.0/mlflow/metrics/get-history-bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get History Bulk
+         * @description One metric's full history for up to 100 runs, each run's points by (timestamp, step, value).
+         */
+        get: operations["get_history_bulk_ajax_api_2_0_mlflow_metrics_get_history_bulk_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -939,7 +979,7 @@ export interface paths {
          * Get Latest Versions
          * @description The newest version in each stage (or in the stages asked for).
          */
-        get: operations["get_latest_versions_ajax_api_2_0_mlflow_registered_models_get_latest_versions_post"];
+        get: operations["get_latest_versions_ajax_api_2_0_mlflow_registered_models_get_latest_versions_get"];
         put?: never;
         /**
          * Get Latest Versions
@@ -1312,6 +1352,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ajax-api/2.0/mlflow/upload-artifact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Ui Artifact
+         * @description Store a small file (at most 10 MB, as MLflow) at ``path`` in a run's artifacts.
+         */
+        post: operations["upload_ui_artifact_ajax_api_2_0_mlflow_upload_artifact_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ajax-api/3.0/mlflow/server-info": {
         parameters: {
             query?: never;
@@ -1332,6 +1392,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ajax-api/3.0/mlflow/workspaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Workspaces
+         * @description Every workspace, by name.
+         */
+        get: operations["list_workspaces_ajax_api_3_0_mlflow_workspaces_get"];
+        put?: never;
+        /**
+         * Create Workspace
+         * @description Create a workspace (201).
+         */
+        post: operations["create_workspace_ajax_api_3_0_mlflow_workspaces_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ajax-api/3.0/mlflow/workspaces/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Workspace
+         * @description One workspace.
+         */
+        get: operations["get_workspace_ajax_api_3_0_mlflow_workspaces__name__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Workspace
+         * @description Delete a workspace: ``mode=RESTRICT`` (default) refuses one that is not empty (204).
+         */
+        delete: operations["delete_workspace_ajax_api_3_0_mlflow_workspaces__name__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Workspace
+         * @description Change a workspace's description or artifact root (an empty root clears it).
+         */
+        patch: operations["update_workspace_ajax_api_3_0_mlflow_workspaces__name__patch"];
+        trace?: never;
+    };
     "/api/2.0/mlflow-artifacts/artifacts": {
         parameters: {
             query?: never;
@@ -1341,7 +1453,7 @@ export interface paths {
         };
         /**
          * List Artifacts
-         * @description List the direct children of a directory of the artifact store.
+         * @description List a directory: registry folders here, everything else by the artifact proxy.
          */
         get: operations["list_artifacts_api_2_0_mlflow_artifacts_artifacts_get"];
         put?: never;
@@ -1361,27 +1473,27 @@ export interface paths {
         };
         get?: never;
         /**
-         * Refuse Write
+         * Refuse Write Put
          * @description Writes under the registry prefix are refused.
          */
-        put: operations["refuse_write_api_2_0_mlflow_artifacts_artifacts__registry_post"];
+        put: operations["refuse_write_put_api_2_0_mlflow_artifacts_artifacts__registry_put"];
         /**
-         * Refuse Write
+         * Refuse Write Post
          * @description Writes under the registry prefix are refused.
          */
-        post: operations["refuse_write_api_2_0_mlflow_artifacts_artifacts__registry_post"];
+        post: operations["refuse_write_post_api_2_0_mlflow_artifacts_artifacts__registry_post"];
         /**
-         * Refuse Write
+         * Refuse Write Delete
          * @description Writes under the registry prefix are refused.
          */
-        delete: operations["refuse_write_api_2_0_mlflow_artifacts_artifacts__registry_post"];
+        delete: operations["refuse_write_delete_api_2_0_mlflow_artifacts_artifacts__registry_delete"];
         options?: never;
         head?: never;
         /**
-         * Refuse Write
+         * Refuse Write Patch
          * @description Writes under the registry prefix are refused.
          */
-        patch: operations["refuse_write_api_2_0_mlflow_artifacts_artifacts__registry_post"];
+        patch: operations["refuse_write_patch_api_2_0_mlflow_artifacts_artifacts__registry_patch"];
         trace?: never;
     };
     "/api/2.0/mlflow-artifacts/artifacts/_registry/{path}": {
@@ -1397,27 +1509,27 @@ export interface paths {
          */
         get: operations["download_artifact_api_2_0_mlflow_artifacts_artifacts__registry__path__get"];
         /**
-         * Refuse Write
+         * Refuse Write Put
          * @description Writes under the registry prefix are refused.
          */
-        put: operations["refuse_write_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
+        put: operations["refuse_write_put_api_2_0_mlflow_artifacts_artifacts__registry__path__put"];
         /**
-         * Refuse Write
+         * Refuse Write Post
          * @description Writes under the registry prefix are refused.
          */
-        post: operations["refuse_write_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
+        post: operations["refuse_write_post_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
         /**
-         * Refuse Write
+         * Refuse Write Delete
          * @description Writes under the registry prefix are refused.
          */
-        delete: operations["refuse_write_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
+        delete: operations["refuse_write_delete_api_2_0_mlflow_artifacts_artifacts__registry__path__delete"];
         options?: never;
         head?: never;
         /**
-         * Refuse Write
+         * Refuse Write Patch
          * @description Writes under the registry prefix are refused.
          */
-        patch: operations["refuse_write_api_2_0_mlflow_artifacts_artifacts__registry__path__post"];
+        patch: operations["refuse_write_patch_api_2_0_mlflow_artifacts_artifacts__registry__path__patch"];
         trace?: never;
     };
     "/api/2.0/mlflow-artifacts/artifacts/{path}": {
@@ -1537,15 +1649,15 @@ export interface paths {
         };
         get?: never;
         /**
-         * Refuse Write
+         * Refuse Write Put
          * @description Writes under the registry prefix are refused.
          */
-        put: operations["refuse_write_api_2_0_mlflow_artifacts_mpu__action___registry_post"];
+        put: operations["refuse_write_put_api_2_0_mlflow_artifacts_mpu__action___registry_put"];
         /**
-         * Refuse Write
+         * Refuse Write Post
          * @description Writes under the registry prefix are refused.
          */
-        post: operations["refuse_write_api_2_0_mlflow_artifacts_mpu__action___registry_post"];
+        post: operations["refuse_write_post_api_2_0_mlflow_artifacts_mpu__action___registry_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1561,15 +1673,15 @@ export interface paths {
         };
         get?: never;
         /**
-         * Refuse Write
+         * Refuse Write Put
          * @description Writes under the registry prefix are refused.
          */
-        put: operations["refuse_write_api_2_0_mlflow_artifacts_mpu__action___registry__path__post"];
+        put: operations["refuse_write_put_api_2_0_mlflow_artifacts_mpu__action___registry__path__put"];
         /**
-         * Refuse Write
+         * Refuse Write Post
          * @description Writes under the registry prefix are refused.
          */
-        post: operations["refuse_write_api_2_0_mlflow_artifacts_mpu__action___registry__path__post"];
+        post: operations["refuse_write_post_api_2_0_mlflow_artifacts_mpu__action___registry__path__post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2267,7 +2379,7 @@ export interface paths {
          * Get Latest Versions
          * @description The newest version in each stage (or in the stages asked for).
          */
-        get: operations["get_latest_versions_api_2_0_mlflow_registered_models_get_latest_versions_post"];
+        get: operations["get_latest_versions_api_2_0_mlflow_registered_models_get_latest_versions_get"];
         put?: never;
         /**
          * Get Latest Versions
@@ -2660,6 +2772,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/3.0/mlflow/workspaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Workspaces
+         * @description Every workspace, by name.
+         */
+        get: operations["list_workspaces_api_3_0_mlflow_workspaces_get"];
+        put?: never;
+        /**
+         * Create Workspace
+         * @description Create a workspace (201).
+         */
+        post: operations["create_workspace_api_3_0_mlflow_workspaces_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/3.0/mlflow/workspaces/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Workspace
+         * @description One workspace.
+         */
+        get: operations["get_workspace_api_3_0_mlflow_workspaces__name__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Workspace
+         * @description Delete a workspace: ``mode=RESTRICT`` (default) refuses one that is not empty (204).
+         */
+        delete: operations["delete_workspace_api_3_0_mlflow_workspaces__name__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Workspace
+         * @description Change a workspace's description or artifact root (an empty root clears it).
+         */
+        patch: operations["update_workspace_api_3_0_mlflow_workspaces__name__patch"];
+        trace?: never;
+    };
+    "/api/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Login
+         * @description Sign in with a local username and password; sets the session cookie.
+         */
+        post: operations["login_api_v1_auth_login_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description End this browser session on every replica and clear the cookie.
+         */
+        post: operations["logout_api_v1_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Me
+         * @description Who the request acts as (401 when nobody).
+         */
+        get: operations["me_api_v1_auth_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs": {
         parameters: {
             query?: never;
@@ -2939,6 +3163,8 @@ export interface paths {
         /**
          * Push Recipe
          * @description Push a recipe bundle; identical content returns the existing version (``created: false``).
+         *
+         *     A bundle over a size or member-count limit is answered 413, naming the limit.
          */
         post: operations["push_recipe_api_v1_recipes_post"];
         delete?: never;
@@ -3016,6 +3242,50 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tokens
+         * @description The signed-in user's tokens (``all=true``: everyone's, for admins). Never the secrets.
+         */
+        get: operations["list_tokens_api_v1_tokens_get"];
+        put?: never;
+        /**
+         * Create Token
+         * @description Mint a token for the signed-in user (service and agent tokens: admins).
+         */
+        post: operations["create_token_api_v1_tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Token
+         * @description Revoke a token by name; it stops working on this replica at once, elsewhere within the cache TTL.
+         */
+        delete: operations["revoke_token_api_v1_tokens__name__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3132,6 +3402,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/get-artifact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run Artifact
+         * @description One file of a run's artifacts.
+         */
+        get: operations["get_run_artifact_get_artifact_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -3144,6 +3434,26 @@ export interface paths {
          * @description The process is up (no dependency checks: a slow database must not restart pods).
          */
         get: operations["health_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/model-versions/get-artifact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Model Version Artifact
+         * @description One file of a registered version's copy in the registry store.
+         */
+        get: operations["get_model_version_artifact_model_versions_get_artifact_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3225,7 +3535,9 @@ export type $defs = Record<string, never>;
 export interface operations {
     list_artifacts_ajax_api_2_0_mlflow_artifacts_artifacts_get: {
         parameters: {
-            query?: never;
+            query?: {
+                path?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3243,7 +3555,7 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post: {
+    refuse_write_put_ajax_api_2_0_mlflow_artifacts_artifacts__registry_put: {
         parameters: {
             query?: never;
             header?: never;
@@ -3263,7 +3575,7 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post: {
+    refuse_write_post_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -3283,7 +3595,7 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post: {
+    refuse_write_delete_ajax_api_2_0_mlflow_artifacts_artifacts__registry_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -3303,7 +3615,7 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry_post: {
+    refuse_write_patch_ajax_api_2_0_mlflow_artifacts_artifacts__registry_patch: {
         parameters: {
             query?: never;
             header?: never;
@@ -3354,11 +3666,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
+    refuse_write_put_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__put: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3374,11 +3688,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
+    refuse_write_post_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3394,11 +3710,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
+    refuse_write_delete_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__delete: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3414,11 +3732,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
+    refuse_write_patch_ajax_api_2_0_mlflow_artifacts_artifacts__registry__path__patch: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3474,7 +3794,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The file's bytes, streamed. */
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3536,7 +3861,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Path
+                     * @default
+                     */
+                    path?: string;
+                    /**
+                     * Upload Id
+                     * @default
+                     */
+                    upload_id?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3567,7 +3907,31 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Parts */
+                    parts?: {
+                        /** Etag */
+                        etag?: string | null;
+                        /** Part Number */
+                        part_number: number;
+                        /** Url */
+                        url?: string | null;
+                    }[];
+                    /**
+                     * Path
+                     * @default
+                     */
+                    path?: string;
+                    /**
+                     * Upload Id
+                     * @default
+                     */
+                    upload_id?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3598,7 +3962,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Num Parts
+                     * @default 1
+                     */
+                    num_parts?: number;
+                    /**
+                     * Path
+                     * @default
+                     */
+                    path?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3622,14 +4001,22 @@ export interface operations {
     };
     upload_part_ajax_api_2_0_mlflow_artifacts_mpu_part__path__put: {
         parameters: {
-            query?: never;
+            query: {
+                upload_id: string;
+                part_number: number;
+            };
             header?: never;
             path: {
                 path: string;
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The file's bytes, streamed. */
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3651,11 +4038,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_mpu__action___registry_post: {
+    refuse_write_put_ajax_api_2_0_mlflow_artifacts_mpu__action___registry_put: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                action: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3671,11 +4060,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_mpu__action___registry_post: {
+    refuse_write_post_ajax_api_2_0_mlflow_artifacts_mpu__action___registry_post: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                action: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3691,11 +4082,14 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_mpu__action___registry__path__post: {
+    refuse_write_put_ajax_api_2_0_mlflow_artifacts_mpu__action___registry__path__put: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                action: string;
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3711,11 +4105,14 @@ export interface operations {
             };
         };
     };
-    refuse_write_ajax_api_2_0_mlflow_artifacts_mpu__action___registry__path__post: {
+    refuse_write_post_ajax_api_2_0_mlflow_artifacts_mpu__action___registry__path__post: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                action: string;
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3733,7 +4130,12 @@ export interface operations {
     };
     list_run_artifacts_ajax_api_2_0_mlflow_artifacts_list_get: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                run_uuid?: string | null;
+                path?: string | null;
+                page_token?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3758,7 +4160,26 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Artifact Location */
+                    artifact_location?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3778,7 +4199,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3798,7 +4226,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** Key */
+                    key: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3813,7 +4250,9 @@ export interface operations {
     };
     get_experiment_ajax_api_2_0_mlflow_experiments_get_get: {
         parameters: {
-            query?: never;
+            query?: {
+                experiment_id?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3833,7 +4272,9 @@ export interface operations {
     };
     get_experiment_by_name_ajax_api_2_0_mlflow_experiments_get_by_name_get: {
         parameters: {
-            query?: never;
+            query?: {
+                experiment_name?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3858,7 +4299,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3873,7 +4321,13 @@ export interface operations {
     };
     search_experiments_get_ajax_api_2_0_mlflow_experiments_search_get: {
         parameters: {
-            query?: never;
+            query?: {
+                max_results?: number | null;
+                page_token?: string | null;
+                filter?: string | null;
+                order_by?: string[];
+                view_type?: "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3898,7 +4352,57 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Filter */
+                    filter?: string | null;
+                    /** Max Results */
+                    max_results?: number | null;
+                    /** Order By */
+                    order_by?: string[];
+                    /** Page Token */
+                    page_token?: string | null;
+                    /**
+                     * ViewType
+                     * @description Which lifecycle stages a search returns (MLflow's ``ViewType``).
+                     * @default ACTIVE_ONLY
+                     * @enum {string}
+                     */
+                    view_type?: "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    search_datasets_ajax_api_2_0_mlflow_experiments_search_datasets_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Experiment Ids
+                     * @default []
+                     */
+                    experiment_ids?: string[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3918,7 +4422,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** Key */
+                    key: string;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3938,7 +4456,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** New Name */
+                    new_name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3958,7 +4485,40 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** Model Type */
+                    model_type?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Params */
+                    params?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                    /** Source Run Id */
+                    source_run_id?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3978,7 +4538,44 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Datasets */
+                    datasets?: {
+                        /** Dataset Digest */
+                        dataset_digest?: string | null;
+                        /**
+                         * Dataset Name
+                         * @default
+                         */
+                        dataset_name?: string;
+                    }[];
+                    /** Experiment Ids */
+                    experiment_ids?: string[];
+                    /** Filter */
+                    filter?: string | null;
+                    /** Max Results */
+                    max_results?: number | null;
+                    /** Order By */
+                    order_by?: {
+                        /**
+                         * Ascending
+                         * @default true
+                         */
+                        ascending?: boolean;
+                        /** Dataset Digest */
+                        dataset_digest?: string | null;
+                        /** Dataset Name */
+                        dataset_name?: string | null;
+                        /** Field Name */
+                        field_name: string;
+                    }[];
+                    /** Page Token */
+                    page_token?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -3993,7 +4590,9 @@ export interface operations {
     };
     get_logged_model_ajax_api_2_0_mlflow_logged_models__model_id__get: {
         parameters: {
-            query?: never;
+            query?: {
+                allow_deleted?: boolean;
+            };
             header?: never;
             path: {
                 model_id: string;
@@ -4062,7 +4661,14 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Status */
+                    status?: string | number | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4086,7 +4692,10 @@ export interface operations {
     };
     list_logged_model_artifacts_ajax_api_2_0_mlflow_logged_models__model_id__artifacts_directories_get: {
         parameters: {
-            query?: never;
+            query?: {
+                artifact_directory_path?: string | null;
+                page_token?: string | null;
+            };
             header?: never;
             path: {
                 model_id: string;
@@ -4124,7 +4733,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Params */
+                    params?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4155,7 +4779,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4211,7 +4850,37 @@ export interface operations {
     };
     get_history_ajax_api_2_0_mlflow_metrics_get_history_get: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                run_uuid?: string | null;
+                metric_key?: string | null;
+                page_token?: string | null;
+                max_results?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    get_history_bulk_ajax_api_2_0_mlflow_metrics_get_history_bulk_get: {
+        parameters: {
+            query?: {
+                run_id?: string[];
+                metric_key?: string | null;
+                max_results?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4231,7 +4900,13 @@ export interface operations {
     };
     get_history_bulk_interval_ajax_api_2_0_mlflow_metrics_get_history_bulk_interval_get: {
         parameters: {
-            query?: never;
+            query?: {
+                run_ids?: string[];
+                metric_key?: string | null;
+                start_step?: number | null;
+                end_step?: number | null;
+                max_results?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4256,7 +4931,34 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Description */
+                    description?: string | null;
+                    /** Model Id */
+                    model_id?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Link */
+                    run_link?: string | null;
+                    /** Source */
+                    source?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4276,7 +4978,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Name */
+                    name?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4296,7 +5007,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Name */
+                    name?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4311,7 +5033,10 @@ export interface operations {
     };
     get_model_version_ajax_api_2_0_mlflow_model_versions_get_get: {
         parameters: {
-            query?: never;
+            query?: {
+                name?: string | null;
+                version?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4331,7 +5056,10 @@ export interface operations {
     };
     get_model_version_download_uri_ajax_api_2_0_mlflow_model_versions_get_download_uri_get: {
         parameters: {
-            query?: never;
+            query?: {
+                name?: string | null;
+                version?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4351,7 +5079,12 @@ export interface operations {
     };
     search_model_versions_ajax_api_2_0_mlflow_model_versions_search_get: {
         parameters: {
-            query?: never;
+            query?: {
+                filter?: string | null;
+                max_results?: number | null;
+                order_by?: string[];
+                page_token?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4376,7 +5109,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Name */
+                    name?: string | null;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4396,7 +5145,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Archive Existing Versions
+                     * @default false
+                     */
+                    archive_existing_versions?: boolean;
+                    /** Name */
+                    name?: string | null;
+                    /** Stage */
+                    stage?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4416,7 +5181,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Description */
+                    description?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4431,7 +5207,10 @@ export interface operations {
     };
     get_model_version_by_alias_ajax_api_2_0_mlflow_registered_models_alias_get: {
         parameters: {
-            query?: never;
+            query?: {
+                name?: string | null;
+                alias?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4456,7 +5235,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Alias */
+                    alias?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4476,7 +5266,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Alias */
+                    alias?: string | null;
+                    /** Name */
+                    name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4496,7 +5295,28 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Deployment Job Id */
+                    deployment_job_id?: string | null;
+                    /** Description */
+                    description?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4516,7 +5336,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Name */
+                    name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4536,7 +5363,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Name */
+                    name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4551,7 +5387,32 @@ export interface operations {
     };
     get_registered_model_ajax_api_2_0_mlflow_registered_models_get_get: {
         parameters: {
-            query?: never;
+            query?: {
+                name?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    get_latest_versions_ajax_api_2_0_mlflow_registered_models_get_latest_versions_get: {
+        parameters: {
+            query?: {
+                name?: string | null;
+                stages?: string[];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4576,27 +5437,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": string;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Name */
+                    name?: string | null;
+                    /** Stages */
+                    stages?: string[];
                 };
             };
         };
-    };
-    get_latest_versions_ajax_api_2_0_mlflow_registered_models_get_latest_versions_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
         responses: {
             /** @description Successful Response */
             200: {
@@ -4616,7 +5466,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Name */
+                    name?: string | null;
+                    /** New Name */
+                    new_name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4631,7 +5490,12 @@ export interface operations {
     };
     search_registered_models_ajax_api_2_0_mlflow_registered_models_search_get: {
         parameters: {
-            query?: never;
+            query?: {
+                filter?: string | null;
+                max_results?: number | null;
+                order_by?: string[];
+                page_token?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4656,7 +5520,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Name */
+                    name?: string | null;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4676,7 +5554,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Deployment Job Id */
+                    deployment_job_id?: string | null;
+                    /** Description */
+                    description?: string | null;
+                    /** Name */
+                    name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4696,7 +5585,30 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** Run Name */
+                    run_name?: string | null;
+                    /** Start Time */
+                    start_time?: number | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                    /** User Id */
+                    user_id?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4716,7 +5628,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4736,7 +5657,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4751,7 +5683,10 @@ export interface operations {
     };
     get_run_ajax_api_2_0_mlflow_runs_get_get: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                run_uuid?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4776,7 +5711,56 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Metrics */
+                    metrics?: {
+                        /** Dataset Digest */
+                        dataset_digest?: string | null;
+                        /** Dataset Name */
+                        dataset_name?: string | null;
+                        /** Key */
+                        key: string;
+                        /** Model Id */
+                        model_id?: string | null;
+                        /**
+                         * Step
+                         * @default 0
+                         */
+                        step?: number;
+                        /** Timestamp */
+                        timestamp: number;
+                        /** Value */
+                        value: number;
+                    }[];
+                    /** Params */
+                    params?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4796,7 +5780,61 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Datasets */
+                    datasets?: {
+                        /** DatasetIn */
+                        dataset: {
+                            /**
+                             * Digest
+                             * @default
+                             */
+                            digest?: string;
+                            /**
+                             * Name
+                             * @default
+                             */
+                            name?: string;
+                            /** Profile */
+                            profile?: string | null;
+                            /** Schema */
+                            schema?: string | null;
+                            /**
+                             * Source
+                             * @default
+                             */
+                            source?: string;
+                            /**
+                             * Source Type
+                             * @default
+                             */
+                            source_type?: string;
+                        };
+                        /** Tags */
+                        tags?: {
+                            /** Key */
+                            key: string;
+                            /**
+                             * Value
+                             * @default
+                             */
+                            value?: string;
+                        }[];
+                    }[];
+                    /** Models */
+                    models?: {
+                        /** Model Id */
+                        model_id: string;
+                    }[];
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4816,7 +5854,33 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Dataset Digest */
+                    dataset_digest?: string | null;
+                    /** Dataset Name */
+                    dataset_name?: string | null;
+                    /** Key */
+                    key: string;
+                    /** Model Id */
+                    model_id?: string | null;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /**
+                     * Step
+                     * @default 0
+                     */
+                    step?: number;
+                    /** Timestamp */
+                    timestamp: number;
+                    /** Value */
+                    value: number;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4836,7 +5900,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Model Json */
+                    model_json: string;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4856,7 +5931,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4876,7 +5967,26 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Models */
+                    models?: {
+                        /** Model Id */
+                        model_id: string;
+                        /**
+                         * Step
+                         * @default 0
+                         */
+                        step?: number;
+                    }[];
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4896,7 +6006,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4916,7 +6035,29 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Ids */
+                    experiment_ids?: string[];
+                    /** Filter */
+                    filter?: string | null;
+                    /** Max Results */
+                    max_results?: number | null;
+                    /** Order By */
+                    order_by?: string[];
+                    /** Page Token */
+                    page_token?: string | null;
+                    /**
+                     * ViewType
+                     * @description Which lifecycle stages a search returns (MLflow's ``ViewType``).
+                     * @default ACTIVE_ONLY
+                     * @enum {string}
+                     */
+                    run_view_type?: "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4936,7 +6077,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4956,7 +6113,50 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** End Time */
+                    end_time?: number | null;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Name */
+                    run_name?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /** Status */
+                    status?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    upload_ui_artifact_ajax_api_2_0_mlflow_upload_artifact_post: {
+        parameters: {
+            query?: {
+                run_uuid?: string | null;
+                path?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The file's bytes, streamed. */
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -4989,9 +6189,144 @@ export interface operations {
             };
         };
     };
+    list_workspaces_ajax_api_3_0_mlflow_workspaces_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    create_workspace_ajax_api_3_0_mlflow_workspaces_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    get_workspace_ajax_api_3_0_mlflow_workspaces__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_workspace_ajax_api_3_0_mlflow_workspaces__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_workspace_ajax_api_3_0_mlflow_workspaces__name__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_artifacts_api_2_0_mlflow_artifacts_artifacts_get: {
         parameters: {
-            query?: never;
+            query?: {
+                path?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5009,7 +6344,7 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_artifacts__registry_post: {
+    refuse_write_put_api_2_0_mlflow_artifacts_artifacts__registry_put: {
         parameters: {
             query?: never;
             header?: never;
@@ -5029,7 +6364,7 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_artifacts__registry_post: {
+    refuse_write_post_api_2_0_mlflow_artifacts_artifacts__registry_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -5049,7 +6384,7 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_artifacts__registry_post: {
+    refuse_write_delete_api_2_0_mlflow_artifacts_artifacts__registry_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -5069,7 +6404,7 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_artifacts__registry_post: {
+    refuse_write_patch_api_2_0_mlflow_artifacts_artifacts__registry_patch: {
         parameters: {
             query?: never;
             header?: never;
@@ -5120,11 +6455,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
+    refuse_write_put_api_2_0_mlflow_artifacts_artifacts__registry__path__put: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5140,11 +6477,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
+    refuse_write_post_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5160,11 +6499,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
+    refuse_write_delete_api_2_0_mlflow_artifacts_artifacts__registry__path__delete: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5180,11 +6521,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_artifacts__registry__path__post: {
+    refuse_write_patch_api_2_0_mlflow_artifacts_artifacts__registry__path__patch: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5240,7 +6583,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The file's bytes, streamed. */
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5302,7 +6650,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Path
+                     * @default
+                     */
+                    path?: string;
+                    /**
+                     * Upload Id
+                     * @default
+                     */
+                    upload_id?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5333,7 +6696,31 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Parts */
+                    parts?: {
+                        /** Etag */
+                        etag?: string | null;
+                        /** Part Number */
+                        part_number: number;
+                        /** Url */
+                        url?: string | null;
+                    }[];
+                    /**
+                     * Path
+                     * @default
+                     */
+                    path?: string;
+                    /**
+                     * Upload Id
+                     * @default
+                     */
+                    upload_id?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5364,7 +6751,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Num Parts
+                     * @default 1
+                     */
+                    num_parts?: number;
+                    /**
+                     * Path
+                     * @default
+                     */
+                    path?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5388,14 +6790,22 @@ export interface operations {
     };
     upload_part_api_2_0_mlflow_artifacts_mpu_part__path__put: {
         parameters: {
-            query?: never;
+            query: {
+                upload_id: string;
+                part_number: number;
+            };
             header?: never;
             path: {
                 path: string;
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The file's bytes, streamed. */
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5417,11 +6827,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_mpu__action___registry_post: {
+    refuse_write_put_api_2_0_mlflow_artifacts_mpu__action___registry_put: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                action: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5437,11 +6849,13 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_mpu__action___registry_post: {
+    refuse_write_post_api_2_0_mlflow_artifacts_mpu__action___registry_post: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                action: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5457,11 +6871,14 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_mpu__action___registry__path__post: {
+    refuse_write_put_api_2_0_mlflow_artifacts_mpu__action___registry__path__put: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                action: string;
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5477,11 +6894,14 @@ export interface operations {
             };
         };
     };
-    refuse_write_api_2_0_mlflow_artifacts_mpu__action___registry__path__post: {
+    refuse_write_post_api_2_0_mlflow_artifacts_mpu__action___registry__path__post: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                action: string;
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5499,7 +6919,12 @@ export interface operations {
     };
     list_run_artifacts_api_2_0_mlflow_artifacts_list_get: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                run_uuid?: string | null;
+                path?: string | null;
+                page_token?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5524,7 +6949,26 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Artifact Location */
+                    artifact_location?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5544,7 +6988,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5564,7 +7015,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** Key */
+                    key: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5579,7 +7039,9 @@ export interface operations {
     };
     get_experiment_api_2_0_mlflow_experiments_get_get: {
         parameters: {
-            query?: never;
+            query?: {
+                experiment_id?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5599,7 +7061,9 @@ export interface operations {
     };
     get_experiment_by_name_api_2_0_mlflow_experiments_get_by_name_get: {
         parameters: {
-            query?: never;
+            query?: {
+                experiment_name?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5624,7 +7088,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5639,7 +7110,13 @@ export interface operations {
     };
     search_experiments_get_api_2_0_mlflow_experiments_search_get: {
         parameters: {
-            query?: never;
+            query?: {
+                max_results?: number | null;
+                page_token?: string | null;
+                filter?: string | null;
+                order_by?: string[];
+                view_type?: "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5664,7 +7141,27 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Filter */
+                    filter?: string | null;
+                    /** Max Results */
+                    max_results?: number | null;
+                    /** Order By */
+                    order_by?: string[];
+                    /** Page Token */
+                    page_token?: string | null;
+                    /**
+                     * ViewType
+                     * @description Which lifecycle stages a search returns (MLflow's ``ViewType``).
+                     * @default ACTIVE_ONLY
+                     * @enum {string}
+                     */
+                    view_type?: "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5684,7 +7181,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** Key */
+                    key: string;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5704,7 +7215,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** New Name */
+                    new_name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5724,7 +7244,40 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** Model Type */
+                    model_type?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Params */
+                    params?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                    /** Source Run Id */
+                    source_run_id?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5744,7 +7297,44 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Datasets */
+                    datasets?: {
+                        /** Dataset Digest */
+                        dataset_digest?: string | null;
+                        /**
+                         * Dataset Name
+                         * @default
+                         */
+                        dataset_name?: string;
+                    }[];
+                    /** Experiment Ids */
+                    experiment_ids?: string[];
+                    /** Filter */
+                    filter?: string | null;
+                    /** Max Results */
+                    max_results?: number | null;
+                    /** Order By */
+                    order_by?: {
+                        /**
+                         * Ascending
+                         * @default true
+                         */
+                        ascending?: boolean;
+                        /** Dataset Digest */
+                        dataset_digest?: string | null;
+                        /** Dataset Name */
+                        dataset_name?: string | null;
+                        /** Field Name */
+                        field_name: string;
+                    }[];
+                    /** Page Token */
+                    page_token?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5759,7 +7349,9 @@ export interface operations {
     };
     get_logged_model_api_2_0_mlflow_logged_models__model_id__get: {
         parameters: {
-            query?: never;
+            query?: {
+                allow_deleted?: boolean;
+            };
             header?: never;
             path: {
                 model_id: string;
@@ -5828,7 +7420,14 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Status */
+                    status?: string | number | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5852,7 +7451,10 @@ export interface operations {
     };
     list_logged_model_artifacts_api_2_0_mlflow_logged_models__model_id__artifacts_directories_get: {
         parameters: {
-            query?: never;
+            query?: {
+                artifact_directory_path?: string | null;
+                page_token?: string | null;
+            };
             header?: never;
             path: {
                 model_id: string;
@@ -5890,7 +7492,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Params */
+                    params?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5921,7 +7538,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -5977,7 +7609,13 @@ export interface operations {
     };
     get_history_api_2_0_mlflow_metrics_get_history_get: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                run_uuid?: string | null;
+                metric_key?: string | null;
+                page_token?: string | null;
+                max_results?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5997,7 +7635,13 @@ export interface operations {
     };
     get_history_bulk_interval_api_2_0_mlflow_metrics_get_history_bulk_interval_get: {
         parameters: {
-            query?: never;
+            query?: {
+                run_ids?: string[];
+                metric_key?: string | null;
+                start_step?: number | null;
+                end_step?: number | null;
+                max_results?: number | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6022,7 +7666,34 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Description */
+                    description?: string | null;
+                    /** Model Id */
+                    model_id?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Link */
+                    run_link?: string | null;
+                    /** Source */
+                    source?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6042,7 +7713,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Name */
+                    name?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6062,7 +7742,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Name */
+                    name?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6077,7 +7768,10 @@ export interface operations {
     };
     get_model_version_api_2_0_mlflow_model_versions_get_get: {
         parameters: {
-            query?: never;
+            query?: {
+                name?: string | null;
+                version?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6097,7 +7791,10 @@ export interface operations {
     };
     get_model_version_download_uri_api_2_0_mlflow_model_versions_get_download_uri_get: {
         parameters: {
-            query?: never;
+            query?: {
+                name?: string | null;
+                version?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6117,7 +7814,12 @@ export interface operations {
     };
     search_model_versions_api_2_0_mlflow_model_versions_search_get: {
         parameters: {
-            query?: never;
+            query?: {
+                filter?: string | null;
+                max_results?: number | null;
+                order_by?: string[];
+                page_token?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6142,7 +7844,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Name */
+                    name?: string | null;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6162,7 +7880,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Archive Existing Versions
+                     * @default false
+                     */
+                    archive_existing_versions?: boolean;
+                    /** Name */
+                    name?: string | null;
+                    /** Stage */
+                    stage?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6182,7 +7916,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Description */
+                    description?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6197,7 +7942,10 @@ export interface operations {
     };
     get_model_version_by_alias_api_2_0_mlflow_registered_models_alias_get: {
         parameters: {
-            query?: never;
+            query?: {
+                name?: string | null;
+                alias?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6222,7 +7970,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Alias */
+                    alias?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6242,7 +8001,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Alias */
+                    alias?: string | null;
+                    /** Name */
+                    name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6262,7 +8030,28 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Deployment Job Id */
+                    deployment_job_id?: string | null;
+                    /** Description */
+                    description?: string | null;
+                    /** Name */
+                    name?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6282,7 +8071,14 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Name */
+                    name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6302,7 +8098,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Name */
+                    name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6317,7 +8122,32 @@ export interface operations {
     };
     get_registered_model_api_2_0_mlflow_registered_models_get_get: {
         parameters: {
-            query?: never;
+            query?: {
+                name?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    get_latest_versions_api_2_0_mlflow_registered_models_get_latest_versions_get: {
+        parameters: {
+            query?: {
+                name?: string | null;
+                stages?: string[];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6342,27 +8172,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": string;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Name */
+                    name?: string | null;
+                    /** Stages */
+                    stages?: string[];
                 };
             };
         };
-    };
-    get_latest_versions_api_2_0_mlflow_registered_models_get_latest_versions_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
         responses: {
             /** @description Successful Response */
             200: {
@@ -6382,7 +8201,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Name */
+                    name?: string | null;
+                    /** New Name */
+                    new_name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6397,7 +8225,12 @@ export interface operations {
     };
     search_registered_models_api_2_0_mlflow_registered_models_search_get: {
         parameters: {
-            query?: never;
+            query?: {
+                filter?: string | null;
+                max_results?: number | null;
+                order_by?: string[];
+                page_token?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6422,7 +8255,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Name */
+                    name?: string | null;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6442,7 +8289,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Deployment Job Id */
+                    deployment_job_id?: string | null;
+                    /** Description */
+                    description?: string | null;
+                    /** Name */
+                    name?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6462,7 +8320,30 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Id */
+                    experiment_id?: string | null;
+                    /** Run Name */
+                    run_name?: string | null;
+                    /** Start Time */
+                    start_time?: number | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                    /** User Id */
+                    user_id?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6482,7 +8363,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6502,7 +8392,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6517,7 +8418,10 @@ export interface operations {
     };
     get_run_api_2_0_mlflow_runs_get_get: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string | null;
+                run_uuid?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6542,7 +8446,56 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Metrics */
+                    metrics?: {
+                        /** Dataset Digest */
+                        dataset_digest?: string | null;
+                        /** Dataset Name */
+                        dataset_name?: string | null;
+                        /** Key */
+                        key: string;
+                        /** Model Id */
+                        model_id?: string | null;
+                        /**
+                         * Step
+                         * @default 0
+                         */
+                        step?: number;
+                        /** Timestamp */
+                        timestamp: number;
+                        /** Value */
+                        value: number;
+                    }[];
+                    /** Params */
+                    params?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /** Tags */
+                    tags?: {
+                        /** Key */
+                        key: string;
+                        /**
+                         * Value
+                         * @default
+                         */
+                        value?: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6562,7 +8515,61 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Datasets */
+                    datasets?: {
+                        /** DatasetIn */
+                        dataset: {
+                            /**
+                             * Digest
+                             * @default
+                             */
+                            digest?: string;
+                            /**
+                             * Name
+                             * @default
+                             */
+                            name?: string;
+                            /** Profile */
+                            profile?: string | null;
+                            /** Schema */
+                            schema?: string | null;
+                            /**
+                             * Source
+                             * @default
+                             */
+                            source?: string;
+                            /**
+                             * Source Type
+                             * @default
+                             */
+                            source_type?: string;
+                        };
+                        /** Tags */
+                        tags?: {
+                            /** Key */
+                            key: string;
+                            /**
+                             * Value
+                             * @default
+                             */
+                            value?: string;
+                        }[];
+                    }[];
+                    /** Models */
+                    models?: {
+                        /** Model Id */
+                        model_id: string;
+                    }[];
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6582,7 +8589,33 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Dataset Digest */
+                    dataset_digest?: string | null;
+                    /** Dataset Name */
+                    dataset_name?: string | null;
+                    /** Key */
+                    key: string;
+                    /** Model Id */
+                    model_id?: string | null;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /**
+                     * Step
+                     * @default 0
+                     */
+                    step?: number;
+                    /** Timestamp */
+                    timestamp: number;
+                    /** Value */
+                    value: number;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6602,7 +8635,18 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Model Json */
+                    model_json: string;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6622,7 +8666,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6642,7 +8702,26 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Models */
+                    models?: {
+                        /** Model Id */
+                        model_id: string;
+                        /**
+                         * Step
+                         * @default 0
+                         */
+                        step?: number;
+                    }[];
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6662,7 +8741,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6682,7 +8770,29 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Experiment Ids */
+                    experiment_ids?: string[];
+                    /** Filter */
+                    filter?: string | null;
+                    /** Max Results */
+                    max_results?: number | null;
+                    /** Order By */
+                    order_by?: string[];
+                    /** Page Token */
+                    page_token?: string | null;
+                    /**
+                     * ViewType
+                     * @description Which lifecycle stages a search returns (MLflow's ``ViewType``).
+                     * @default ACTIVE_ONLY
+                     * @enum {string}
+                     */
+                    run_view_type?: "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6702,7 +8812,23 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Key */
+                    key: string;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /**
+                     * Value
+                     * @default
+                     */
+                    value?: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6722,7 +8848,22 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** End Time */
+                    end_time?: number | null;
+                    /** Run Id */
+                    run_id?: string | null;
+                    /** Run Name */
+                    run_name?: string | null;
+                    /** Run Uuid */
+                    run_uuid?: string | null;
+                    /** Status */
+                    status?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6755,9 +8896,209 @@ export interface operations {
             };
         };
     };
-    list_jobs_api_v1_jobs_get: {
+    list_workspaces_api_3_0_mlflow_workspaces_get: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    create_workspace_api_3_0_mlflow_workspaces_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    get_workspace_api_3_0_mlflow_workspaces__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_workspace_api_3_0_mlflow_workspaces__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_workspace_api_3_0_mlflow_workspaces__name__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    login_api_v1_auth_login_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    logout_api_v1_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    me_api_v1_auth_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    list_jobs_api_v1_jobs_get: {
+        parameters: {
+            query?: {
+                state?: string[];
+                queue?: string | null;
+                recipe?: string | null;
+                worker_id?: string | null;
+                limit?: number;
+                before?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6782,7 +9123,46 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Env */
+                    env?: {
+                        [key: string]: string;
+                    };
+                    /** Gpus */
+                    gpus?: number | null;
+                    /** Parameters */
+                    parameters?: {
+                        [key: string]: unknown;
+                    };
+                    /**
+                     * Priority
+                     * @default 0
+                     */
+                    priority?: number;
+                    /**
+                     * Queue
+                     * @default default
+                     */
+                    queue?: string;
+                    /**
+                     * Recipe
+                     * @description NAME or NAME:VERSION
+                     */
+                    recipe: string;
+                    /**
+                     * Retries
+                     * @default 0
+                     */
+                    retries?: number;
+                    /** Timeout Seconds */
+                    timeout_seconds?: number | null;
+                    /** Version */
+                    version?: number | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6856,7 +9236,24 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Lines */
+                    lines: {
+                        /** Line */
+                        line: string;
+                        /**
+                         * Stream
+                         * @default stdout
+                         */
+                        stream?: string;
+                        /** Ts */
+                        ts?: number | null;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6888,7 +9285,18 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Exit Code */
+                    exit_code?: number | null;
+                    /** Reason */
+                    reason?: string | null;
+                    /** State */
+                    state: string;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6943,7 +9351,10 @@ export interface operations {
     };
     job_events_api_v1_jobs__job_id__events_get: {
         parameters: {
-            query?: never;
+            query?: {
+                after?: number;
+                limit?: number;
+            };
             header?: never;
             path: {
                 job_id: string;
@@ -6974,7 +9385,13 @@ export interface operations {
     };
     read_logs_api_v1_jobs__job_id__logs_get: {
         parameters: {
-            query?: never;
+            query?: {
+                after?: number;
+                attempt?: number | null;
+                limit?: number;
+                follow?: boolean;
+                wait_seconds?: number;
+            };
             header?: never;
             path: {
                 job_id: string;
@@ -7036,7 +9453,17 @@ export interface operations {
     };
     downsample_api_v1_metrics_downsample_get: {
         parameters: {
-            query?: never;
+            query?: {
+                run_id?: string[];
+                key?: string[];
+                width?: number;
+                x?: "step" | "wall" | "relative";
+                x_min?: number | null;
+                x_max?: number | null;
+                min_step?: number | null;
+                max_step?: number | null;
+                smoothing?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7114,7 +9541,23 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Gpus Per Replica
+                     * @default 0
+                     */
+                    gpus_per_replica?: number;
+                    /** Labels */
+                    labels?: {
+                        [key: string]: string;
+                    };
+                    /** Queues */
+                    queues?: string[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -7227,7 +9670,19 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Description */
+                    description?: string | null;
+                    /**
+                     * Priority
+                     * @default 0
+                     */
+                    priority?: number;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -7251,7 +9706,11 @@ export interface operations {
     };
     list_recipes_api_v1_recipes_get: {
         parameters: {
-            query?: never;
+            query?: {
+                prefix?: string | null;
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7271,12 +9730,19 @@ export interface operations {
     };
     push_recipe_api_v1_recipes_post: {
         parameters: {
-            query?: never;
+            query?: {
+                name?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The bundle (.tar.gz). */
+        requestBody?: {
+            content: {
+                "application/gzip": string;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -7386,6 +9852,66 @@ export interface operations {
     };
     list_registry_events_api_v1_registry_events_get: {
         parameters: {
+            query?: {
+                name?: string | null;
+                version?: number | null;
+                event_type?: string | null;
+                user?: string | null;
+                since?: number | null;
+                until?: number | null;
+                max_results?: number | null;
+                page_token?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    list_tokens_api_v1_tokens_get: {
+        parameters: {
+            query?: {
+                all?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_token_api_v1_tokens_post: {
+        parameters: {
             query?: never;
             header?: never;
             path?: never;
@@ -7404,9 +9930,45 @@ export interface operations {
             };
         };
     };
+    revoke_token_api_v1_tokens__name__delete: {
+        parameters: {
+            query?: {
+                owner?: string | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_workers_api_v1_workers_get: {
         parameters: {
-            query?: never;
+            query?: {
+                pool?: string | null;
+                all?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7431,7 +9993,37 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Gpus */
+                    gpus?: string[];
+                    /** Hostname */
+                    hostname?: string | null;
+                    /** Labels */
+                    labels?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * Name
+                     * @default
+                     */
+                    name?: string;
+                    /**
+                     * Pool
+                     * @default local
+                     */
+                    pool?: string;
+                    /**
+                     * Slots
+                     * @default 1
+                     */
+                    slots?: number;
+                    /** Version */
+                    version?: string | null;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -7484,7 +10076,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Max Assignments
+                     * @default 1
+                     */
+                    max_assignments?: number;
+                    /**
+                     * Wait Seconds
+                     * @default 20
+                     */
+                    wait_seconds?: number;
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -7546,7 +10153,19 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Running */
+                    running?: {
+                        /** Attempt */
+                        attempt: number;
+                        /** Job Id */
+                        job_id: string;
+                    }[];
+                };
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -7568,9 +10187,57 @@ export interface operations {
             };
         };
     };
+    get_run_artifact_get_artifact_get: {
+        parameters: {
+            query?: {
+                run_id?: string | null;
+                run_uuid?: string | null;
+                path?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
     health_health_get: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+        };
+    };
+    get_model_version_artifact_model_versions_get_artifact_get: {
+        parameters: {
+            query?: {
+                name?: string | null;
+                version?: string | null;
+                path?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;

@@ -4,25 +4,29 @@ import { ApiError, api } from "../api/client";
 
 export const NAV = ["Experiments", "Models", "Traces", "Jobs", "Recipes", "Pools"] as const;
 
-interface Me {
-  user?: { name?: string; username?: string };
+export interface Me {
+  kind?: string;
   name?: string;
-  username?: string;
+  workspace?: string;
+  via?: string; // "none" when auth is off
 }
 
-// The auth seam: with auth off the server has no /api/v1/auth/me (404) and the UI shows no user menu.
+// The auth seam: who the browser acts as. Auth off (no endpoint: 404, or an unauthenticated local
+// principal: via "none") shows no user menu. 401 (auth on, not signed in) is null too until the UI
+// has a login page.
 export async function fetchMe(): Promise<Me | null> {
   try {
-    return await api.getPath<Me>("/api/v1/auth/me");
+    const me = await api.getPath<Me>("/api/v1/auth/me");
+    return me.via === "none" ? null : me;
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return null;
+    if (error instanceof ApiError && (error.status === 404 || error.status === 401)) return null;
     throw error;
   }
 }
 
 export function Layout() {
   const me = useQuery({ queryKey: ["auth", "me"], queryFn: fetchMe, staleTime: 60_000 });
-  const user = me.data ? (me.data.user?.username ?? me.data.user?.name ?? me.data.username ?? me.data.name) : null;
+  const user = me.data?.name ?? null;
   return (
     <div className="app">
       <header className="top">

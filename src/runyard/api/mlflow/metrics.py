@@ -9,10 +9,13 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.mlflow.serializers import metric_json
+from runyard.api.openapi import query
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
+from runyard.domain.identity import Level
 from runyard.services import metric_history
 
 router = APIRouter(prefix="/metrics", tags=["mlflow-metrics"])
@@ -34,11 +37,13 @@ class BulkIntervalQuery(BaseModel):
     max_results: int | None = None
 
 
-@router.get("/get-history")
+@router.get(
+    "/get-history", dependencies=[access.requires("run", Level.READ, jobs=True)], openapi_extra=query(HistoryQuery)
+)
 async def get_history(request: Request) -> Response:
     """Every point of one metric of one run, in step order (paged with max_results)."""
     query = parse_query(request, HistoryQuery)
-    page = await get_context(request).read(
+    page = await platform_of(request).read(
         lambda c: metric_history.get_metric_history(
             c,
             query.run_id or query.run_uuid,
@@ -53,11 +58,15 @@ async def get_history(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@router.get("/get-history-bulk-interval")
+@router.get(
+    "/get-history-bulk-interval",
+    dependencies=[access.requires("run", Level.READ, jobs=True)],
+    openapi_extra=query(BulkIntervalQuery),
+)
 async def get_history_bulk_interval(request: Request) -> Response:
     """One metric across up to 100 runs, sampled to max_results points per run (for charts)."""
     query = parse_query(request, BulkIntervalQuery)
-    points = await get_context(request).read(
+    points = await platform_of(request).read(
         lambda c: metric_history.get_metric_history_bulk_interval(
             c,
             query.run_ids,

@@ -8,26 +8,25 @@ registration.
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.mlflow.registered_models import TagIn
-from runyard.api.mlflow.registry_context import parse_request, remove_registry_files, request_user, stores_for
+from runyard.api.mlflow.registry_context import parse_request, request_user
 from runyard.api.mlflow.registry_serializers import model_version_json
+from runyard.api.openapi import json_body, query
 from runyard.api.responses import JSONResponse
+from runyard.domain.identity import Level
 from runyard.domain.tracking import Tag
-from runyard.errors import InvalidParameter, RunyardError
-from runyard.services import registry_files, registry_search
+from runyard.services import registry_search
 from runyard.services import registry_versions as service
+from runyard.services import registry_workflows as workflows
 
 router = APIRouter(prefix="/model-versions", tags=["mlflow-registry"])
-logger = logging.getLogger("runyard.registry")
 
 
 class VersionCreate(BaseModel):
@@ -78,80 +77,76 @@ class VersionTagDelete(BaseModel):
     key: str
 
 
-@router.post("/create")
+@router.post(
+    "/create",
+    dependencies=[access.requires("registered_model", Level.EDIT, jobs=True)],
+    openapi_extra=json_body(VersionCreate),
+)
 async def create_model_version(request: Request) -> Response:
     """Register a new version: copy its files into the registry store and digest them."""
     body = await parse_request(request, VersionCreate)
     user = request_user(request)
-    context, artifacts, registry = stores_for(request)
-    root = context.settings.artifacts_uri
-    resolved = await context.read(
-        lambda c: registry_files.resolve_source(c, body.source, run_id=body.run_id, model_id=body.model_id,
-                                                artifacts_root=root)
-    )  # fmt: skip
-    source_store = artifacts if resolved.location.store == "artifacts" else registry
-    if not await run_in_threadpool(registry_files.has_files, source_store, resolved.location.path):
-        raise InvalidParameter(f"Invalid model version source: '{body.source}'. There are no files there.")
-    pending = await context.write(
-        lambda c: service.begin_model_version(
-            c, body.name, body.source, artifacts_root=root, run_id=body.run_id, model_id=body.model_id,
-            tags=[Tag(t.key, t.value) for t in body.tags], run_link=body.run_link, description=body.description,
-            user=user,
-        )
-    )  # fmt: skip
-    try:
-        copied = await run_in_threadpool(
-            registry_files.copy_version_files, source_store, pending.source.path, registry, pending.destination
-        )
-    except Exception as error:
-        logger.exception("copying %s version %s into the registry failed", pending.name, pending.version)
-        message = error.message if isinstance(error, RunyardError) else f"{type(error).__name__}: {error}"
-        await remove_registry_files(context, pending.destination)
-        version = await context.write(lambda c: service.finish_model_version(c, pending, error=message))
-    else:
-        version = await context.write(
-            lambda c: service.finish_model_version(c, pending, size_bytes=copied.size_bytes, digest=copied.digest)
-        )
+    platform = platform_of(request)
+    new = workflows.NewVersion(
+        name=body.name,
+        source=body.source,
+        run_id=body.run_id,
+        model_id=body.model_id,
+        tags=[Tag(t.key, t.value) for t in body.tags],
+        run_link=body.run_link,
+        description=body.description,
+    )
+    version = await platform.offload(lambda: workflows.create_model_version(platform.registry_stores(), new, user=user))
     return JSONResponse({"model_version": model_version_json(version)})
 
 
-@router.get("/get")
+@router.get(
+    "/get", dependencies=[access.requires("registered_model", Level.READ, jobs=True)], openapi_extra=query(VersionRef)
+)
 async def get_model_version(request: Request) -> Response:
     """Get a model version."""
     query = await parse_request(request, VersionRef)
-    version = await get_context(request).read(lambda c: service.get_model_version(c, query.name, query.version))
+    version = await platform_of(request).read(lambda c: service.get_model_version(c, query.name, query.version))
     return JSONResponse({"model_version": model_version_json(version)})
 
 
-@router.patch("/update")
+@router.patch(
+    "/update", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(VersionUpdate)
+)
 async def update_model_version(request: Request) -> Response:
     """Update a version's description."""
     body = await parse_request(request, VersionUpdate)
     user = request_user(request)
-    version = await get_context(request).write(
+    version = await platform_of(request).write(
         lambda c: service.update_model_version(c, body.name, body.version, body.description, user=user)
     )
     return JSONResponse({"model_version": model_version_json(version)})
 
 
-@router.delete("/delete")
+@router.delete(
+    "/delete", dependencies=[access.requires("registered_model", Level.MANAGE)], openapi_extra=json_body(VersionRef)
+)
 async def delete_model_version(request: Request) -> Response:
     """Delete a version, its aliases and its stored files."""
     body = await parse_request(request, VersionRef)
     user = request_user(request)
-    path = await get_context(request).write(
-        lambda c: service.delete_model_version(c, body.name, body.version, user=user)
+    platform = platform_of(request)
+    await platform.offload(
+        lambda: workflows.delete_model_version(platform.registry_stores(), body.name, body.version, user=user)
     )
-    await remove_registry_files(get_context(request), path)
     return JSONResponse({})
 
 
-@router.post("/transition-stage")
+@router.post(
+    "/transition-stage",
+    dependencies=[access.requires("registered_model", Level.EDIT)],
+    openapi_extra=json_body(StageTransition),
+)
 async def transition_model_version_stage(request: Request) -> Response:
     """Move a version to another stage (optionally archiving the versions already there)."""
     body = await parse_request(request, StageTransition)
     user = request_user(request)
-    version = await get_context(request).write(
+    version = await platform_of(request).write(
         lambda c: service.transition_stage(
             c, body.name, body.version, body.stage, archive_existing_versions=body.archive_existing_versions, user=user
         )
@@ -159,19 +154,27 @@ async def transition_model_version_stage(request: Request) -> Response:
     return JSONResponse({"model_version": model_version_json(version)})
 
 
-@router.get("/get-download-uri")
+@router.get(
+    "/get-download-uri",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(VersionRef),
+)
 async def get_model_version_download_uri(request: Request) -> Response:
     """Where to read the version's files: its registry copy, through the artifact proxy."""
     query = await parse_request(request, VersionRef)
-    uri = await get_context(request).read(lambda c: service.download_uri(c, query.name, query.version))
+    uri = await platform_of(request).read(lambda c: service.download_uri(c, query.name, query.version))
     return JSONResponse({"artifact_uri": uri})
 
 
-@router.get("/search")
+@router.get(
+    "/search",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(VersionSearch),
+)
 async def search_model_versions(request: Request) -> Response:
     """Search model versions (filter, order_by, paging)."""
     query = await parse_request(request, VersionSearch)
-    page = await get_context(request).read(
+    page = await platform_of(request).read(
         lambda c: registry_search.search_model_versions(
             c, filter_string=query.filter, max_results=query.max_results, order_by=query.order_by,
             page_token=query.page_token,
@@ -183,21 +186,27 @@ async def search_model_versions(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@router.post("/set-tag")
+@router.post(
+    "/set-tag", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(VersionTagSet)
+)
 async def set_model_version_tag(request: Request) -> Response:
     """Set a tag on a version."""
     body = await parse_request(request, VersionTagSet)
     user = request_user(request)
-    await get_context(request).write(
+    await platform_of(request).write(
         lambda c: service.set_tag(c, body.name, body.version, body.key, body.value, user=user)
     )
     return JSONResponse({})
 
 
-@router.delete("/delete-tag")
+@router.delete(
+    "/delete-tag",
+    dependencies=[access.requires("registered_model", Level.EDIT)],
+    openapi_extra=json_body(VersionTagDelete),
+)
 async def delete_model_version_tag(request: Request) -> Response:
     """Delete a tag from a version."""
     body = await parse_request(request, VersionTagDelete)
     user = request_user(request)
-    await get_context(request).write(lambda c: service.delete_tag(c, body.name, body.version, body.key, user=user))
+    await platform_of(request).write(lambda c: service.delete_tag(c, body.name, body.version, body.key, user=user))
     return JSONResponse({})

@@ -7,13 +7,17 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
-from runyard.api.mlflow.registry_context import parse_request, remove_registry_files, request_user
+from runyard.api import access
+from runyard.api.deps import platform_of
+from runyard.api.mlflow.registry_context import parse_request, request_user
 from runyard.api.mlflow.registry_serializers import model_version_json, registered_model_json
+from runyard.api.openapi import json_body, query
 from runyard.api.responses import JSONResponse
+from runyard.domain.identity import Level
 from runyard.domain.tracking import Tag
 from runyard.services import registry as service
 from runyard.services import registry_search, registry_versions
+from runyard.services import registry_workflows as workflows
 
 router = APIRouter(prefix="/registered-models", tags=["mlflow-registry"])
 
@@ -79,64 +83,75 @@ class AliasRef(BaseModel):
     alias: str | None = None
 
 
-@router.post("/create")
+@router.post("/create", dependencies=[access.requires("workspace", Level.EDIT)], openapi_extra=json_body(ModelCreate))
 async def create_registered_model(request: Request) -> Response:
     """Create a registered model."""
     body = await parse_request(request, ModelCreate)
     user = request_user(request)
     tags = [Tag(t.key, t.value) for t in body.tags]
-    model = await get_context(request).write(
+    model = await platform_of(request).write(
         lambda c: service.create_registered_model(c, body.name, tags=tags, description=body.description, user=user)
     )
     return JSONResponse({"registered_model": registered_model_json(model)})
 
 
-@router.get("/get")
+@router.get(
+    "/get", dependencies=[access.requires("registered_model", Level.READ, jobs=True)], openapi_extra=query(ModelRef)
+)
 async def get_registered_model(request: Request) -> Response:
     """Get a registered model by name."""
     query = await parse_request(request, ModelRef)
-    model = await get_context(request).read(lambda c: service.get_registered_model(c, query.name))
+    model = await platform_of(request).read(lambda c: service.get_registered_model(c, query.name))
     return JSONResponse({"registered_model": registered_model_json(model)})
 
 
-@router.patch("/update")
+@router.patch(
+    "/update", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(ModelUpdate)
+)
 async def update_registered_model(request: Request) -> Response:
     """Update a registered model's description."""
     body = await parse_request(request, ModelUpdate)
     user = request_user(request)
-    model = await get_context(request).write(
+    model = await platform_of(request).write(
         lambda c: service.update_registered_model(c, body.name, body.description, user=user)
     )
     return JSONResponse({"registered_model": registered_model_json(model)})
 
 
-@router.post("/rename")
+@router.post(
+    "/rename", dependencies=[access.requires("registered_model", Level.MANAGE)], openapi_extra=json_body(ModelRename)
+)
 async def rename_registered_model(request: Request) -> Response:
     """Rename a registered model (its versions follow)."""
     body = await parse_request(request, ModelRename)
     user = request_user(request)
-    model = await get_context(request).write(
+    model = await platform_of(request).write(
         lambda c: service.rename_registered_model(c, body.name, body.new_name, user=user)
     )
     return JSONResponse({"registered_model": registered_model_json(model)})
 
 
-@router.delete("/delete")
+@router.delete(
+    "/delete", dependencies=[access.requires("registered_model", Level.MANAGE)], openapi_extra=json_body(ModelRef)
+)
 async def delete_registered_model(request: Request) -> Response:
     """Delete a registered model, its versions and their stored files."""
     body = await parse_request(request, ModelRef)
     user = request_user(request)
-    context = get_context(request)
-    folder = await context.write(lambda c: service.delete_registered_model(c, body.name, user=user))
-    await remove_registry_files(get_context(request), folder)
+    platform = platform_of(request)
+    await platform.offload(lambda: workflows.delete_registered_model(platform.registry_stores(), body.name, user=user))
     return JSONResponse({})
 
 
-@router.get("/search")
+@router.get(
+    "/search",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(ModelSearch),
+)
 async def search_registered_models(request: Request) -> Response:
     """Search registered models (filter, order_by, paging)."""
     query = await parse_request(request, ModelSearch)
-    page = await get_context(request).read(
+    page = await platform_of(request).read(
         lambda c: registry_search.search_registered_models(
             c,
             filter_string=query.filter,
@@ -151,57 +166,78 @@ async def search_registered_models(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@router.api_route("/get-latest-versions", methods=["GET", "POST"])
+@router.get(
+    "/get-latest-versions",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(LatestVersionsQuery),
+)
+@router.post(
+    "/get-latest-versions",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=json_body(LatestVersionsQuery),
+)
 async def get_latest_versions(request: Request) -> Response:
     """The newest version in each stage (or in the stages asked for)."""
     query = await parse_request(request, LatestVersionsQuery)
-    versions = await get_context(request).read(
+    versions = await platform_of(request).read(
         lambda c: registry_versions.get_latest_versions(c, query.name, query.stages)
     )
     return JSONResponse({"model_versions": [model_version_json(v) for v in versions]})
 
 
-@router.post("/set-tag")
+@router.post(
+    "/set-tag", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(ModelTagSet)
+)
 async def set_registered_model_tag(request: Request) -> Response:
     """Set a tag on a registered model."""
     body = await parse_request(request, ModelTagSet)
     user = request_user(request)
-    await get_context(request).write(
+    await platform_of(request).write(
         lambda c: service.set_registered_model_tag(c, body.name, body.key, body.value, user=user)
     )
     return JSONResponse({})
 
 
-@router.delete("/delete-tag")
+@router.delete(
+    "/delete-tag",
+    dependencies=[access.requires("registered_model", Level.EDIT)],
+    openapi_extra=json_body(ModelTagDelete),
+)
 async def delete_registered_model_tag(request: Request) -> Response:
     """Delete a tag from a registered model."""
     body = await parse_request(request, ModelTagDelete)
     user = request_user(request)
-    await get_context(request).write(lambda c: service.delete_registered_model_tag(c, body.name, body.key, user=user))
+    await platform_of(request).write(lambda c: service.delete_registered_model_tag(c, body.name, body.key, user=user))
     return JSONResponse({})
 
 
-@router.post("/alias")
+@router.post(
+    "/alias", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(AliasSet)
+)
 async def set_registered_model_alias(request: Request) -> Response:
     """Point an alias at a version (moving it if needed)."""
     body = await parse_request(request, AliasSet)
     user = request_user(request)
-    await get_context(request).write(lambda c: service.set_alias(c, body.name, body.alias, body.version, user=user))
+    await platform_of(request).write(lambda c: service.set_alias(c, body.name, body.alias, body.version, user=user))
     return JSONResponse({})
 
 
-@router.delete("/alias")
+@router.delete(
+    "/alias", dependencies=[access.requires("registered_model", Level.EDIT)], openapi_extra=json_body(AliasRef)
+)
 async def delete_registered_model_alias(request: Request) -> Response:
     """Delete an alias."""
     body = await parse_request(request, AliasRef)
     user = request_user(request)
-    await get_context(request).write(lambda c: service.delete_alias(c, body.name, body.alias, user=user))
+    await platform_of(request).write(lambda c: service.delete_alias(c, body.name, body.alias, user=user))
     return JSONResponse({})
 
 
-@router.get("/alias")
+@router.get(
+    "/alias", dependencies=[access.requires("registered_model", Level.READ, jobs=True)], openapi_extra=query(AliasRef)
+)
 async def get_model_version_by_alias(request: Request) -> Response:
     """The version an alias points at."""
     query = await parse_request(request, AliasRef)
-    version = await get_context(request).read(lambda c: service.get_version_by_alias(c, query.name, query.alias))
+    version = await platform_of(request).read(lambda c: service.get_version_by_alias(c, query.name, query.alias))
     return JSONResponse({"model_version": model_version_json(version)})

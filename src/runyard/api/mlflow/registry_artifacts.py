@@ -17,15 +17,16 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.mlflow import artifacts as proxy
-from runyard.api.mlflow.registry_context import registry_store
+from runyard.api.openapi import path_params, query
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
+from runyard.domain.identity import Level
 from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX
 from runyard.errors import PermissionDenied
 from runyard.services import artifacts as artifact_service
-from runyard.stores.artifacts.base import DEFAULT_CHUNK_SIZE
 
 router = APIRouter(tags=["mlflow-registry"])
 PREFIX = REGISTRY_ARTIFACT_PREFIX
@@ -45,14 +46,18 @@ def _registry_part(path: str | None) -> str | None:
     return None
 
 
-@router.get("/artifacts")
+@router.get(
+    "/artifacts",
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    openapi_extra=query(ListQuery),
+)
 async def list_artifacts(request: Request) -> Response:
     """List a directory: registry folders here, everything else by the artifact proxy."""
     query = parse_query(request, ListQuery)
     inner = _registry_part(query.path)
     if inner is None:
         return await proxy.list_artifacts(request)
-    files = await artifact_service.list_directory(registry_store(get_context(request)), inner)
+    files = await artifact_service.list_directory(platform_of(request).registry, inner)
     body = [
         {"path": f.path, "is_dir": f.is_dir, **({"file_size": f.file_size} if f.file_size is not None else {})}
         for f in files
@@ -60,13 +65,15 @@ async def list_artifacts(request: Request) -> Response:
     return JSONResponse({"files": body} if body else {})
 
 
-@router.get(f"/artifacts/{PREFIX}/{{path:path}}")
+@router.get(
+    f"/artifacts/{PREFIX}/{{path:path}}", dependencies=[access.requires("registered_model", Level.READ, jobs=True)]
+)
 async def download_artifact(request: Request, path: str) -> Response:
     """Stream one file of a registered version."""
-    reader = await artifact_service.open_download(registry_store(get_context(request)), path)
+    reader = await artifact_service.open_download(platform_of(request).registry, path)
     name = posixpath.basename(path.rstrip("/"))
     return StreamingResponse(
-        reader.chunks(DEFAULT_CHUNK_SIZE),
+        reader.chunks(artifact_service.DEFAULT_CHUNK_SIZE),
         media_type="application/octet-stream",
         headers={"Content-Length": str(reader.size), "Content-Disposition": f'attachment; filename="{name}"'},
         background=BackgroundTask(reader.close),
@@ -80,11 +87,26 @@ def _read_only() -> PermissionDenied:
     )
 
 
-@router.api_route(f"/artifacts/{PREFIX}", methods=["PUT", "DELETE", "POST", "PATCH"])
-@router.api_route(f"/artifacts/{PREFIX}/{{path:path}}", methods=["PUT", "DELETE", "POST", "PATCH"])
-@router.api_route(f"/mpu/{{action}}/{PREFIX}", methods=["PUT", "POST"])
-@router.api_route(f"/mpu/{{action}}/{PREFIX}/{{path:path}}", methods=["PUT", "POST"])
 async def refuse_write(request: Request) -> Response:
     """Writes under the registry prefix are refused."""
     del request
     raise _read_only()
+
+
+# One route per method, so each operation has its own OpenAPI id.
+_WRITE_METHODS = ("PUT", "DELETE", "POST", "PATCH")
+for _path, _methods, _extra in (
+    (f"/artifacts/{PREFIX}", _WRITE_METHODS, {}),
+    (f"/artifacts/{PREFIX}/{{path:path}}", _WRITE_METHODS, path_params("path")),
+    (f"/mpu/{{action}}/{PREFIX}", ("PUT", "POST"), path_params("action")),
+    (f"/mpu/{{action}}/{PREFIX}/{{path:path}}", ("PUT", "POST"), path_params("action", "path")),
+):
+    for _method in _methods:
+        router.add_api_route(
+            _path,
+            refuse_write,
+            methods=[_method],
+            dependencies=[access.requires("registered_model", Level.EDIT)],
+            openapi_extra=_extra or None,
+            name=f"refuse_write_{_method.lower()}",
+        )

@@ -9,12 +9,15 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
-from runyard.api.mlflow.batch_parsing import parse_log_batch
+from runyard.api import access
+from runyard.api.deps import platform_of
+from runyard.api.mlflow.batch_parsing import LogBatch, parse_log_batch
 from runyard.api.mlflow.serializers import run_info_json, run_json
 from runyard.api.observability import count_ingested
+from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query, read_json_object
 from runyard.api.responses import JSONResponse
+from runyard.domain.identity import Level
 from runyard.domain.tracking import Dataset, DatasetInput, Metric, ModelLink, Param, Tag, ViewType
 from runyard.services import logging as logging_service
 from runyard.services import runs as service
@@ -124,12 +127,14 @@ def _empty() -> Response:
     return JSONResponse({})
 
 
-@router.post("/create")
+@router.post(
+    "/create", dependencies=[access.requires("experiment", Level.EDIT, jobs=True)], openapi_extra=json_body(RunCreate)
+)
 async def create_run(request: Request) -> Response:
     """Create a run."""
     body = await parse_json(request, RunCreate)
     tags = [Tag(t.key, t.value) for t in body.tags]
-    run = await get_context(request).write(
+    run = await platform_of(request).write(
         lambda c: service.create_run(
             c,
             experiment_id=body.experiment_id,
@@ -142,45 +147,49 @@ async def create_run(request: Request) -> Response:
     return JSONResponse({"run": run_json(run)})
 
 
-@router.get("/get")
+@router.get("/get", dependencies=[access.requires("run", Level.READ, jobs=True)], openapi_extra=query(RunRef))
 async def get_run(request: Request) -> Response:
     """Get a run with its data."""
     query = parse_query(request, RunRef)
-    run = await get_context(request).read(lambda c: service.get_run(c, query.id))
+    run = await platform_of(request).read(lambda c: service.get_run(c, query.id))
     return JSONResponse({"run": run_json(run)})
 
 
-@router.post("/update")
+@router.post(
+    "/update", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(RunUpdate)
+)
 async def update_run(request: Request) -> Response:
     """Update a run's status, end time or name."""
     body = await parse_json(request, RunUpdate)
-    info = await get_context(request).write(
+    info = await platform_of(request).write(
         lambda c: service.update_run(c, body.id, status=body.status, end_time=body.end_time, run_name=body.run_name)
     )
     return JSONResponse({"run_info": run_info_json(info)})
 
 
-@router.post("/delete")
+@router.post("/delete", dependencies=[access.requires("run", Level.MANAGE)], openapi_extra=json_body(RunRef))
 async def delete_run(request: Request) -> Response:
     """Mark a run deleted."""
     body = await parse_json(request, RunRef)
-    await get_context(request).write(lambda c: service.delete_run(c, body.id))
+    await platform_of(request).write(lambda c: service.delete_run(c, body.id))
     return _empty()
 
 
-@router.post("/restore")
+@router.post("/restore", dependencies=[access.requires("run", Level.MANAGE)], openapi_extra=json_body(RunRef))
 async def restore_run(request: Request) -> Response:
     """Restore a deleted run."""
     body = await parse_json(request, RunRef)
-    await get_context(request).write(lambda c: service.restore_run(c, body.id))
+    await platform_of(request).write(lambda c: service.restore_run(c, body.id))
     return _empty()
 
 
-@router.post("/search")
+@router.post(
+    "/search", dependencies=[access.requires("run", Level.READ, jobs=True)], openapi_extra=json_body(RunSearch)
+)
 async def search(request: Request) -> Response:
     """Search runs with MLflow's filter grammar (plus OR and parentheses)."""
     body = await parse_json(request, RunSearch)
-    page = await get_context(request).read(
+    page = await platform_of(request).read(
         lambda c: search_runs.search_runs(
             c,
             experiment_ids=body.experiment_ids,
@@ -197,65 +206,77 @@ async def search(request: Request) -> Response:
     return JSONResponse(data)
 
 
-@router.post("/log-metric")
+@router.post(
+    "/log-metric", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogMetric)
+)
 async def log_metric(request: Request) -> Response:
     """Log one metric point."""
     body = await parse_json(request, LogMetric)
     metric = Metric(
         body.key, body.value, body.timestamp, body.step, None, body.dataset_name, body.dataset_digest, body.model_id
     )
-    await get_context(request).write(lambda c: logging_service.log_metric(c, body.id, metric))
+    await platform_of(request).write(lambda c: logging_service.log_metric(c, body.id, metric))
     count_ingested(metrics=1)
     return _empty()
 
 
-@router.post("/log-parameter")
+@router.post(
+    "/log-parameter", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogParam)
+)
 async def log_parameter(request: Request) -> Response:
     """Log one param (immutable once logged)."""
     body = await parse_json(request, LogParam)
     param = Param(body.key, body.value)
-    await get_context(request).write(lambda c: logging_service.log_param(c, body.id, param))
+    await platform_of(request).write(lambda c: logging_service.log_param(c, body.id, param))
     count_ingested(params=1)
     return _empty()
 
 
-@router.post("/set-tag")
+@router.post("/set-tag", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(SetTag))
 async def set_tag(request: Request) -> Response:
     """Set a tag on a run."""
     body = await parse_json(request, SetTag)
-    await get_context(request).write(lambda c: service.set_tag(c, body.id, body.key, body.value))
+    await platform_of(request).write(lambda c: service.set_tag(c, body.id, body.key, body.value))
     count_ingested(tags=1)
     return _empty()
 
 
-@router.post("/delete-tag")
+@router.post(
+    "/delete-tag", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(DeleteTag)
+)
 async def delete_tag(request: Request) -> Response:
     """Delete a tag from a run."""
     body = await parse_json(request, DeleteTag)
-    await get_context(request).write(lambda c: service.delete_tag(c, body.id, body.key))
+    await platform_of(request).write(lambda c: service.delete_tag(c, body.id, body.key))
     return _empty()
 
 
-@router.post("/log-batch")
+@router.post(
+    "/log-batch", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogBatch)
+)
 async def log_batch(request: Request) -> Response:
     """Log up to 1000 metrics, 100 params and 100 tags atomically."""
     run_id, metrics, params, tags = parse_log_batch(await read_json_object(request))
-    await get_context(request).write(
+    await platform_of(request).write(
         lambda c: logging_service.log_batch(c, run_id, metrics=metrics, params=params, tags=tags)
     )
     count_ingested(metrics=len(metrics), params=len(params), tags=len(tags))
     return _empty()
 
 
-@router.post("/log-model")
+@router.post(
+    "/log-model", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogModel)
+)
 async def log_model(request: Request) -> Response:
     """Record a (pre-MLflow-3) logged model in the run's ``mlflow.log-model.history`` tag."""
     body = await parse_json(request, LogModel)
-    await get_context(request).write(lambda c: logging_service.append_model_history(c, body.id, body.model_json))
+    await platform_of(request).write(lambda c: logging_service.append_model_history(c, body.id, body.model_json))
     return _empty()
 
 
-@router.post("/log-inputs")
+@router.post(
+    "/log-inputs", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogInputs)
+)
 async def log_inputs(request: Request) -> Response:
     """Link datasets (and MLflow 3 logged models) a run used."""
     body = await parse_json(request, LogInputs)
@@ -274,14 +295,16 @@ async def log_inputs(request: Request) -> Response:
         for d in body.datasets
     ]
     models = [ModelLink(m.model_id) for m in body.models]
-    await get_context(request).write(lambda c: logging_service.log_inputs(c, body.id, datasets, models))
+    await platform_of(request).write(lambda c: logging_service.log_inputs(c, body.id, datasets, models))
     return _empty()
 
 
-@router.post("/outputs")
+@router.post(
+    "/outputs", dependencies=[access.requires("run", Level.EDIT, jobs=True)], openapi_extra=json_body(LogOutputs)
+)
 async def log_outputs(request: Request) -> Response:
     """Link MLflow 3 logged models a run produced."""
     body = await parse_json(request, LogOutputs)
     models = [ModelLink(m.model_id, m.step) for m in body.models]
-    await get_context(request).write(lambda c: logging_service.log_outputs(c, body.id, models))
+    await platform_of(request).write(lambda c: logging_service.log_outputs(c, body.id, models))
     return _empty()

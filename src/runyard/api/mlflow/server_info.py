@@ -6,20 +6,21 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
 from runyard.api.responses import JSONResponse
 
 router = APIRouter(tags=["mlflow-server-info"])
 
 
-@router.get("/server-info")
+@router.get("/server-info", dependencies=[access.public])
 async def server_info(request: Request) -> Response:
     """Store type and artifact capabilities."""
-    multipart = bool(get_context(request).extras.get("multipart_uploads", False))
+    multipart = platform_of(request).multipart_uploads
     return JSONResponse(
         {
             "store_type": "SqlStore",
-            "workspaces_enabled": False,
+            "workspaces_enabled": True,
             "trace_archival_enabled": False,
             "multipart_uploads_enabled": multipart,
             "multipart_downloads_enabled": False,

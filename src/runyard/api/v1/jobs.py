@@ -13,17 +13,19 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
+from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
-from runyard.api.v1.workers import runtime_of
+from runyard.domain.identity import Level
 from runyard.domain.jobs import Job, JobState, LogLine
+from runyard.domain.topics import job_topic, queue_topic
 from runyard.errors import Unauthenticated
 from runyard.services import attempts as attempt_service
 from runyard.services import job_logs as log_service
 from runyard.services import jobs as service
 from runyard.services import recipes as recipe_service
-from runyard.stores.events.wakeups import job_topic, queue_topic
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -89,12 +91,12 @@ def line_json(line: LogLine) -> dict[str, Any]:
     return dataclasses.asdict(line)
 
 
-@router.post("")
+@router.post("", dependencies=[access.requires("queue", Level.USE)], openapi_extra=json_body(JobCreate))
 async def submit_job(request: Request) -> Response:
     """Queue a job of a recipe; parameters are validated against the recipe's schema."""
     body = await parse_json(request, JobCreate)
     name, version = recipe_service.parse_reference(body.recipe)
-    job = await get_context(request).write(
+    job = await platform_of(request).write(
         lambda connection: service.submit_job(
             connection,
             recipe=name,
@@ -106,16 +108,16 @@ async def submit_job(request: Request) -> Response:
             retries=body.retries,
             timeout_seconds=body.timeout_seconds,
             env=body.env,
-        )
+        ),
+        wake=lambda job: [queue_topic(job.queue)],
     )
-    await runtime_of(request).wakeups.notify([queue_topic(job.queue)])
     return JSONResponse({"job": job_json(job)}, status_code=201)
 
 
-@router.get("")
+@router.get("", dependencies=[access.requires("job", Level.READ)], openapi_extra=query(ListQuery))
 async def list_jobs(request: Request) -> Response:
     query = parse_query(request, ListQuery)
-    jobs = await get_context(request).read(
+    jobs = await platform_of(request).read(
         lambda connection: service.list_jobs(
             connection,
             states=query.state,
@@ -130,56 +132,59 @@ async def list_jobs(request: Request) -> Response:
     return JSONResponse({"jobs": [job_json(job) for job in jobs], "next_before": next_before})
 
 
-@router.get("/current")
+@router.get("/current", dependencies=[access.job_or_person])
 async def current_job(request: Request) -> Response:
     """The job attempt whose scoped credential is in ``Authorization: Bearer …``."""
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer "):
         raise Unauthenticated("send the job's credential as 'Authorization: Bearer <token>'")
     token = header[7:].strip()
-    identity = await get_context(request).read(lambda connection: attempt_service.identify(connection, token))
+    identity = await platform_of(request).read(lambda connection: attempt_service.identify(connection, token))
     return JSONResponse(dataclasses.asdict(identity))
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", dependencies=[access.requires("job", Level.READ)])
 async def get_job(job_id: str, request: Request) -> Response:
     def read(connection: Any) -> dict[str, Any]:
         job = service.get_job(connection, job_id)
         attempts = service.list_attempts(connection, job_id)
         return {"job": job_json(job), "attempts": [dataclasses.asdict(attempt) for attempt in attempts]}
 
-    return JSONResponse(await get_context(request).read(read))
+    return JSONResponse(await platform_of(request).read(read))
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", dependencies=[access.requires("queue", Level.USE)])
 async def cancel_job(job_id: str, request: Request) -> Response:
     """Cancel: a queued job at once, an assigned or running one through its agent."""
-    job = await get_context(request).write(lambda connection: service.cancel_job(connection, job_id))
-    await runtime_of(request).wakeups.notify([job_topic(job.job_id)])
+    job = await platform_of(request).write(
+        lambda connection: service.cancel_job(connection, job_id), wake=lambda job: [job_topic(job.job_id)]
+    )
     return JSONResponse({"job": job_json(job)})
 
 
-@router.post("/{job_id}/retry")
+@router.post("/{job_id}/retry", dependencies=[access.requires("queue", Level.USE)])
 async def retry_job(job_id: str, request: Request) -> Response:
-    job = await get_context(request).write(lambda connection: service.retry_job(connection, job_id))
-    await runtime_of(request).wakeups.notify([queue_topic(job.queue), job_topic(job.job_id)])
+    job = await platform_of(request).write(
+        lambda connection: service.retry_job(connection, job_id),
+        wake=lambda job: [queue_topic(job.queue), job_topic(job.job_id)],
+    )
     return JSONResponse({"job": job_json(job)})
 
 
-@router.get("/{job_id}/events")
+@router.get("/{job_id}/events", dependencies=[access.requires("job", Level.READ)], openapi_extra=query(EventsQuery))
 async def job_events(job_id: str, request: Request) -> Response:
     query = parse_query(request, EventsQuery)
-    events = await get_context(request).read(
+    events = await platform_of(request).read(
         lambda connection: log_service.list_events(connection, job_id, after=query.after, limit=query.limit)
     )
     return JSONResponse({"events": [dataclasses.asdict(event) for event in events]})
 
 
-@router.post("/{job_id}/attempts/{attempt}/status")
+@router.post("/{job_id}/attempts/{attempt}/status", dependencies=[access.agent], openapi_extra=json_body(StatusReport))
 async def report_status(job_id: str, attempt: int, request: Request) -> Response:
     """An agent reports its attempt's state; a stale attempt gets 409 and must be killed."""
     body = await parse_json(request, StatusReport)
-    result = await get_context(request).write(
+    result = await platform_of(request).write(
         lambda connection: attempt_service.report_status(
             connection, job_id, attempt, body.state, exit_code=body.exit_code, reason=body.reason
         )
@@ -187,27 +192,26 @@ async def report_status(job_id: str, attempt: int, request: Request) -> Response
     topics = [job_topic(str(service.parse_job_id(job_id)))]
     if result.requeued_queue:
         topics.append(queue_topic(result.requeued_queue))
-    await runtime_of(request).wakeups.notify(topics)
+    await platform_of(request).notify(topics)
     return JSONResponse({"state": result.state})
 
 
-@router.post("/{job_id}/attempts/{attempt}/logs")
+@router.post("/{job_id}/attempts/{attempt}/logs", dependencies=[access.agent], openapi_extra=json_body(LogBatch))
 async def append_logs(job_id: str, attempt: int, request: Request) -> Response:
     body = await parse_json(request, LogBatch)
     lines = [log_service.LineIn(stream=line.stream, line=line.line, ts=line.ts) for line in body.lines]
-    count = await get_context(request).write(
+    count = await platform_of(request).write(
         lambda connection: log_service.append_lines(connection, job_id, attempt, lines)
     )
-    await runtime_of(request).wakeups.notify([job_topic(str(service.parse_job_id(job_id)))])
+    await platform_of(request).notify([job_topic(str(service.parse_job_id(job_id)))])
     return JSONResponse({"stored": count})
 
 
-@router.get("/{job_id}/logs")
+@router.get("/{job_id}/logs", dependencies=[access.requires("job", Level.READ)], openapi_extra=query(LogsQuery))
 async def read_logs(job_id: str, request: Request) -> Response:
     """Log lines after ``after``; ``wait_seconds`` long-polls for new ones; ``follow=true`` streams SSE."""
     query = parse_query(request, LogsQuery)
-    context = get_context(request)
-    runtime = runtime_of(request)
+    platform = platform_of(request)
     number = str(service.parse_job_id(job_id))
 
     def read(connection: Any) -> tuple[list[LogLine], Job]:
@@ -218,10 +222,10 @@ async def read_logs(job_id: str, request: Request) -> Response:
         return StreamingResponse(_follow(request, number, query), media_type="text/event-stream")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + query.wait_seconds
-    with runtime.wakeups.subscribe([job_topic(number)]) as waiter:
+    with platform.wakeups.subscribe([job_topic(number)]) as waiter:
         while True:
             waiter.clear()
-            lines, job = await context.read(read)
+            lines, job = await platform.read(read)
             remaining = deadline - loop.time()
             if lines or JobState(job.state).is_terminal or remaining <= 0:
                 break
@@ -232,8 +236,8 @@ async def read_logs(job_id: str, request: Request) -> Response:
 
 async def _follow(request: Request, job_id: str, query: LogsQuery) -> AsyncIterator[bytes]:
     """Server-sent events: one ``line`` event per log line, then ``end`` when the job is over."""
-    context = get_context(request)
-    wakeups = runtime_of(request).wakeups
+    platform = platform_of(request)
+    wakeups = platform.wakeups
     after = query.after
     with wakeups.subscribe([job_topic(job_id)]) as waiter:
         while not await request.is_disconnected():
@@ -243,7 +247,7 @@ async def _follow(request: Request, job_id: str, query: LogsQuery) -> AsyncItera
                 lines = log_service.read_lines(connection, job_id, after=after, attempt=query.attempt, limit=1000)
                 return lines, service.get_job(connection, job_id)
 
-            lines, job = await context.read(read)
+            lines, job = await platform.read(read)
             for line in lines:
                 yield b"event: line\nid: %d\ndata: %s\n\n" % (line.line_id, orjson.dumps(line_json(line)))
                 after = line.line_id

@@ -9,9 +9,12 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
+from runyard.api.openapi import query
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
+from runyard.domain.identity import Level
 from runyard.services import metric_downsample as service
 
 router = APIRouter(prefix="/metrics", tags=["metric-charts"])
@@ -44,7 +47,11 @@ def _series_json(series: service.SeriesResult) -> dict[str, Any]:
     }
 
 
-@router.get("/downsample")
+@router.get(
+    "/downsample",
+    dependencies=[access.requires("run", Level.READ, jobs=True)],
+    openapi_extra=query(DownsampleQuery),
+)
 async def downsample(request: Request) -> Response:
     """Per pixel column the first, last, min and max point of each series (raw when ≤ 4·width points)."""
     query = parse_query(request, DownsampleQuery)
@@ -53,7 +60,7 @@ async def downsample(request: Request) -> Response:
     if query.x is service.XAxis.STEP:
         x_min = float(query.min_step) if query.min_step is not None and x_min is None else x_min
         x_max = float(query.max_step) if query.max_step is not None and x_max is None else x_max
-    result = await get_context(request).read(
+    result = await platform_of(request).read(
         lambda connection: service.downsample_metrics(
             connection,
             query.run_id,

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
+from runyard.api.openapi import json_body
 from runyard.api.requests import parse_json
 from runyard.api.responses import JSONResponse
 from runyard.services import pools as service
@@ -33,50 +35,50 @@ def queue_json(queue: service.Queue) -> dict[str, Any]:
     return {**dataclasses.asdict(queue), "served": queue.served}
 
 
-@router.get("/pools")
+@router.get("/pools", dependencies=[access.authenticated])
 async def list_pools(request: Request) -> Response:
-    pools = await get_context(request).read(service.list_pools)
+    pools = await platform_of(request).read(service.list_pools)
     return JSONResponse({"pools": [dataclasses.asdict(pool) for pool in pools]})
 
 
-@router.get("/pools/{name}")
+@router.get("/pools/{name}", dependencies=[access.authenticated])
 async def get_pool(name: str, request: Request) -> Response:
-    pool = await get_context(request).read(lambda connection: service.get_pool(connection, name))
+    pool = await platform_of(request).read(lambda connection: service.get_pool(connection, name))
     return JSONResponse({"pool": dataclasses.asdict(pool)})
 
 
-@router.put("/pools/{name}")
+@router.put("/pools/{name}", dependencies=[access.admin], openapi_extra=json_body(PoolPut))
 async def put_pool(name: str, request: Request) -> Response:
     """Declare a pool (GPUs per replica, labels, queues served); configuration re-applies on restart."""
     body = await parse_json(request, PoolPut)
     spec = service.PoolSpec(name=name, gpus_per_replica=body.gpus_per_replica, queues=body.queues, labels=body.labels)
-    pool = await get_context(request).write(lambda connection: service.put_pool(connection, spec))
+    pool = await platform_of(request).write(lambda connection: service.put_pool(connection, spec))
     return JSONResponse({"pool": dataclasses.asdict(pool)})
 
 
-@router.delete("/pools/{name}")
+@router.delete("/pools/{name}", dependencies=[access.admin])
 async def delete_pool(name: str, request: Request) -> Response:
-    await get_context(request).write(lambda connection: service.delete_pool(connection, name))
+    await platform_of(request).write(lambda connection: service.delete_pool(connection, name))
     return JSONResponse({})
 
 
-@router.get("/queues")
+@router.get("/queues", dependencies=[access.authenticated])
 async def list_queues(request: Request) -> Response:
-    queues = await get_context(request).read(service.list_queues)
+    queues = await platform_of(request).read(service.list_queues)
     return JSONResponse({"queues": [queue_json(queue) for queue in queues]})
 
 
-@router.get("/queues/{name}")
+@router.get("/queues/{name}", dependencies=[access.authenticated])
 async def get_queue(name: str, request: Request) -> Response:
-    queue = await get_context(request).read(lambda connection: service.get_queue(connection, name))
+    queue = await platform_of(request).read(lambda connection: service.get_queue(connection, name))
     return JSONResponse({"queue": queue_json(queue)})
 
 
-@router.put("/queues/{name}")
+@router.put("/queues/{name}", dependencies=[access.admin], openapi_extra=json_body(QueuePut))
 async def put_queue(name: str, request: Request) -> Response:
     """Create a queue or set its priority (higher queues are placed first)."""
     body = await parse_json(request, QueuePut)
-    queue = await get_context(request).write(
+    queue = await platform_of(request).write(
         lambda connection: service.put_queue(connection, name, priority=body.priority, description=body.description)
     )
     return JSONResponse({"queue": queue_json(queue)})

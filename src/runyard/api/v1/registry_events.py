@@ -9,9 +9,12 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
+from runyard.api.openapi import query
 from runyard.api.requests import parse_query
 from runyard.api.responses import JSONResponse
+from runyard.domain.identity import Level
 from runyard.domain.registry import RegistryEvent
 from runyard.services import registry_events as service
 
@@ -41,11 +44,11 @@ def event_json(event: RegistryEvent) -> dict[str, Any]:
     }
 
 
-@router.get("/events")
+@router.get("/events", dependencies=[access.requires("registered_model", Level.READ)], openapi_extra=query(EventsQuery))
 async def list_registry_events(request: Request) -> Response:
     """Registry events, newest first, filtered and paged (``next_page_token``)."""
     query = parse_query(request, EventsQuery)
-    page = await get_context(request).read(
+    page = await platform_of(request).read(
         lambda c: service.list_events(
             c, model_name=query.name, version=query.version, event_type=query.event_type, user=query.user,
             since=query.since, until=query.until, max_results=query.max_results, page_token=query.page_token,

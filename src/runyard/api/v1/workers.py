@@ -10,13 +10,14 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runyard.api.context import get_context
+from runyard.api import access
+from runyard.api.deps import platform_of
+from runyard.api.openapi import json_body, query
 from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
-from runyard.scheduler.runtime import ComputeRuntime
+from runyard.domain.topics import queue_topic
 from runyard.services import pools as pool_service
 from runyard.services import workers as service
-from runyard.stores.events.wakeups import queue_topic
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 
@@ -55,16 +56,11 @@ class ListQuery(BaseModel):
     all: bool = False
 
 
-def runtime_of(request: Request) -> ComputeRuntime:
-    runtime: ComputeRuntime = get_context(request).extras["compute"]
-    return runtime
-
-
-@router.post("/register")
+@router.post("/register", dependencies=[access.agent], openapi_extra=json_body(RegisterBody))
 async def register(request: Request) -> Response:
     body = await parse_json(request, RegisterBody)
-    lease = runtime_of(request).lease_seconds
-    registration = await get_context(request).write(
+    lease = platform_of(request).lease_seconds
+    registration = await platform_of(request).write(
         lambda connection: service.register(
             connection,
             name=body.name,
@@ -80,34 +76,36 @@ async def register(request: Request) -> Response:
     return JSONResponse(dataclasses.asdict(registration))
 
 
-@router.post("/{worker_id}/heartbeat")
+@router.post("/{worker_id}/heartbeat", dependencies=[access.agent], openapi_extra=json_body(HeartbeatBody))
 async def heartbeat(worker_id: str, request: Request) -> Response:
     """Extend the lease; the answer lists attempts the agent must kill."""
     body = await parse_json(request, HeartbeatBody)
-    runtime = runtime_of(request)
-    beat = await get_context(request).write(
+    platform = platform_of(request)
+    beat = await platform.write(
         lambda connection: service.heartbeat(
             connection,
             worker_id,
             [(held.job_id, held.attempt) for held in body.running],
-            lease_seconds=runtime.lease_seconds,
-            stale_after_ms=runtime.delivery_grace_ms,
-        )
+            lease_seconds=platform.lease_seconds,
+            stale_after_ms=platform.delivery_grace_ms,
+        ),
+        wake=lambda beat: (queue_topic(queue) for queue in beat.requeued_queues),
     )
-    await runtime.wakeups.notify(queue_topic(queue) for queue in beat.requeued_queues)
     return JSONResponse(
         {"cancel": [dataclasses.asdict(order) for order in beat.cancel], "lease_expires_at": beat.lease_expires_at}
     )
 
 
-@router.post("/{worker_id}/deregister")
+@router.post("/{worker_id}/deregister", dependencies=[access.agent])
 async def deregister(worker_id: str, request: Request) -> Response:
-    requeued = await get_context(request).write(lambda connection: service.deregister(connection, worker_id))
-    await runtime_of(request).wakeups.notify(queue_topic(queue) for queue in requeued)
+    await platform_of(request).write(
+        lambda connection: service.deregister(connection, worker_id),
+        wake=lambda requeued: (queue_topic(queue) for queue in requeued),
+    )
     return JSONResponse({})
 
 
-@router.post("/{worker_id}/claim")
+@router.post("/{worker_id}/claim", dependencies=[access.agent], openapi_extra=json_body(ClaimBody))
 async def claim(worker_id: str, request: Request) -> Response:
     """Long-poll for work: answers as soon as the scheduler assigns this worker an attempt.
 
@@ -115,18 +113,17 @@ async def claim(worker_id: str, request: Request) -> Response:
     (``assignments``); ``assignment`` is always the first of them, for agents that take one.
     """
     body = await parse_json(request, ClaimBody)
-    context = get_context(request)
-    runtime = runtime_of(request)
-    queues = runtime.placer.known_queues(worker_id)
+    platform = platform_of(request)
+    queues = platform.placer.known_queues(worker_id)
     if queues is None:
-        queues = await context.read(lambda connection: service.queues_for_worker(connection, worker_id))
+        queues = await platform.read(lambda connection: service.queues_for_worker(connection, worker_id))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + body.wait_seconds
-    with runtime.wakeups.subscribe(queue_topic(queue) for queue in queues) as waiter:
+    with platform.wakeups.subscribe(queue_topic(queue) for queue in queues) as waiter:
         while True:
             waiter.clear()
-            claimed = await context.write(
-                lambda connection: runtime.placer.claim(connection, worker_id, limit=body.max_assignments)
+            claimed = await platform.write(
+                lambda connection: platform.placer.claim(connection, worker_id, limit=body.max_assignments)
             )
             if claimed.assignments:
                 assignments = [dataclasses.asdict(assignment) for assignment in claimed.assignments]
@@ -135,7 +132,7 @@ async def claim(worker_id: str, request: Request) -> Response:
                 # The pool's queues changed: wait on the current ones, and check again now that a
                 # wake-up for them can no longer be missed.
                 queues = claimed.queues
-                runtime.wakeups.resubscribe(waiter, (queue_topic(queue) for queue in queues))
+                platform.wakeups.resubscribe(waiter, (queue_topic(queue) for queue in queues))
                 continue
             remaining = deadline - loop.time()
             if remaining <= 0 or await request.is_disconnected():
@@ -143,16 +140,16 @@ async def claim(worker_id: str, request: Request) -> Response:
             await waiter.wait(min(remaining, RECHECK_SECONDS))
 
 
-@router.get("")
+@router.get("", dependencies=[access.authenticated], openapi_extra=query(ListQuery))
 async def list_workers(request: Request) -> Response:
     query = parse_query(request, ListQuery)
-    workers = await get_context(request).read(
+    workers = await platform_of(request).read(
         lambda connection: service.list_workers(connection, pool=query.pool, include_gone=query.all)
     )
     return JSONResponse({"workers": [dataclasses.asdict(worker) for worker in workers]})
 
 
-@router.get("/{worker_id}")
+@router.get("/{worker_id}", dependencies=[access.authenticated])
 async def get_worker(worker_id: str, request: Request) -> Response:
-    worker = await get_context(request).read(lambda connection: service.get_worker(connection, worker_id))
+    worker = await platform_of(request).read(lambda connection: service.get_worker(connection, worker_id))
     return JSONResponse({"worker": dataclasses.asdict(worker)})

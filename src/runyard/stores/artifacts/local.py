@@ -234,7 +234,7 @@ class LocalArtifactStore:
         del relative
 
     def delete(self, path: str) -> None:
-        _, target = self._resolve(path, allow_root=False)
+        relative, target = self._resolve(path, allow_root=False)
         if target.is_dir() and not target.is_symlink():
             # Errors are ignored so a concurrent delete of part of the tree is not a failure; what
             # matters is that nothing is left.
@@ -242,8 +242,15 @@ class LocalArtifactStore:
             if target.exists():
                 raise Unavailable(f"Could not delete every file under '{path}'; check the server's permissions.")
         else:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 target.unlink()
+            except FileNotFoundError:
+                pass
+            except NotADirectoryError:
+                segments = relative.split("/")
+                files = ("/".join(segments[:i]) for i in range(1, len(segments)))
+                below = next((f for f in files if (self.root / f).is_file()), relative)
+                raise InvalidParameter(f"Cannot delete '{relative}': '{below}' is a file, not a directory.") from None
 
     # -- copies ---------------------------------------------------------------------------------
 

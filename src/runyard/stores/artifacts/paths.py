@@ -74,6 +74,34 @@ def safe_relative_path(path: str | None, *, allow_root: bool = True) -> str:
     return normalised
 
 
+def top_folders(path: str | None) -> set[str]:
+    """The first segment of ``path`` in every decoding of it, normalised and case-folded.
+
+    Used to keep whole areas of a store (recipe bundles, registry copies) out of a generic writer's
+    reach: ``./_registry/x``, ``a/../recipes/x``, ``%72ecipes/x`` and ``Recipes/x`` all name the
+    area they would land in, or would after a layer that decodes once more or folds case.
+    """
+    folders: set[str] = set()
+    candidate = path or ""
+    for _ in range(_MAX_DECODE_ROUNDS):
+        segments: list[str] = []
+        for segment in candidate.replace("\\", "/").split("/"):
+            if segment in ("", "."):
+                continue
+            if segment == "..":
+                if segments:
+                    segments.pop()
+                continue
+            segments.append(segment)
+        if segments:
+            folders.add(segments[0].casefold())
+        decoded = unquote(candidate)
+        if decoded == candidate:
+            break
+        candidate = decoded
+    return folders
+
+
 def join(*parts: str) -> str:
     """Join already-safe relative paths, skipping empty parts."""
     return posixpath.join(*[part for part in parts if part]) if any(parts) else ""

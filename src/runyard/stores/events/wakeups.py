@@ -134,11 +134,3 @@ class Wakeups:
         if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
-
-
-def queue_topic(queue: str) -> str:
-    return f"queue:{queue}"
-
-
-def job_topic(job_id: str) -> str:
-    return f"job:{job_id}"

@@ -12,9 +12,21 @@ not portable, and Alembic cannot compare them).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
 
-from runyard.stores.metadata.tables import metadata
+from runyard.stores.metadata.tables import WORKSPACE_LENGTH, metadata, workspace_column
 
 __all__ = [
     "job_attempts",
@@ -38,9 +50,17 @@ WORKER_ID_LENGTH = 40
 # 64-bit ids everywhere except SQLite, whose only autoincrementing type is INTEGER (already 64-bit).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# Recipes and queues are named within their workspace: (workspace, name) is the key.
 recipes = Table(
     "recipes",
     metadata,
+    Column(
+        "workspace",
+        String(WORKSPACE_LENGTH),
+        ForeignKey("workspaces.name"),
+        primary_key=True,
+        server_default="default",
+    ),
     Column("name", String(RECIPE_NAME_LENGTH), primary_key=True),
     Column("description", Text, nullable=True),
     Column("latest_version", Integer, nullable=False),
@@ -52,12 +72,8 @@ recipes = Table(
 recipe_versions = Table(
     "recipe_versions",
     metadata,
-    Column(
-        "name",
-        String(RECIPE_NAME_LENGTH),
-        ForeignKey("recipes.name", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    Column("workspace", String(WORKSPACE_LENGTH), primary_key=True, server_default="default"),
+    Column("name", String(RECIPE_NAME_LENGTH), primary_key=True),
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("digest", String(80), nullable=False),
     # The validated manifest (entrypoint, requirements, resources, parameter schema…) as JSON.
@@ -65,12 +81,22 @@ recipe_versions = Table(
     Column("bundle_path", String(1000), nullable=False),
     Column("bundle_size", BigInteger, nullable=False),
     Column("creation_time", BigInteger, nullable=False),
-    Index(None, "name", "digest", unique=True),
+    ForeignKeyConstraint(["workspace", "name"], ["recipes.workspace", "recipes.name"], ondelete="CASCADE"),
+    Index(None, "workspace", "name", "digest", unique=True),
 )
 
+# A pool serves a queue *name* in every workspace (pools are shared machines); the queue's row, its
+# priority and its jobs are the workspace's own.
 queues = Table(
     "queues",
     metadata,
+    Column(
+        "workspace",
+        String(WORKSPACE_LENGTH),
+        ForeignKey("workspaces.name"),
+        primary_key=True,
+        server_default="default",
+    ),
     Column("name", String(QUEUE_NAME_LENGTH), primary_key=True),
     Column("priority", Integer, nullable=False),
     Column("description", Text, nullable=True),
@@ -121,6 +147,7 @@ jobs = Table(
     "jobs",
     metadata,
     Column("job_id", Integer, primary_key=True, autoincrement=True),
+    workspace_column(),
     Column("recipe_name", String(RECIPE_NAME_LENGTH), nullable=False),
     Column("recipe_version", Integer, nullable=False),
     Column("queue", String(QUEUE_NAME_LENGTH), nullable=False),
@@ -156,6 +183,7 @@ jobs = Table(
     Index(None, "worker_id", "state"),
     Index(None, "queue", "state"),
     Index(None, "recipe_name", "job_id"),
+    Index(None, "workspace", "job_id"),
 )
 
 job_attempts = Table(

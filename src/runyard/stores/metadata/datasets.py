@@ -10,6 +10,9 @@ from runyard.domain.tracking import Dataset, Tag
 from runyard.stores.metadata import dialects
 from runyard.stores.metadata.tables import datasets, input_tags, inputs
 
+# The input tag naming how a run used a dataset (training, evaluation…), as MLflow sets it.
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
 
 def get_or_create_dataset(connection: Connection, experiment_id: int, dataset: Dataset, *, new_id: str) -> str:
     """The id of the experiment's dataset with this name and digest, creating it if new."""
@@ -62,3 +65,23 @@ def link_input(connection: Connection, dataset_uuid: str, run_id: str, tags: Seq
         connection.execute(
             insert(input_tags), [{"input_uuid": new_id, "name": tag.key, "value": tag.value} for tag in tags]
         )
+
+
+def dataset_summaries(
+    connection: Connection, experiment_ids: Sequence[int], *, limit: int
+) -> list[tuple[int, str, str, str | None]]:
+    """(experiment id, name, digest, context tag) of the datasets the experiments' runs consumed."""
+    context = input_tags.alias("context")
+    statement = (
+        select(datasets.c.experiment_id, datasets.c.name, datasets.c.digest, context.c.value)
+        .select_from(
+            datasets.join(inputs, inputs.c.source_id == datasets.c.dataset_uuid).outerjoin(
+                context, (context.c.input_uuid == inputs.c.input_uuid) & (context.c.name == DATASET_CONTEXT_TAG)
+            )
+        )
+        .where(datasets.c.experiment_id.in_(list(experiment_ids)))
+        .distinct()
+        .order_by(datasets.c.experiment_id, datasets.c.name, datasets.c.digest, context.c.value)
+        .limit(limit)
+    )
+    return [(int(row[0]), str(row[1]), str(row[2]), row[3]) for row in connection.execute(statement)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from runyard.domain.tracking import Experiment, Tag
@@ -15,13 +15,20 @@ from runyard.stores.metadata.tables import experiment_tags, experiments
 
 
 def insert_experiment(
-    connection: Connection, *, name: str, artifact_location: str | None, now: int, tags: Sequence[Tag]
+    connection: Connection,
+    *,
+    workspace: str,
+    name: str,
+    artifact_location: str | None,
+    now: int,
+    tags: Sequence[Tag],
 ) -> int:
     """Create an experiment; ``artifact_location=None`` means "under the proxy root, by id"."""
     try:
         with connection.begin_nested():
             result = connection.execute(
                 insert(experiments).values(
+                    workspace=workspace,
                     name=name,
                     artifact_location=artifact_location or "",
                     lifecycle_stage="active",
@@ -68,24 +75,45 @@ def tags_by_experiment(connection: Connection, experiment_ids: Sequence[int]) ->
     return result
 
 
-def get_experiment(connection: Connection, experiment_id: int) -> Experiment | None:
-    row = connection.execute(select(experiments).where(experiments.c.experiment_id == experiment_id)).first()
+def in_workspace(workspace: str | None) -> ColumnElement[bool]:
+    """Rows of ``experiments`` in ``workspace`` (``None``: in any, for work that spans workspaces)."""
+    return true() if workspace is None else experiments.c.workspace == workspace
+
+
+def ids_among(connection: Connection, experiment_ids: Sequence[int], workspace: str | None) -> list[int]:
+    """Those of ``experiment_ids`` that are in ``workspace``, in the order given."""
+    if not experiment_ids:
+        return []
+    found = set(
+        connection.execute(
+            select(experiments.c.experiment_id).where(
+                experiments.c.experiment_id.in_(list(experiment_ids)), in_workspace(workspace)
+            )
+        ).scalars()
+    )
+    return [experiment_id for experiment_id in experiment_ids if experiment_id in found]
+
+
+def get_experiment(connection: Connection, experiment_id: int, workspace: str | None) -> Experiment | None:
+    row = connection.execute(
+        select(experiments).where(experiments.c.experiment_id == experiment_id, in_workspace(workspace))
+    ).first()
     if row is None:
         return None
     return _to_experiment(row, tags_by_experiment(connection, [experiment_id])[experiment_id])
 
 
-def get_experiment_by_name(connection: Connection, name: str) -> Experiment | None:
-    row = connection.execute(select(experiments).where(experiments.c.name == name)).first()
+def get_experiment_by_name(connection: Connection, name: str, workspace: str | None) -> Experiment | None:
+    row = connection.execute(select(experiments).where(experiments.c.name == name, in_workspace(workspace))).first()
     if row is None:
         return None
     return _to_experiment(row, tags_by_experiment(connection, [row.experiment_id])[row.experiment_id])
 
 
-def experiment_state_by_name(connection: Connection, name: str) -> Row[Any, Any] | None:
+def experiment_state_by_name(connection: Connection, name: str, workspace: str | None) -> Row[Any, Any] | None:
     """(experiment_id, lifecycle_stage) of the experiment called ``name``; no tags (a hot-path lookup)."""
     columns = (experiments.c.experiment_id, experiments.c.lifecycle_stage)
-    return connection.execute(select(*columns).where(experiments.c.name == name)).first()
+    return connection.execute(select(*columns).where(experiments.c.name == name, in_workspace(workspace))).first()
 
 
 def experiments_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> list[Experiment]:
@@ -93,9 +121,9 @@ def experiments_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> l
     return [_to_experiment(row, tags[row.experiment_id]) for row in rows]
 
 
-def lock_experiment(connection: Connection, experiment_id: int) -> Row[Any] | None:
+def lock_experiment(connection: Connection, experiment_id: int, workspace: str | None) -> Row[Any] | None:
     """Read an experiment row, locking it for the rest of the transaction (where the database can)."""
-    statement = select(experiments).where(experiments.c.experiment_id == experiment_id)
+    statement = select(experiments).where(experiments.c.experiment_id == experiment_id, in_workspace(workspace))
     if connection.dialect.name != "sqlite":
         statement = statement.with_for_update()
     return connection.execute(statement).first()

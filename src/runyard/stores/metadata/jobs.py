@@ -30,10 +30,18 @@ def insert_job(connection: Connection, **values: Any) -> int:
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def get_job(connection: Connection, job_id: int, *, lock: bool = False) -> Row[Any] | None:
-    """The job's row; ``lock`` makes concurrent transitions of one job queue up (PostgreSQL/MariaDB)."""
+def get_job(
+    connection: Connection, job_id: int, *, lock: bool = False, workspace: str | None = None
+) -> Row[Any] | None:
+    """The job's row; ``lock`` makes concurrent transitions of one job queue up (PostgreSQL/MariaDB).
+
+    With ``workspace``, only a job in that workspace is found (``None``: whatever its workspace).
+    """
     statement = _LOCK_JOB if lock and connection.dialect.name != "sqlite" else _GET_JOB
-    return connection.execute(statement, {"b_job_id": job_id}).first()
+    row = connection.execute(statement, {"b_job_id": job_id}).first()
+    if row is not None and workspace is not None and row.workspace != workspace:
+        return None
+    return row
 
 
 def update_job(connection: Connection, job_id: int, **values: Any) -> None:
@@ -50,9 +58,12 @@ def list_jobs(
     worker_id: str | None,
     limit: int,
     before_id: int | None,
+    workspace: str | None,
 ) -> list[Row[Any]]:
     """Newest first; ``before_id`` pages backwards (keyset pagination)."""
     statement = select(jobs).order_by(jobs.c.job_id.desc()).limit(limit)
+    if workspace is not None:
+        statement = statement.where(jobs.c.workspace == workspace)
     if states:
         statement = statement.where(jobs.c.state.in_(states))
     if queue:

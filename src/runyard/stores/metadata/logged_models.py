@@ -17,14 +17,23 @@ from runyard.stores.metadata.registry_tables import (
     logged_model_tags,
     logged_models,
 )
+from runyard.stores.metadata.tables import experiments
 
 
 def insert_logged_model(connection: Connection, **values: Any) -> None:
     connection.execute(insert(logged_models).values(**values))
 
 
-def get_logged_model_row(connection: Connection, model_id: str) -> Row[Any] | None:
-    return connection.execute(select(logged_models).where(logged_models.c.model_id == model_id)).first()
+def get_logged_model_row(connection: Connection, model_id: str, *, workspace: str | None) -> Row[Any] | None:
+    """The logged model's row if it is in ``workspace`` (its experiment's; ``None``: any)."""
+    statement = select(logged_models).where(logged_models.c.model_id == model_id)
+    if workspace is not None:
+        statement = statement.where(
+            logged_models.c.experiment_id.in_(
+                select(experiments.c.experiment_id).where(experiments.c.workspace == workspace)
+            )
+        )
+    return connection.execute(statement).first()
 
 
 def update_logged_model(connection: Connection, model_id: str, **values: Any) -> None:

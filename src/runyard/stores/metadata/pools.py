@@ -11,37 +11,49 @@ from runyard.stores.metadata import dialects
 from runyard.stores.metadata.compute_tables import jobs, pool_queues, pools, queues
 
 
-def ensure_queues(connection: Connection, names: Sequence[str], now: int) -> None:
-    """Create the queues that do not exist yet (priority 0)."""
+def ensure_queues(connection: Connection, workspace: str, names: Sequence[str], now: int) -> None:
+    """Create the queues of ``workspace`` that do not exist yet (priority 0)."""
     if not names:
         return
     statement = dialects.insert_ignoring_duplicates(connection, queues)
     connection.execute(
-        statement, [{"name": name, "priority": 0, "description": None, "creation_time": now} for name in names]
+        statement,
+        [
+            {"workspace": workspace, "name": name, "priority": 0, "description": None, "creation_time": now}
+            for name in names
+        ],
     )
 
 
-def get_queue(connection: Connection, name: str) -> Row[Any] | None:
-    return connection.execute(select(queues).where(queues.c.name == name)).first()
+def get_queue(connection: Connection, workspace: str, name: str) -> Row[Any] | None:
+    return connection.execute(select(queues).where(queues.c.workspace == workspace, queues.c.name == name)).first()
 
 
-def list_queues(connection: Connection) -> list[Row[Any]]:
-    return list(connection.execute(select(queues).order_by(queues.c.priority.desc(), queues.c.name)))
+def list_queues(connection: Connection, workspace: str) -> list[Row[Any]]:
+    return list(
+        connection.execute(
+            select(queues).where(queues.c.workspace == workspace).order_by(queues.c.priority.desc(), queues.c.name)
+        )
+    )
 
 
-def update_queue(connection: Connection, name: str, **values: Any) -> None:
-    connection.execute(update(queues).where(queues.c.name == name).values(**values))
+def update_queue(connection: Connection, workspace: str, name: str, **values: Any) -> None:
+    connection.execute(update(queues).where(queues.c.workspace == workspace, queues.c.name == name).values(**values))
 
 
-def rerank_queued_jobs(connection: Connection, queue: str, priority: int) -> None:
+def rerank_queued_jobs(connection: Connection, workspace: str, queue: str, priority: int) -> None:
     """Queued jobs carry their queue's priority (negated) for the placement index; keep it current."""
-    connection.execute(update(jobs).where(jobs.c.queue == queue, jobs.c.state == "queued").values(queue_rank=-priority))
+    connection.execute(
+        update(jobs)
+        .where(jobs.c.workspace == workspace, jobs.c.queue == queue, jobs.c.state == "queued")
+        .values(queue_rank=-priority)
+    )
 
 
-def job_counts_by_queue(connection: Connection) -> dict[tuple[str, str], int]:
+def job_counts_by_queue(connection: Connection, workspace: str) -> dict[tuple[str, str], int]:
     rows = connection.execute(
         select(jobs.c.queue, jobs.c.state, func.count())
-        .where(jobs.c.state.in_(("queued", "assigned", "running")))
+        .where(jobs.c.workspace == workspace, jobs.c.state.in_(("queued", "assigned", "running")))
         .group_by(jobs.c.queue, jobs.c.state)
     )
     return {(row[0], row[1]): int(row[2]) for row in rows}

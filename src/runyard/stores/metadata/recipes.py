@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, select, update
 
 from runyard.stores.metadata.compute_tables import recipe_versions, recipes
 
 
-def lock_or_create_recipe(connection: Connection, name: str, description: str | None, now: int) -> Row[Any]:
+def lock_or_create_recipe(
+    connection: Connection, workspace: str, name: str, description: str | None, now: int
+) -> Row[Any]:
     """The recipe's row, locked so concurrent pushes of one recipe number versions one at a time."""
-    statement = select(recipes).where(recipes.c.name == name)
+    statement = select(recipes).where(recipes.c.workspace == workspace, recipes.c.name == name)
     if connection.dialect.name != "sqlite":
         statement = statement.with_for_update()
     row = connection.execute(statement).first()
@@ -21,7 +23,12 @@ def lock_or_create_recipe(connection: Connection, name: str, description: str | 
 
     connection.execute(
         dialects.insert_ignoring_duplicates(connection, recipes).values(
-            name=name, description=description, latest_version=0, creation_time=now, last_update_time=now
+            workspace=workspace,
+            name=name,
+            description=description,
+            latest_version=0,
+            creation_time=now,
+            last_update_time=now,
         )
     )
     row = connection.execute(statement).first()
@@ -29,40 +36,48 @@ def lock_or_create_recipe(connection: Connection, name: str, description: str | 
     return row
 
 
-def get_recipe(connection: Connection, name: str) -> Row[Any] | None:
-    return connection.execute(select(recipes).where(recipes.c.name == name)).first()
+def get_recipe(connection: Connection, workspace: str, name: str) -> Row[Any] | None:
+    return connection.execute(select(recipes).where(recipes.c.workspace == workspace, recipes.c.name == name)).first()
 
 
-def list_recipes(connection: Connection, *, prefix: str | None, limit: int, offset: int) -> list[Row[Any]]:
-    statement = select(recipes).order_by(recipes.c.name).limit(limit).offset(offset)
+def list_recipes(
+    connection: Connection, workspace: str, *, prefix: str | None, limit: int, offset: int
+) -> list[Row[Any]]:
+    statement = (
+        select(recipes).where(recipes.c.workspace == workspace).order_by(recipes.c.name).limit(limit).offset(offset)
+    )
     if prefix:
         statement = statement.where(recipes.c.name.startswith(prefix, autoescape=True))
     return list(connection.execute(statement))
 
 
-def count_recipes(connection: Connection, *, prefix: str | None) -> int:
-    statement = select(func.count()).select_from(recipes)
+def count_recipes(connection: Connection, workspace: str, *, prefix: str | None) -> int:
+    statement = select(func.count()).select_from(recipes).where(recipes.c.workspace == workspace)
     if prefix:
         statement = statement.where(recipes.c.name.startswith(prefix, autoescape=True))
     return int(connection.execute(statement).scalar_one())
 
 
-def version_by_digest(connection: Connection, name: str, digest: str) -> Row[Any] | None:
+def _version_of(workspace: str, name: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return recipe_versions.c.workspace == workspace, recipe_versions.c.name == name
+
+
+def version_by_digest(connection: Connection, workspace: str, name: str, digest: str) -> Row[Any] | None:
     return connection.execute(
-        select(recipe_versions).where(recipe_versions.c.name == name, recipe_versions.c.digest == digest)
+        select(recipe_versions).where(*_version_of(workspace, name), recipe_versions.c.digest == digest)
     ).first()
 
 
-def get_version(connection: Connection, name: str, version: int) -> Row[Any] | None:
+def get_version(connection: Connection, workspace: str, name: str, version: int) -> Row[Any] | None:
     return connection.execute(
-        select(recipe_versions).where(recipe_versions.c.name == name, recipe_versions.c.version == version)
+        select(recipe_versions).where(*_version_of(workspace, name), recipe_versions.c.version == version)
     ).first()
 
 
-def list_versions(connection: Connection, name: str) -> list[Row[Any]]:
+def list_versions(connection: Connection, workspace: str, name: str) -> list[Row[Any]]:
     return list(
         connection.execute(
-            select(recipe_versions).where(recipe_versions.c.name == name).order_by(recipe_versions.c.version.desc())
+            select(recipe_versions).where(*_version_of(workspace, name)).order_by(recipe_versions.c.version.desc())
         )
     )
 
@@ -70,6 +85,7 @@ def list_versions(connection: Connection, name: str) -> list[Row[Any]]:
 def insert_version(
     connection: Connection,
     *,
+    workspace: str,
     name: str,
     version: int,
     digest: str,
@@ -81,6 +97,7 @@ def insert_version(
 ) -> None:
     connection.execute(
         insert(recipe_versions).values(
+            workspace=workspace,
             name=name,
             version=version,
             digest=digest,
@@ -92,6 +109,6 @@ def insert_version(
     )
     connection.execute(
         update(recipes)
-        .where(recipes.c.name == name)
+        .where(recipes.c.workspace == workspace, recipes.c.name == name)
         .values(latest_version=version, description=description, last_update_time=now)
     )

@@ -32,13 +32,23 @@ def insert_registered_model(connection: Connection, **values: Any) -> int:
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def get_model_row(connection: Connection, name: str, *, lock: bool = False) -> Row[Any] | None:
-    """The registered model's row; ``lock`` holds it for this transaction (not needed on SQLite,
-    whose write transaction already holds the database lock)."""
+def get_model_row(connection: Connection, name: str, *, workspace: str | None, lock: bool = False) -> Row[Any] | None:
+    """The registered model's row in ``workspace`` (``None``: the only one of that name, in any); ``lock``
+    holds it for this transaction (not needed on SQLite, whose write transaction already holds the lock)."""
     statement = select(registered_models).where(registered_models.c.name == name)
+    if workspace is not None:
+        statement = statement.where(registered_models.c.workspace == workspace)
     if lock and connection.dialect.name != "sqlite":
         statement = statement.with_for_update()
     return connection.execute(statement).first()
+
+
+def storage_in_workspace(connection: Connection, storage_id: str, workspace: str) -> bool:
+    """Whether the model whose files live under ``storage_id`` is in ``workspace``."""
+    statement = select(registered_models.c.id).where(
+        registered_models.c.storage_id == storage_id, registered_models.c.workspace == workspace
+    )
+    return connection.execute(statement).first() is not None
 
 
 def get_model_row_by_id(connection: Connection, model_id: int) -> Row[Any] | None:

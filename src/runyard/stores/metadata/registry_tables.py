@@ -26,10 +26,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
 
-from runyard.stores.metadata.tables import KEY_LENGTH, RUN_ID_LENGTH, metadata
+from runyard.stores.metadata.tables import KEY_LENGTH, RUN_ID_LENGTH, WORKSPACE_LENGTH, metadata, workspace_column
 
 __all__ = [
     "logged_model_metrics",
@@ -56,7 +57,8 @@ registered_models = Table(
     "registered_models",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(MODEL_NAME_LENGTH), nullable=False, unique=True),
+    workspace_column(),
+    Column("name", String(MODEL_NAME_LENGTH), nullable=False),
     # Stable across renames: the folder of this model's versions in the registry store.
     Column("storage_id", String(32), nullable=False),
     Column("description", Text, nullable=True),
@@ -66,6 +68,7 @@ registered_models = Table(
     Column("last_updated_time", BigInteger, nullable=False),
     Index(None, "last_updated_time"),
     Index(None, "creation_time"),
+    UniqueConstraint("workspace", "name"),
 )
 
 registered_model_tags = Table(
@@ -202,6 +205,8 @@ registry_events = Table(
     "registry_events",
     metadata,
     Column("event_id", Integer, primary_key=True, autoincrement=True),
+    # No foreign key: the log is not a resource that keeps a workspace from being deleted.
+    Column("workspace", String(WORKSPACE_LENGTH), nullable=False, server_default="default"),
     Column("timestamp", BigInteger, nullable=False),
     # e.g. "model_version.created", "alias.set" — see runyard.domain.registry.EventType.
     Column("event_type", String(64), nullable=False),
@@ -213,4 +218,5 @@ registry_events = Table(
     Index(None, "model_name", "event_id"),
     Index(None, "event_type", "event_id"),
     Index(None, "timestamp"),
+    Index(None, "workspace", "event_id"),
 )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
     union_all,
     update,
 )
@@ -38,6 +39,7 @@ from runyard.domain.tracking import (
 from runyard.stores.metadata import dialects
 from runyard.stores.metadata.tables import (
     datasets,
+    experiments,
     input_tags,
     inputs,
     latest_metrics,
@@ -84,17 +86,24 @@ def insert_run_rows(
     dialects.executemany_insert(connection, params, ("run_uuid", "key", "value"), param_rows)
 
 
-def lock_run(connection: Connection, run_id: str) -> Row[Any] | None:
+def _in_workspace(workspace: str | None) -> ColumnElement[bool]:
+    # A run is in its experiment's workspace; a run id from another workspace finds nothing.
+    if workspace is None:
+        return true()
+    return runs.c.experiment_id.in_(select(experiments.c.experiment_id).where(experiments.c.workspace == workspace))
+
+
+def lock_run(connection: Connection, run_id: str, *, workspace: str | None) -> Row[Any] | None:
     """Read a run row and lock it, so concurrent writers to one run queue up (not on SQLite,
     where the write transaction already holds the database lock)."""
-    statement = select(runs).where(runs.c.run_uuid == run_id)
+    statement = select(runs).where(runs.c.run_uuid == run_id, _in_workspace(workspace))
     if connection.dialect.name != "sqlite":
         statement = statement.with_for_update()
     return connection.execute(statement).first()
 
 
-def get_run_row(connection: Connection, run_id: str) -> Row[Any] | None:
-    return connection.execute(select(runs).where(runs.c.run_uuid == run_id)).first()
+def get_run_row(connection: Connection, run_id: str, *, workspace: str | None) -> Row[Any] | None:
+    return connection.execute(select(runs).where(runs.c.run_uuid == run_id, _in_workspace(workspace))).first()
 
 
 def update_run(connection: Connection, run_id: str, **values: Any) -> None:

@@ -372,7 +372,14 @@ class ExperimentQuery:
         return _compare_numbers(column, op, value)
 
     def statement(
-        self, *, stages: Sequence[str], expr: Expr | None, order_keys: Sequence[OrderKey], offset: int, limit: int
+        self,
+        *,
+        workspace: str | None,
+        stages: Sequence[str],
+        expr: Expr | None,
+        order_keys: Sequence[OrderKey],
+        offset: int,
+        limit: int,
     ) -> Select[Any]:
         order: list[UnaryExpression[Any]] = []
         if not order_keys:
@@ -388,6 +395,8 @@ class ExperimentQuery:
         if not any(key.key == "experiment_id" for key in order_keys):
             order.append(experiments.c.experiment_id.desc())  # MLflow's tie-breaker
         conditions: list[ColumnElement[bool]] = [experiments.c.lifecycle_stage.in_(list(stages))]
+        if workspace is not None:
+            conditions.append(experiments.c.workspace == workspace)
         if expr is not None:
             conditions.append(self.condition(expr))
         return select(experiments).where(*conditions).order_by(*order).offset(offset).limit(limit)
@@ -396,6 +405,7 @@ class ExperimentQuery:
 def search_experiment_rows(
     connection: Connection,
     *,
+    workspace: str | None,
     stages: Sequence[str],
     expr: Expr | None,
     order_keys: Sequence[OrderKey],
@@ -404,6 +414,6 @@ def search_experiment_rows(
 ) -> list[Row[Any]]:
     """The ``experiments`` rows of one result page, in order."""
     statement = ExperimentQuery(connection.dialect.name).statement(
-        stages=stages, expr=expr, order_keys=order_keys, offset=offset, limit=limit
+        workspace=workspace, stages=stages, expr=expr, order_keys=order_keys, offset=offset, limit=limit
     )
     return list(connection.execute(statement).all())

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
 
@@ -44,19 +45,52 @@ LIFECYCLE_LENGTH = 20
 LONG_TEXT = Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 
 
+WORKSPACE_LENGTH = 63
+
+
 def _run_fk() -> ForeignKey:
     return ForeignKey("runs.run_uuid", ondelete="CASCADE")
+
+
+def workspace_column() -> Column[str]:
+    """The owning workspace of a root resource; rows from before workspaces existed are in ``default``.
+
+    A foreign key to ``workspaces``: nothing can be created in a workspace that is gone (another
+    replica deleting it concurrently), and a workspace with contents cannot be deleted by accident.
+    """
+    return Column(
+        "workspace",
+        String(WORKSPACE_LENGTH),
+        ForeignKey("workspaces.name"),
+        nullable=False,
+        server_default="default",
+    )
+
+
+# MLflow 3 workspaces. ``default`` (created by the migration) holds everything made without one.
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("name", String(WORKSPACE_LENGTH), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("default_artifact_root", String(1000), nullable=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
 
 
 experiments = Table(
     "experiments",
     metadata,
     Column("experiment_id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(EXPERIMENT_NAME_LENGTH), nullable=False, unique=True),
+    workspace_column(),
+    Column("name", String(EXPERIMENT_NAME_LENGTH), nullable=False),
     Column("artifact_location", String(1000), nullable=True),
     Column("lifecycle_stage", String(LIFECYCLE_LENGTH), nullable=False, server_default="active"),
     Column("creation_time", BigInteger, nullable=True),
     Column("last_update_time", BigInteger, nullable=True),
+    # Names are unique within a workspace: two teams may each have an experiment called "baseline".
+    UniqueConstraint("workspace", "name"),
 )
 
 experiment_tags = Table(

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from runyard.errors import Unavailable
 from runyard.stores.metadata.schema import metadata
@@ -47,13 +47,39 @@ def upgrade(engine: Engine, *, target: str = "heads", progress: Callable[[str], 
     """Bring the database to ``target`` (default: head), one revision at a time; returns those applied."""
     applied = pending_revisions(engine, target)
     config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        for revision in applied:
-            if progress is not None:
-                progress(revision)
-            command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copying it and dropping the original; with foreign keys
+            # on, SQLite cascades that drop to every child row (an experiment's tags, say). The pragma
+            # only takes effect outside a transaction, so it is set on the driver connection first.
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                for revision in applied:
+                    if progress is not None:
+                        progress(revision)
+                    command.upgrade(config, revision)
+                if sqlite:
+                    _check_sqlite_foreign_keys(connection)
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
     return applied
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _check_sqlite_foreign_keys(connection: Connection) -> None:
+    """Refuse (roll back) a migration that left a row pointing at nothing while the checks were off."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise Unavailable(f"the migration left {len(broken)} row(s) with a broken foreign key: {broken[:5]}")
 
 
 def schema_differences(engine: Engine) -> list[object]:

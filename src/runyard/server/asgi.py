@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from runyard.api.app import create_app
+from runyard.server.app import create_app
+from runyard.server.assembly import open_checked_database
 from runyard.settings import ServerSettings
-from runyard.stores.metadata.session import Database
-from runyard.stores.migrations import runner
 
 
 def create_app_from_environment() -> FastAPI:
     """Used by ``runyard server --workers N``: the parent has migrated already, workers only check."""
     settings = ServerSettings()
-    database = Database.from_url(settings.database_url)
-    runner.ensure_up_to_date(database.engine)
-    return create_app(settings, database)
+    return create_app(settings, open_checked_database(settings))

@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the ASGI application, its routers, error mapping and lifecycle."""
+"""``create_app(settings)``: the ASGI application — routers, identity, error mapping and lifecycle."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from runyard import __version__
 from runyard.api import health
-from runyard.api.context import AppContext
+from runyard.api.auth import auth_router
+from runyard.api.body_limits import BodyLimitMiddleware, BodyLimits
 from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
     artifacts,
@@ -22,19 +23,31 @@ from runyard.api.mlflow import (
     registry_artifacts,
     runs,
     server_info,
+    ui_endpoints,
+    workspaces,
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
-from runyard.api.v1 import compute, metric_charts, registry_events
+from runyard.api.v1 import jobs, metric_charts, pools, recipes, registry_events, workers
+from runyard.api.workspace import artifact_path_in_workspace, current_workspace
+from runyard.scheduler.platform import Platform
+from runyard.server.assembly import build_platform
+from runyard.server.identity import resolve_principal
 from runyard.settings import ServerSettings
-from runyard.stores.artifacts import open_store
 from runyard.stores.metadata.session import Database
-from runyard.stores.migrations import runner
 from runyard.ui import mount_ui
 
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 MLFLOW_V3_PREFIXES = ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
 MLFLOW_ARTIFACTS_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
+# Served outside FastAPI's routing (no dependencies): they declare their access rule here.
+PLAIN_ROUTES_ACCESS = {
+    "/metrics": "public",
+    "/openapi.json": "public",
+    "/docs": "public",
+    "/docs/oauth2-redirect": "public",
+    "/redoc": "public",
+}
 
 
 def _mlflow_router() -> APIRouter:
@@ -44,56 +57,59 @@ def _mlflow_router() -> APIRouter:
     return router
 
 
-def prepare_database(settings: ServerSettings) -> Database:
-    """Open the metadata database: migrate it (embedded default) or refuse an out-of-date one."""
-    database = Database.from_url(settings.database_url)
-    if settings.should_migrate_on_start:
-        runner.upgrade(database.engine)
-    else:
-        runner.ensure_up_to_date(database.engine)
-    return database
+def _platform_router() -> APIRouter:
+    router = APIRouter()
+    for module in (recipes, jobs, pools, workers, registry_events, metric_charts):
+        router.include_router(module.router)
+    return router
 
 
 def create_app(settings: ServerSettings, database: Database | None = None) -> FastAPI:
     """Build the server application for ``settings``."""
-    context = AppContext(settings=settings, database=database or prepare_database(settings))
-    context.extras["artifacts"] = open_store(settings.artifacts_uri, settings)
-    # Parts go through the server's own upload URLs, whatever the store.
-    context.extras["multipart_uploads"] = True
+    return create_app_for(build_platform(settings, database))
 
-    compute.install(context)
+
+def create_app_for(platform: Platform) -> FastAPI:
+    """The ASGI app serving ``platform``; its lifespan starts and stops the platform's loops."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with compute.lifespan(context):
+        await platform.start()
+        try:
             # Everything built so far (modules, the app, its routes and models) lives as long as the
             # process: moved out of the collector's reach, a full collection triggered by a request's
             # allocations no longer walks hundreds of thousands of objects (milliseconds per request).
             gc.freeze()
             yield
-        context.database.dispose()
+        finally:
+            await platform.stop()
 
     app = FastAPI(
         title="runyard",
         version=__version__,
         default_response_class=JSONResponse,
         lifespan=lifespan,
+        # The principal first; then the request's workspace, bound for the services.
+        dependencies=[Depends(resolve_principal), Depends(current_workspace)],
     )
-    app.state.context = context
+    app.state.platform = platform
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(platform.settings))
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
-    app.include_router(compute.compute_router(), prefix="/api/v1")
-    app.include_router(registry_events.router, prefix="/api/v1")
-    app.include_router(metric_charts.router, prefix="/api/v1")
+    app.include_router(ui_endpoints.router)
+    app.include_router(_platform_router(), prefix="/api/v1")
+    app.include_router(auth_router())
     mlflow_router = _mlflow_router()
     for prefix in MLFLOW_PREFIXES:
         app.include_router(mlflow_router, prefix=prefix)
     for prefix in MLFLOW_ARTIFACTS_PREFIXES:
-        app.include_router(registry_artifacts.router, prefix=prefix)  # before the proxy: serves _registry/
-        app.include_router(artifacts.proxy_router, prefix=prefix)
+        in_workspace = [Depends(artifact_path_in_workspace)]
+        app.include_router(registry_artifacts.router, prefix=prefix, dependencies=in_workspace)  # serves _registry/
+        app.include_router(artifacts.proxy_router, prefix=prefix, dependencies=in_workspace)
     for prefix in MLFLOW_V3_PREFIXES:
         app.include_router(server_info.router, prefix=prefix)
+        app.include_router(workspaces.router, prefix=prefix)
     mount_ui(app)  # last: the UI answers only paths no API route claims
     return app

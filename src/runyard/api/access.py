@@ -1,0 +1,111 @@
+"""Who may call a route: every route declares one rule from here, and a test fails a route that does not.
+
+A rule is a FastAPI dependency marked with ``ACCESS_MARKER``; it checks the acting principal before the
+handler runs (401 when no one is authenticated, 403 when the principal lacks the permission). Rules on
+a resource (``requires("experiment", Level.EDIT)``) check here what can be known from the principal
+alone; the handler's service checks the grant on the resource itself. With auth off the principal is
+the local operator, who passes every rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends
+from fastapi.params import Depends as DependsParam
+
+from runyard.api.deps import PrincipalDep
+from runyard.domain.identity import Level, Principal
+from runyard.errors import PermissionDenied, Unauthenticated
+
+ACCESS_MARKER = "__runyard_access__"
+
+Check = Callable[[Principal], None]
+
+
+def rule(name: str, check: Check) -> DependsParam:
+    """A route dependency that applies ``check`` to the acting principal."""
+
+    def enforce(principal: PrincipalDep) -> Principal:
+        check(principal)
+        return principal
+
+    setattr(enforce, ACCESS_MARKER, name)
+    enforce.__name__ = f"access_{name.replace(':', '_').replace('-', '_')}"
+    dependency: DependsParam = Depends(enforce)
+    return dependency
+
+
+def access_name(dependency: Any) -> str | None:
+    """The rule a dependency callable declares, if it is one."""
+    name = getattr(dependency, ACCESS_MARKER, None)
+    return name if isinstance(name, str) else None
+
+
+def _anyone(principal: Principal) -> None:
+    del principal
+
+
+def _signed_in(principal: Principal) -> None:
+    if not principal.is_authenticated:
+        raise Unauthenticated("authentication required: send a token or a user name and password")
+
+
+def _person(principal: Principal) -> None:
+    """A user or service account (or the local operator), not a worker's or a job's credential."""
+    _signed_in(principal)
+    if principal.kind in ("agent", "job"):
+        raise PermissionDenied(f"a {principal.kind} credential cannot call this endpoint")
+
+
+def _admin(principal: Principal) -> None:
+    _person(principal)
+    if not principal.is_admin:
+        raise PermissionDenied("this endpoint needs an administrator")
+
+
+def _agent(principal: Principal) -> None:
+    _signed_in(principal)
+    if principal.kind != "agent" and not principal.is_admin:
+        raise PermissionDenied("this endpoint needs an agent token (runyard token create --agent --pool NAME)")
+
+
+def _job_or_person(principal: Principal) -> None:
+    """People, and jobs acting on their own run (the service checks which run)."""
+    _signed_in(principal)
+    if principal.kind == "agent":
+        raise PermissionDenied("an agent credential cannot call this endpoint")
+
+
+# Health, readiness, login and server-info: callable by anyone.
+public = rule("public", _anyone)
+# Any authenticated principal, workers' and jobs' credentials included ("who am I").
+signed_in = rule("signed-in", _signed_in)
+# Any authenticated person (user, service account); what they see is filtered by their grants.
+authenticated = rule("authenticated", _person)
+admin = rule("admin", _admin)
+# The agent side of the compute protocol; the service checks the worker acts only as itself.
+agent = rule("agent", _agent)
+# The tracking API, which jobs call with their own scoped token as well.
+job_or_person = rule("job-or-person", _job_or_person)
+
+
+def _callers(*, jobs: bool, agents: bool) -> Check:
+    def check(principal: Principal) -> None:
+        _signed_in(principal)
+        if principal.kind == "job" and not jobs:
+            raise PermissionDenied("a job credential cannot call this endpoint")
+        if principal.kind == "agent" and not agents:
+            raise PermissionDenied("an agent credential cannot call this endpoint")
+
+    return check
+
+
+def requires(resource: str, level: Level, *, jobs: bool = False, agents: bool = False) -> DependsParam:
+    """A permission ``level`` on a ``resource`` (checked on the resource by the handler's service).
+
+    ``jobs``: a job's own token may call it too (tracking calls on its own run, its own bundle).
+    ``agents``: an agent token may call it too (fetching bundles, uploading outputs of its attempts).
+    """
+    return rule(f"{resource}:{level.name}", _callers(jobs=jobs, agents=agents))

@@ -1,0 +1,40 @@
+"""What identity checks before the server accepts a request: the first admin, and unsafe exposure."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from runyard.services import identity_users
+from runyard.settings import ServerSettings
+from runyard.stores.metadata.session import Database
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def prepare(settings: ServerSettings, database: Database) -> list[str]:
+    """Create the bootstrap admin when auth is on and no admin exists; the lines to print at start.
+
+    Raises ``identity_users.StartupRefused`` (a one-line reason) when auth is on, no admin exists and
+    no bootstrap password is configured: a server nobody can administer must not start.
+    """
+    notes: list[str] = []
+    if not settings.auth_enabled:
+        if not is_loopback(settings.host):
+            notes.append(
+                f"warning: auth is off and the server listens on {settings.host}: anyone who can reach it "
+                "may read, change and delete everything and run code on its pools; set RUNYARD_AUTH_ENABLED=true"
+            )
+        return notes
+    password = settings.admin_password.get_secret_value() if settings.admin_password else None
+    with database.write() as connection:
+        created = identity_users.bootstrap_admin(connection, settings.admin_username, password)
+    if created is not None:
+        notes.append(f"created the bootstrap admin {created.username!r} (RUNYARD_ADMIN_USERNAME)")
+    return notes
