@@ -31,9 +31,11 @@ def test_the_bundle_is_served_with_long_lived_hashed_assets(server: LiveServer) 
         script = http.get("/" + asset)
         assert script.status_code == 200
         assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
-        # A path the client router owns lands in the app too.
-        assert '<div id="root">' in http.get("/experiments/1").text
-        assert http.get("/assets/missing-0000.js").status_code == 404
+        # Client routes live in the fragment (/#/experiments/1); other paths are unknown, as before the UI.
+        assert http.get("/index.html").text == index.text
+        for path in ("/experiments/1", "/assets/missing-0000.js", "/.sources-digest"):
+            missing = http.get(path)
+            assert missing.status_code == 404 and missing.json()["error_code"] == "ENDPOINT_NOT_FOUND", path
 
 
 def test_api_paths_keep_their_json_404s(server: LiveServer) -> None:

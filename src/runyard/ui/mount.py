@@ -3,9 +3,9 @@
 The bundle (``static/``, written by the build hook, git-ignored) is ``index.html`` plus content-hashed
 files under ``assets/``: those never change under the same name, so they are cached for a year;
 ``index.html`` is revalidated on every load so a new release is picked up at once. The UI routes with
-URL fragments (``/#/experiments/1``), so only ``/`` needs ``index.html``; other unknown paths outside
-the API also answer it so a bookmarked path still lands in the app. API paths are never answered
-here: an unknown ``/api/...`` path keeps its JSON 404, whatever order routes were added in.
+URL fragments (``/#/experiments/1``), so every client route is ``/`` to the server: only ``/`` (and
+``/index.html``) answer ``index.html``, and any other unknown path keeps the API's JSON 404. API paths
+are never matched here, whatever order routes were added in.
 """
 
 from __future__ import annotations
@@ -70,13 +70,14 @@ def mount_ui(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
     async def app_page(request: Request) -> Response:
         if not index.is_file():
             return HTMLResponse(NOT_BUILT_PAGE, headers={"cache-control": REVALIDATE})
-        # A top-level file of the bundle (favicon…) by name; any other path is a client route.
+        # "/" is the app; a top-level file of the bundle (favicon…) is served by name; anything else is
+        # an unknown path (404 JSON, like any other).
         name = request.path_params.get("path", "")
         candidate = (static_dir / name).resolve()
-        if name and candidate.is_file() and candidate.is_relative_to(static_dir.resolve()):
+        if name and not name.startswith(".") and candidate.is_file() and candidate.is_relative_to(static_dir.resolve()):
             return FileResponse(candidate, headers={"cache-control": REVALIDATE})
-        if "." in name.rsplit("/", 1)[-1]:
-            raise HTTPException(404, f"no file {name!r} in the web UI")
+        if name:
+            raise HTTPException(404, "Not Found")
         return FileResponse(index, headers={"cache-control": REVALIDATE})
 
     if (static_dir / "assets").is_dir():
