@@ -30,13 +30,14 @@ from runyard.api.mlflow import (
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
-from runyard.api.v1 import auth_oidc, jobs, pools, recipes, registry_events, workers
+from runyard.api.v1 import auth_oidc, jobs, metric_charts, pools, recipes, registry_events, workers
 from runyard.api.workspace import artifact_path_in_workspace, current_workspace
 from runyard.scheduler.platform import Platform
 from runyard.server.assembly import build_platform
 from runyard.server.identity import resolve_principal
 from runyard.settings import ServerSettings
 from runyard.stores.metadata.session import Database
+from runyard.ui import mount_ui
 
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 MLFLOW_V3_PREFIXES = ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
@@ -60,7 +61,7 @@ def _mlflow_router() -> APIRouter:
 
 def _platform_router() -> APIRouter:
     router = APIRouter()
-    for module in (recipes, jobs, pools, workers, registry_events):
+    for module in (recipes, jobs, pools, workers, registry_events, metric_charts):
         router.include_router(module.router)
     return router
 
@@ -117,4 +118,5 @@ def create_app_for(platform: Platform) -> FastAPI:
     for prefix in MLFLOW_PREFIXES:
         app.include_router(traces.v2_router, prefix=prefix)
     app.include_router(otlp.router)
+    mount_ui(app)  # last: the UI answers only paths no API route claims
     return app

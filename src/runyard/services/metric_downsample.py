@@ -1,0 +1,282 @@
+"""Faithful chart data: M4 downsampling of metric series to a chart's pixel width.
+
+For a chart W pixels wide, each pixel column keeps the first, last, smallest and largest point that
+falls in it (M4), so a line drawn through what is returned covers exactly the pixels the raw series
+would: a single-sample spike is never averaged away. A series with at most 4·W points in the visible
+range is returned raw. Every series of one request shares the same bucket edges (one x range, one
+width), so overlaid lines are bucketed alike. NaN and ±Inf are not plottable values; they are returned
+apart as markers (at most one of each kind per pixel column). The visible range's minimum, maximum and
+last point are always among the points returned.
+
+Smoothing (an exponential moving average, debiased like TensorBoard's) is applied to the raw series,
+in step order, before bucketing — smoothing a downsampled series would smooth different data at each
+zoom level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import Connection
+
+from runyard.errors import InvalidParameter, NotFound
+from runyard.services.workspaces import workspace_scope
+from runyard.stores.metadata import metrics as metric_store
+from runyard.stores.metadata import runs as run_store
+
+MAX_WIDTH = 10_000
+MAX_SERIES = 200
+# Infinities are stored clamped to the largest double (as MLflow's store does): read back as ±Inf.
+_STORED_INFINITY = 1.7976931348623157e308
+
+
+class XAxis(StrEnum):
+    STEP = "step"
+    WALL = "wall"  # milliseconds since the epoch
+    RELATIVE = "relative"  # seconds since the run started
+
+
+@dataclass(frozen=True, slots=True)
+class RawPoint:
+    """One stored point: ``value`` may be NaN or ±Inf."""
+
+    step: int
+    timestamp: int
+    value: float
+
+
+@dataclass(slots=True)
+class SeriesResult:
+    run_id: str
+    key: str
+    total_points: int  # every point of the series, whatever the range
+    points_in_range: int
+    downsampled: bool
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    step: list[int] = field(default_factory=list)
+    # Non-finite points: (x, step, "nan" | "inf" | "-inf").
+    markers: list[tuple[float, int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Downsampled:
+    x_axis: XAxis
+    width: int
+    x_min: float | None
+    x_max: float | None
+    series: list[SeriesResult]
+
+
+def _kind(value: float) -> str | None:
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return None
+
+
+def smooth(values: Sequence[float], weight: float) -> list[float]:
+    """Debiased exponential moving average over the finite values; non-finite ones pass through."""
+    if not 0.0 <= weight < 1.0:
+        raise InvalidParameter(f"Invalid value {weight} for parameter 'smoothing': must be >= 0 and < 1")
+    if weight == 0.0:
+        return list(values)
+    out: list[float] = []
+    average = 0.0
+    count = 0
+    for value in values:
+        if not math.isfinite(value):
+            out.append(value)
+            continue
+        count += 1
+        average = average * weight + (1.0 - weight) * value
+        out.append(average / (1.0 - weight**count))
+    return out
+
+
+def bucket_of(x: float, x_min: float, x_max: float, width: int) -> int:
+    """The pixel column of ``x`` in ``[x_min, x_max]`` split into ``width`` equal columns."""
+    if x_max <= x_min:
+        return 0
+    index = int((x - x_min) / (x_max - x_min) * width)
+    return min(max(index, 0), width - 1)
+
+
+def m4_indices(xs: Sequence[float], ys: Sequence[float], x_min: float, x_max: float, width: int) -> list[int]:
+    """Indices (ascending) of the points M4 keeps: per column the first, last, min and max finite point.
+
+    ``xs`` must be ascending; every ``ys`` value must be finite.
+    """
+    keep: set[int] = set()
+    current = -1
+    first = last = lo = hi = -1
+    # bucket_of, inlined: this loop runs once per raw point (a million for a long series).
+    # Same expression as bucket_of, so every point lands in the same column bit for bit.
+    span = x_max - x_min
+    top = width - 1
+    for i, x in enumerate(xs):
+        column = int((x - x_min) / span * width) if span > 0 else 0
+        column = 0 if column < 0 else (top if column > top else column)
+        if column != current:
+            if current >= 0:
+                keep.update((first, last, lo, hi))
+            current = column
+            first = last = lo = hi = i
+            continue
+        last = i
+        y = ys[i]
+        if y < ys[lo]:
+            lo = i
+        elif y > ys[hi]:
+            hi = i
+    if current >= 0:
+        keep.update((first, last, lo, hi))
+    return sorted(keep)
+
+
+def x_values(points: Sequence[RawPoint], axis: XAxis, start_time: int | None) -> list[float]:
+    if axis is XAxis.STEP:
+        return [float(p.step) for p in points]
+    if axis is XAxis.WALL:
+        return [float(p.timestamp) for p in points]
+    origin = start_time if start_time is not None else (min(p.timestamp for p in points) if points else 0)
+    return [(p.timestamp - origin) / 1000.0 for p in points]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    run_id: str
+    key: str
+    total: int
+    xs: list[float]
+    steps: list[int]
+    values: list[float]
+
+
+def validate_request(width: int, x_min: float | None, x_max: float | None, smoothing: float) -> None:
+    if not 1 <= width <= MAX_WIDTH:
+        raise InvalidParameter(f"Invalid value {width} for parameter 'width': must be between 1 and {MAX_WIDTH}")
+    if x_min is not None and x_max is not None and x_min > x_max:
+        raise InvalidParameter(f"Invalid range: x_min ({x_min:g}) is greater than x_max ({x_max:g})")
+    if not 0.0 <= smoothing < 1.0:
+        raise InvalidParameter(f"Invalid value {smoothing} for parameter 'smoothing': must be >= 0 and < 1")
+
+
+def downsample(
+    series: Sequence[tuple[str, str, Sequence[RawPoint], int | None]],
+    *,
+    width: int,
+    axis: XAxis = XAxis.STEP,
+    x_min: float | None = None,
+    x_max: float | None = None,
+    smoothing: float = 0.0,
+) -> Downsampled:
+    """Downsample ``(run_id, key, points, run_start_time)`` series to ``width`` shared pixel columns.
+
+    ``points`` are in history order (step, then timestamp). ``x_min``/``x_max`` bound the visible range
+    (inclusive); when omitted the range spans every series.
+    """
+    validate_request(width, x_min, x_max, smoothing)
+    prepared: list[_Prepared] = []
+    for run_id, key, points, start_time in series:
+        xs = x_values(points, axis, start_time)
+        values = smooth([p.value for p in points], smoothing)
+        # Wall and relative time need not grow with step: order by x, keeping history order for ties.
+        order = sorted(range(len(points)), key=lambda i: xs[i]) if axis is not XAxis.STEP else range(len(points))
+        if x_min is None and x_max is None:
+            kept = list(order)
+        else:
+            kept = [i for i in order if (x_min is None or xs[i] >= x_min) and (x_max is None or xs[i] <= x_max)]
+        prepared.append(
+            _Prepared(
+                run_id,
+                key,
+                len(points),
+                [xs[i] for i in kept],
+                [points[i].step for i in kept],
+                [values[i] for i in kept],
+            )
+        )
+    all_x = [x for p in prepared for x in (p.xs[:1] + p.xs[-1:])]
+    lo = x_min if x_min is not None else (min(all_x) if all_x else None)
+    hi = x_max if x_max is not None else (max(all_x) if all_x else None)
+    results = [_one_series(p, width, lo, hi) for p in prepared]
+    return Downsampled(axis, width, lo, hi, results)
+
+
+def _one_series(prepared: _Prepared, width: int, lo: float | None, hi: float | None) -> SeriesResult:
+    result = SeriesResult(prepared.run_id, prepared.key, prepared.total, len(prepared.xs), downsampled=False)
+    finite = [i for i, v in enumerate(prepared.values) if math.isfinite(v)]
+    seen_markers: set[tuple[int, str]] = set()
+    for i, value in enumerate(prepared.values):
+        kind = _kind(value)
+        if kind is None:
+            continue
+        column = bucket_of(prepared.xs[i], lo or 0.0, hi or 0.0, width)
+        if (column, kind) not in seen_markers:
+            seen_markers.add((column, kind))
+            result.markers.append((prepared.xs[i], prepared.steps[i], kind))
+    if len(prepared.xs) <= 4 * width or lo is None or hi is None:
+        chosen = finite
+    else:
+        result.downsampled = True
+        fx = [prepared.xs[i] for i in finite]
+        fy = [prepared.values[i] for i in finite]
+        chosen = [finite[j] for j in m4_indices(fx, fy, lo, hi, width)]
+    result.x = [prepared.xs[i] for i in chosen]
+    result.y = [prepared.values[i] for i in chosen]
+    result.step = [prepared.steps[i] for i in chosen]
+    return result
+
+
+def load_series(connection: Connection, run_id: str, key: str) -> tuple[list[RawPoint], int | None]:
+    """Every stored point of ``key`` in ``run_id`` (non-finite values restored) and the run's start time."""
+    row = run_store.get_run_row(connection, run_id, workspace=workspace_scope())
+    if row is None:
+        raise NotFound(f"Run with id={run_id} not found")
+    rows = metric_store.history_in_range(connection, run_id, key, None, None)
+    points = [RawPoint(step, timestamp, _restore(value, is_nan)) for value, timestamp, step, is_nan in rows]
+    return points, row.start_time
+
+
+def _restore(value: float, is_nan: bool) -> float:
+    if is_nan:
+        return math.nan
+    if value >= _STORED_INFINITY:
+        return math.inf
+    if value <= -_STORED_INFINITY:
+        return -math.inf
+    return value
+
+
+def downsample_metrics(
+    connection: Connection,
+    run_ids: Sequence[str],
+    keys: Sequence[str],
+    *,
+    width: int,
+    axis: XAxis = XAxis.STEP,
+    x_min: float | None = None,
+    x_max: float | None = None,
+    smoothing: float = 0.0,
+) -> Downsampled:
+    """Every (run, key) pair of ``run_ids`` × ``keys`` downsampled onto one set of bucket edges."""
+    if not run_ids:
+        raise InvalidParameter("Missing value for required parameter 'run_id'.")
+    if not keys:
+        raise InvalidParameter("Missing value for required parameter 'key'.")
+    if len(run_ids) * len(keys) > MAX_SERIES:
+        raise InvalidParameter(
+            f"Too many series: {len(run_ids)} runs × {len(keys)} keys; at most {MAX_SERIES} per request"
+        )
+    validate_request(width, x_min, x_max, smoothing)
+    loaded = []
+    for run_id in dict.fromkeys(run_ids):
+        for key in dict.fromkeys(keys):
+            points, start_time = load_series(connection, run_id, key)
+            loaded.append((run_id, key, points, start_time))
+    return downsample(loaded, width=width, axis=axis, x_min=x_min, x_max=x_max, smoothing=smoothing)

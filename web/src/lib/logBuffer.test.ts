@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import type { LogLine } from "../api/types";
+import { appendLines, searchLines } from "./logBuffer";
+
+const line = (id: number, text = `line ${id}`): LogLine => ({ line_id: id, attempt: 1, stream: "stdout", ts: 0, line: text });
+
+describe("log buffer", () => {
+  it("drops lines already shown when a poll overlaps", () => {
+    const lines = appendLines([line(1), line(2)], [line(2), line(3)]);
+    expect(lines.map((l) => l.line_id)).toEqual([1, 2, 3]);
+  });
+
+  it("keeps the newest lines past the cap", () => {
+    const lines = appendLines([line(1), line(2)], [line(3)], 2);
+    expect(lines.map((l) => l.line_id)).toEqual([2, 3]);
+  });
+
+  it("searches a million lines without freezing", () => {
+    const many = Array.from({ length: 1_000_000 }, (_, i) => line(i, i % 100_000 === 0 ? "ERROR boom" : "ok"));
+    const started = performance.now();
+    expect(searchLines(many, "error")).toHaveLength(10);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});

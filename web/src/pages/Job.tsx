@@ -1,0 +1,177 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef, useState } from "react";
+import { Link, useParams } from "react-router";
+import { api } from "../api/client";
+import type { Attempt, Job, JobEvent, LogLine } from "../api/types";
+import { LogView } from "../components/LogView";
+import { ErrorBox, KeyValueTable, Loading, Section, StateBadge } from "../components/common";
+import { formatTime } from "../lib/format";
+import { appendLines } from "../lib/logBuffer";
+
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+// Live log over Server-Sent Events (the server's `follow=true` stream): lines are batched and handed to
+// React at most every 100 ms, so a fast writer (thousands of lines a second) never floods rendering.
+// A dropped stream is reopened from the last line seen; a new attempt (after Retry) reopens it too.
+function useLiveLog(jobId: string, attempt: number): { lines: LogLine[]; error: string | null } {
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const last = useRef(0);
+  useEffect(() => {
+    last.current = 0;
+    setLines([]);
+  }, [jobId]);
+  useEffect(() => {
+    let pending: LogLine[] = [];
+    let source: EventSource | null = null;
+    let stopped = false;
+    let failures = 0;
+    const flush = window.setInterval(() => {
+      if (!pending.length) return;
+      const batch = pending;
+      pending = [];
+      setLines((current) => appendLines(current, batch));
+    }, 100);
+    const open = () => {
+      source = new EventSource(`/api/v1/jobs/${encodeURIComponent(jobId)}/logs?follow=true&after=${last.current}`);
+      source.addEventListener("line", (event) => {
+        const line = JSON.parse((event as MessageEvent).data) as LogLine;
+        last.current = Math.max(last.current, line.line_id);
+        failures = 0;
+        pending.push(line);
+      });
+      source.addEventListener("end", () => source?.close());
+      source.onerror = () => {
+        source?.close();
+        if (stopped) return;
+        if (++failures > 5) {
+          setError("the log stream is unavailable; reload the page to retry");
+          return;
+        }
+        window.setTimeout(() => !stopped && open(), 1000 * failures);
+      };
+    };
+    setError(null);
+    open();
+    return () => {
+      stopped = true;
+      source?.close();
+      window.clearInterval(flush);
+    };
+  }, [jobId, attempt]);
+  return { lines, error };
+}
+
+export function JobPage() {
+  const { jobId = "" } = useParams();
+  const client = useQueryClient();
+  const job = useQuery({
+    queryKey: ["job", jobId],
+    queryFn: () => api.getPath<{ job: Job; attempts: Attempt[] }>(`/api/v1/jobs/${jobId}`),
+    refetchInterval: (query) => (query.state.data && TERMINAL.has(query.state.data.job.state) ? false : 2000),
+  });
+  const events = useQuery({
+    queryKey: ["job-events", jobId],
+    queryFn: () => api.getPath<{ events: JobEvent[] }>(`/api/v1/jobs/${jobId}/events`),
+    refetchInterval: (query) => (job.data && TERMINAL.has(job.data.job.state) && query.state.data ? false : 2000),
+  });
+  const log = useLiveLog(jobId, job.data?.job.attempt ?? 0);
+  const refresh = () => void client.invalidateQueries({ queryKey: ["job", jobId] });
+  const cancel = useMutation({ mutationFn: () => api.postPath(`/api/v1/jobs/${jobId}/cancel`), onSuccess: refresh });
+  const retry = useMutation({ mutationFn: () => api.postPath(`/api/v1/jobs/${jobId}/retry`), onSuccess: refresh });
+  if (job.isLoading) return <Loading what="job" />;
+  if (job.error) return <ErrorBox error={job.error} />;
+  const j = job.data!.job;
+  return (
+    <div>
+      <div className="crumbs">
+        <Link to="/jobs">Jobs</Link> /
+      </div>
+      <h1>
+        Job {j.job_id} <StateBadge state={j.state} />
+      </h1>
+      <div className="toolbar">
+        <button type="button" className="danger" disabled={TERMINAL.has(j.state)} onClick={() => cancel.mutate()}>
+          Cancel
+        </button>
+        <button type="button" disabled={!TERMINAL.has(j.state)} onClick={() => retry.mutate()}>
+          Retry
+        </button>
+      </div>
+      <ErrorBox error={cancel.error ?? retry.error} />
+      <div className="columns">
+        <Section title="Details">
+          <KeyValueTable
+            empty=""
+            rows={[
+              ["Recipe", <Link to={`/recipes/${j.recipe}`}>{`${j.recipe}:${j.recipe_version}`}</Link>],
+              ["Queue", j.queue],
+              ["Priority", String(j.priority)],
+              ["Attempt", `${j.attempt} (retries allowed: ${j.max_retries})`],
+              ["Worker", j.worker_id ?? "—"],
+              ["Submitted", formatTime(j.submitted_time)],
+              ["Started", formatTime(j.started_time)],
+              ["Finished", formatTime(j.finished_time)],
+              ["Reason", j.reason ?? ""],
+              ["Exit code", j.exit_code === null ? "" : String(j.exit_code)],
+              ["Run", j.run_id && j.experiment_id ? <Link to={`/experiments/${j.experiment_id}/runs/${j.run_id}`}>{j.run_id}</Link> : "—"],
+            ]}
+          />
+        </Section>
+        <Section title="Parameters">
+          <pre className="preview-text">{JSON.stringify(j.parameters, null, 2)}</pre>
+        </Section>
+      </div>
+      <Section title="Attempts">
+        {job.data!.attempts.length ? (
+          <table className="grid">
+            <thead>
+              <tr>
+                <th>Attempt</th>
+                <th>Worker</th>
+                <th>State</th>
+                <th>Started</th>
+                <th>Finished</th>
+                <th>Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {job.data!.attempts.map((a) => (
+                <tr key={a.attempt}>
+                  <td>{a.attempt}</td>
+                  <td className="mono">{a.worker_id}</td>
+                  <td>
+                    <StateBadge state={a.state} />
+                  </td>
+                  <td>{formatTime(a.started_time)}</td>
+                  <td>{formatTime(a.finished_time)}</td>
+                  <td>{a.reason}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <p className="muted">No attempts yet.</p>
+        )}
+      </Section>
+      <Section title="Log">
+        {log.error ? <div className="error">{log.error}</div> : null}
+        <LogView lines={log.lines} />
+      </Section>
+      <Section title="Events">
+        <table className="grid">
+          <tbody>
+            {(events.data?.events ?? []).map((e) => (
+              <tr key={e.event_id}>
+                <td>{formatTime(e.time)}</td>
+                <td>{e.kind}</td>
+                <td>{e.from_state && e.to_state ? `${e.from_state} → ${e.to_state}` : (e.to_state ?? "")}</td>
+                <td>{e.message}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+    </div>
+  );
+}

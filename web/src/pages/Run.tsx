@@ -1,0 +1,170 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMemo, useState } from "react";
+import { Link, useParams } from "react-router";
+import { api } from "../api/client";
+import type { Run } from "../api/types";
+import { ArtifactBrowser } from "../components/ArtifactBrowser";
+import { MetricChart } from "../components/MetricChart";
+import { ErrorBox, KeyValueTable, Loading, Section, StateBadge } from "../components/common";
+import { formatDuration, formatTime, formatValue, quote } from "../lib/format";
+
+const CHARTS_SHOWN = 12;
+
+export function RunPage() {
+  const { experimentId = "", runId = "" } = useParams();
+  const client = useQueryClient();
+  const run = useQuery({
+    queryKey: ["run", runId],
+    queryFn: () => api.get<{ run: Run }>("/api/2.0/mlflow/runs/get", { run_id: runId }),
+    refetchInterval: (query) => (query.state.data?.run.info.status === "RUNNING" ? 5000 : false),
+  });
+  const children = useQuery({
+    queryKey: ["children", runId],
+    queryFn: () =>
+      api.post<{ runs?: Run[] }>("/api/2.0/mlflow/runs/search", {
+        experiment_ids: [experimentId],
+        filter: `tags.mlflow.parentRunId = ${quote(runId)}`,
+        max_results: 100,
+      }),
+  });
+  const [tagKey, setTagKey] = useState("");
+  const [tagValue, setTagValue] = useState("");
+  const [chartFilter, setChartFilter] = useState("");
+  const setTag = useMutation({
+    mutationFn: () => api.post("/api/2.0/mlflow/runs/set-tag", { run_id: runId, key: tagKey, value: tagValue }),
+    onSuccess: () => {
+      setTagKey("");
+      setTagValue("");
+      void client.invalidateQueries({ queryKey: ["run", runId] });
+    },
+  });
+  const deleteTag = useMutation({
+    mutationFn: (key: string) => api.post("/api/2.0/mlflow/runs/delete-tag", { run_id: runId, key }),
+    onSuccess: () => void client.invalidateQueries({ queryKey: ["run", runId] }),
+  });
+  const data = run.data?.run;
+  const tags = useMemo(() => Object.fromEntries((data?.data.tags ?? []).map((t) => [t.key, t.value])), [data]);
+  const metricKeys = useMemo(() => (data?.data.metrics ?? []).map((m) => m.key).sort(), [data]);
+  if (run.isLoading) return <Loading what="run" />;
+  if (run.error || !data) return <ErrorBox error={run.error} />;
+  const info = data.info;
+  const parent = tags["mlflow.parentRunId"];
+  const jobId = tags["runyard.job_id"] ?? tags["runyard.job"];
+  const shownCharts = metricKeys.filter((k) => k.toLowerCase().includes(chartFilter.toLowerCase()));
+  return (
+    <div>
+      <div className="crumbs">
+        <Link to="/experiments">Experiments</Link> / <Link to={`/experiments/${experimentId}`}>Experiment {experimentId}</Link> /
+      </div>
+      <h1>
+        {info.run_name || info.run_id} <StateBadge state={info.status} />
+      </h1>
+      <div className="columns">
+        <Section title="Overview">
+          <KeyValueTable
+            empty=""
+            rows={[
+              ["Run ID", <span className="mono">{info.run_id}</span>],
+              ["Status", info.status],
+              ["Started", formatTime(info.start_time)],
+              ["Ended", formatTime(info.end_time)],
+              ["Duration", formatDuration(info.start_time, info.end_time)],
+              ["User", info.user_id ?? ""],
+              ["Source", tags["mlflow.source.name"] ?? ""],
+              ...(parent ? ([["Parent run", <Link to={`/experiments/${experimentId}/runs/${parent}`}>{parent}</Link>]] as [string, React.ReactNode][]) : []),
+              ...(jobId ? ([["Job", <Link to={`/jobs/${jobId}`}>{jobId}</Link>]] as [string, React.ReactNode][]) : []),
+              ...(tags["runyard.attempt"] ? ([["Attempt", tags["runyard.attempt"]]] as [string, React.ReactNode][]) : []),
+            ]}
+          />
+          {children.data?.runs?.length ? (
+            <>
+              <h3>Child runs</h3>
+              <ul>
+                {children.data.runs.map((child) => (
+                  <li key={child.info.run_id}>
+                    <Link to={`/experiments/${experimentId}/runs/${child.info.run_id}`}>{child.info.run_name || child.info.run_id}</Link>
+                  </li>
+                ))}
+              </ul>
+            </>
+          ) : null}
+        </Section>
+        <Section title="Parameters">
+          <KeyValueTable empty="No parameters." rows={(data.data.params ?? []).map((p) => [p.key, p.value])} />
+        </Section>
+        <Section title="Metrics">
+          <KeyValueTable empty="No metrics." rows={(data.data.metrics ?? []).map((m) => [m.key, formatValue(m.value)])} />
+        </Section>
+      </div>
+      <Section
+        title="Charts"
+        actions={
+          metricKeys.length > CHARTS_SHOWN || chartFilter ? (
+            <input type="search" aria-label="Filter charts" placeholder="Filter charts" value={chartFilter} onChange={(e) => setChartFilter(e.target.value)} />
+          ) : null
+        }
+      >
+        {!metricKeys.length ? <p className="muted">No metrics logged.</p> : null}
+        <div className="charts">
+          {shownCharts.slice(0, CHARTS_SHOWN).map((key) => (
+            <MetricChart key={key} runIds={[runId]} keys={[key]} live={info.status === "RUNNING"} />
+          ))}
+        </div>
+        {shownCharts.length > CHARTS_SHOWN ? <p className="muted">{shownCharts.length - CHARTS_SHOWN} more: filter to see them.</p> : null}
+      </Section>
+      <Section title="Tags">
+        <table className="kv">
+          <tbody>
+            {(data.data.tags ?? [])
+              .filter((t) => !t.key.startsWith("mlflow."))
+              .map((t) => (
+                <tr key={t.key}>
+                  <th>{t.key}</th>
+                  <td>{t.value}</td>
+                  <td>
+                    <button className="danger" onClick={() => deleteTag.mutate(t.key)} aria-label={"Delete tag " + t.key}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+          </tbody>
+        </table>
+        <form
+          className="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (tagKey) setTag.mutate();
+          }}
+        >
+          <input aria-label="Tag key" placeholder="key" value={tagKey} onChange={(e) => setTagKey(e.target.value)} />
+          <input aria-label="Tag value" placeholder="value" value={tagValue} onChange={(e) => setTagValue(e.target.value)} />
+          <button type="submit">Add tag</button>
+        </form>
+        <ErrorBox error={setTag.error ?? deleteTag.error} />
+      </Section>
+      {data.inputs?.dataset_inputs?.length ? (
+        <Section title="Datasets">
+          <KeyValueTable
+            empty=""
+            rows={data.inputs.dataset_inputs.map((d) => [d.dataset.name, `${d.dataset.digest} ${d.dataset.source_type ?? ""}`])}
+          />
+        </Section>
+      ) : null}
+      {data.outputs?.model_outputs?.length ? (
+        <Section title="Logged models">
+          <ul>
+            {data.outputs.model_outputs.map((m) => (
+              <li key={m.model_id} className="mono">
+                {m.model_id} (step {m.step})
+              </li>
+            ))}
+          </ul>
+        </Section>
+      ) : null}
+      <Section title="Artifacts">
+        <ArtifactBrowser runId={runId} artifactUri={info.artifact_uri ?? ""} />
+      </Section>
+    </div>
+  );
+}

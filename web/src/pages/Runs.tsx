@@ -1,0 +1,280 @@
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import {
+  type ColumnDef,
+  type SortingState,
+  flexRender,
+  getCoreRowModel,
+  useReactTable,
+} from "@tanstack/react-table";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { api } from "../api/client";
+import type { Experiment, Run } from "../api/types";
+import { ColumnChooser } from "../components/ColumnChooser";
+import { ErrorBox, Loading, StateBadge } from "../components/common";
+import { formatDuration, formatTime, formatValue, identifier } from "../lib/format";
+import {
+  type RunRow,
+  availableColumns,
+  cellValue,
+  columnName,
+  groupRows,
+  parseColumnName,
+  runName,
+  toRow,
+} from "../lib/runs";
+
+interface SearchResponse {
+  runs?: Run[];
+  next_page_token?: string;
+}
+
+const PAGE = 1000;
+const ROW_HEIGHT = 30;
+
+// Sorting a table column sorts on the server (runyard's order_by), so it covers every run, not a page.
+export function orderBy(sorting: SortingState): string[] {
+  return sorting.map(({ id, desc }) => {
+    const column = parseColumnName(id);
+    const attribute: Record<string, string> = { name: "attributes.run_name", start: "attributes.start_time", status: "attributes.status" };
+    const field = column ? identifier(column.kind, column.key) : (attribute[id] ?? "attributes.start_time");
+    return `${field} ${desc ? "DESC" : "ASC"}`;
+  });
+}
+
+export function RunsPage() {
+  const { experimentId = "" } = useParams();
+  const navigate = useNavigate();
+  const experimentIds = experimentId.split(",");
+  const [filterText, setFilterText] = useState("");
+  const [filter, setFilter] = useState("");
+  const [sorting, setSorting] = useState<SortingState>([{ id: "start", desc: true }]);
+  const [chosen, setChosen] = useState<string[]>([]);
+  const [groupBy, setGroupBy] = useState("");
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+
+  const experiment = useQuery({
+    queryKey: ["experiment", experimentIds[0]],
+    queryFn: () =>
+      api.get<{ experiment: Experiment }>("/api/2.0/mlflow/experiments/get", { experiment_id: experimentIds[0] }),
+  });
+  const runs = useInfiniteQuery({
+    queryKey: ["runs", experimentId, filter, sorting],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) =>
+      api.post<SearchResponse>("/api/2.0/mlflow/runs/search", {
+        experiment_ids: experimentIds,
+        filter: filter || undefined,
+        order_by: orderBy(sorting),
+        max_results: PAGE,
+        page_token: pageParam,
+      }),
+    getNextPageParam: (last) => last.next_page_token || undefined,
+    // Rows update while any run is still active.
+    refetchInterval: (query) =>
+      query.state.data?.pages.some((p) => p.runs?.some((r) => r.info.status === "RUNNING")) ? 5000 : false,
+  });
+
+  const rows = useMemo(() => (runs.data?.pages ?? []).flatMap((p) => p.runs ?? []).map(toRow), [runs.data]);
+  const columns = useMemo(() => availableColumns(rows), [rows]);
+  // Until the user chooses, show the first few metrics and params.
+  useEffect(() => {
+    if (!chosen.length && columns.length) {
+      const metrics = columns.filter((c) => c.kind === "metrics").slice(0, 4);
+      const params = columns.filter((c) => c.kind === "params").slice(0, 4);
+      setChosen([...metrics, ...params].map(columnName));
+    }
+  }, [columns, chosen.length]);
+
+  const grouped = useMemo(() => {
+    const by = parseColumnName(groupBy);
+    const groups = groupRows(rows, by);
+    if (!by) return rows.map((row) => ({ row, group: null as string | null }));
+    return groups.flatMap((g) => [
+      { row: null as RunRow | null, group: `${groupBy} = ${g.value} (${g.rows.length})` },
+      ...g.rows.map((row) => ({ row, group: null as string | null })),
+    ]);
+  }, [rows, groupBy]);
+
+  const tableColumns = useMemo<ColumnDef<RunRow>[]>(() => {
+    const base: ColumnDef<RunRow>[] = [
+      {
+        id: "select",
+        header: "",
+        size: 32,
+        enableSorting: false,
+        cell: ({ row }) => (
+          <input
+            type="checkbox"
+            aria-label={"Select " + runName(row.original)}
+            checked={selected.has(row.original.run.info.run_id)}
+            onChange={() => {
+              const next = new Set(selected);
+              const id = row.original.run.info.run_id;
+              if (next.has(id)) next.delete(id);
+              else next.add(id);
+              setSelected(next);
+            }}
+          />
+        ),
+      },
+      {
+        id: "name",
+        header: "Run",
+        accessorFn: (row) => runName(row),
+        size: 220,
+        cell: ({ row }) => (
+          <Link to={`/experiments/${row.original.run.info.experiment_id}/runs/${row.original.run.info.run_id}`}>
+            {runName(row.original)}
+          </Link>
+        ),
+      },
+      { id: "status", header: "Status", size: 100, accessorFn: (row) => row.run.info.status, cell: ({ row }) => <StateBadge state={row.original.run.info.status} /> },
+      { id: "start", header: "Started", size: 170, accessorFn: (row) => row.run.info.start_time, cell: ({ row }) => formatTime(row.original.run.info.start_time) },
+      {
+        id: "duration",
+        header: "Duration",
+        size: 90,
+        enableSorting: false,
+        cell: ({ row }) => formatDuration(row.original.run.info.start_time, row.original.run.info.end_time),
+      },
+    ];
+    for (const name of chosen) {
+      const column = parseColumnName(name);
+      if (!column) continue;
+      base.push({
+        id: name,
+        header: name,
+        size: 130,
+        // Sorting is done by the server (manualSorting); the accessor only makes the column sortable.
+        accessorFn: (row) => cellValue(row, column),
+        cell: ({ row }) => formatValue(cellValue(row.original, column)),
+      });
+    }
+    return base;
+  }, [chosen, selected]);
+
+  const table = useReactTable({
+    data: rows,
+    columns: tableColumns,
+    state: { sorting },
+    onSortingChange: setSorting,
+    manualSorting: true,
+    enableMultiSort: false,
+    sortDescFirst: false,
+    getCoreRowModel: getCoreRowModel(),
+  });
+  const tableRows = table.getRowModel().rows;
+  const byRunId = useMemo(() => new Map(tableRows.map((r) => [r.original.run.info.run_id, r])), [tableRows]);
+
+  const scroller = useRef<HTMLDivElement>(null);
+  const virtual = useVirtualizer({
+    count: grouped.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 20,
+  });
+  const items = virtual.getVirtualItems();
+  const lastIndex = items.length ? items[items.length - 1].index : 0;
+  useEffect(() => {
+    if (lastIndex >= grouped.length - 50 && runs.hasNextPage && !runs.isFetchingNextPage) void runs.fetchNextPage();
+  }, [lastIndex, grouped.length, runs]);
+
+  const width = tableColumns.reduce((sum, c) => sum + (c.size ?? 120), 0);
+  const template = tableColumns.map((c) => `${c.size ?? 120}px`).join(" ");
+
+  return (
+    <div>
+      <div className="crumbs">
+        <Link to="/experiments">Experiments</Link> /
+      </div>
+      <h1>{experiment.data?.experiment.name ?? "Experiment " + experimentId}</h1>
+      <form
+        className="toolbar"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setFilter(filterText.trim());
+        }}
+      >
+        <input
+          className="filter"
+          placeholder="Filter runs, e.g. metrics.loss < 0.5 AND (params.lr = '0.1' OR tags.team = 'a')"
+          aria-label="Filter runs"
+          value={filterText}
+          onChange={(e) => setFilterText(e.target.value)}
+        />
+        <button type="submit">Search</button>
+        <ColumnChooser columns={columns} chosen={chosen} onChange={setChosen} />
+        <select aria-label="Group by" value={groupBy} onChange={(e) => setGroupBy(e.target.value)}>
+          <option value="">No grouping</option>
+          {columns
+            .filter((c) => c.kind !== "metrics")
+            .map((c) => (
+              <option key={columnName(c)} value={columnName(c)}>
+                Group by {columnName(c)}
+              </option>
+            ))}
+        </select>
+        <button
+          type="button"
+          disabled={selected.size < 1}
+          onClick={() => navigate(`/compare?runs=${[...selected].join(",")}`)}
+        >
+          Compare ({selected.size})
+        </button>
+      </form>
+      {runs.error ? (
+        <div className="error filter-error" role="alert">
+          {(runs.error as Error).message}
+        </div>
+      ) : null}
+      <ErrorBox error={experiment.error} />
+      <div className="muted small">
+        {rows.length} runs{runs.hasNextPage ? " (more on scroll)" : ""}
+      </div>
+      {runs.isLoading ? <Loading what="runs" /> : null}
+      {runs.data && !rows.length ? <p className="empty">No runs match.</p> : null}
+      <div className="vtable" ref={scroller} role="table" aria-label="Runs">
+        <div className="vrow vhead" role="row" style={{ gridTemplateColumns: template, width }}>
+          {table.getHeaderGroups()[0]?.headers.map((header) => (
+            <div
+              key={header.id}
+              role="columnheader"
+              className={header.column.getCanSort() ? "sortable" : ""}
+              onClick={header.column.getToggleSortingHandler()}
+              title={String(header.column.columnDef.header ?? "")}
+            >
+              {flexRender(header.column.columnDef.header, header.getContext())}
+              {{ asc: " ▲", desc: " ▼" }[header.column.getIsSorted() as string] ?? ""}
+            </div>
+          ))}
+        </div>
+        <div style={{ height: virtual.getTotalSize(), position: "relative", width }}>
+          {items.map((item) => {
+            const entry = grouped[item.index];
+            const style = { position: "absolute" as const, top: 0, transform: `translateY(${item.start}px)`, height: ROW_HEIGHT };
+            if (!entry.row) {
+              return (
+                <div key={item.key} className="vrow vgroup" style={{ ...style, width }} role="row">
+                  {entry.group}
+                </div>
+              );
+            }
+            const row = byRunId.get(entry.row.run.info.run_id);
+            if (!row) return null;
+            return (
+              <div key={item.key} className="vrow" role="row" style={{ ...style, gridTemplateColumns: template, width }}>
+                {row.getVisibleCells().map((cell) => (
+                  <div key={cell.id} role="cell">
+                    {flexRender(cell.column.columnDef.cell, cell.getContext())}
+                  </div>
+                ))}
+              </div>
+            );
+          })}
+        </div>
+      </div>
+    </div>
+  );
+}

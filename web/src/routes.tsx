@@ -1,0 +1,40 @@
+import { createHashRouter, Navigate } from "react-router";
+import { Layout } from "./components/Layout";
+import { ComparePage } from "./pages/Compare";
+import { ExperimentsPage } from "./pages/Experiments";
+import { JobPage } from "./pages/Job";
+import { JobsPage } from "./pages/Jobs";
+import { ModelPage } from "./pages/Model";
+import { ModelsPage } from "./pages/Models";
+import { ModelVersionPage } from "./pages/ModelVersion";
+import { PoolsPage } from "./pages/Pools";
+import { RecipePage } from "./pages/Recipe";
+import { RecipesPage } from "./pages/Recipes";
+import { RunPage } from "./pages/Run";
+import { RunsPage } from "./pages/Runs";
+import { TracesPage } from "./pages/Traces";
+
+// Hash routes: the deep links the mlflow client prints (/#/experiments/<id>/runs/<run_id>) land here.
+export const router = createHashRouter([
+  {
+    path: "/",
+    element: <Layout />,
+    children: [
+      { index: true, element: <Navigate to="/experiments" replace /> },
+      { path: "experiments", element: <ExperimentsPage /> },
+      { path: "experiments/:experimentId", element: <RunsPage /> },
+      { path: "experiments/:experimentId/runs/:runId", element: <RunPage /> },
+      { path: "compare", element: <ComparePage /> },
+      { path: "models", element: <ModelsPage /> },
+      { path: "models/:name", element: <ModelPage /> },
+      { path: "models/:name/versions/:version", element: <ModelVersionPage /> },
+      { path: "traces", element: <TracesPage /> },
+      { path: "jobs", element: <JobsPage /> },
+      { path: "jobs/:jobId", element: <JobPage /> },
+      { path: "recipes", element: <RecipesPage /> },
+      { path: "recipes/:name", element: <RecipePage /> },
+      { path: "pools", element: <PoolsPage /> },
+      { path: "*", element: <p className="empty">No such page.</p> },
+    ],
+  },
+]);
