@@ -50,7 +50,7 @@ async def version() -> Response:
     return Response(MLFLOW_API_VERSION, media_type="text/plain")
 
 
-@router.get("/api/v1/version")
+@router.get("/api/v1/version", dependencies=[access.public])
 async def runyard_version() -> Response:
     """runyard's own version, and the MLflow API level it serves."""
     return JSONResponse({"version": __version__, "mlflow_api_version": MLFLOW_API_VERSION})

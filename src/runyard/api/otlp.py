@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.deps import platform_of
-from runyard.api.openapi import raw_body
+from runyard.api.openapi import json_schema_body
 from runyard.api.otlp_decode import JSON, MAX_BODY_BYTES, PROTOBUF, decompress, parse_request, to_batch
 from runyard.domain.identity import Level
 from runyard.errors import InvalidParameter
@@ -30,9 +30,8 @@ router = APIRouter(tags=["otlp"])
 @router.post(
     "/v1/traces",
     dependencies=[access.requires("experiment", Level.EDIT, jobs=True)],
-    openapi_extra=raw_body(
-        "application/x-protobuf", "An OTLP ExportTraceServiceRequest: protobuf or JSON, optionally gzip or deflate."
-    ),
+    # Declared as OTLP/JSON (an object); protobuf bodies (application/x-protobuf) are accepted too.
+    openapi_extra=json_schema_body({"type": "object"}),
 )
 async def export_traces(request: Request) -> Response:
     """Ingest an OTLP trace export (protobuf or JSON, optionally gzip/deflate)."""

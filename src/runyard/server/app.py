@@ -49,6 +49,10 @@ PLAIN_ROUTES_ACCESS = {
     "/docs": "public",
     "/docs/oauth2-redirect": "public",
     "/redoc": "public",
+    # The web UI's files: the page and its assets are public; everything it shows comes from the API.
+    "/": "public",
+    "/assets": "public",
+    "/{path:path}": "public",
 }
 
 
