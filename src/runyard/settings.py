@@ -24,6 +24,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from runyard.domain.identity import BUILTIN_ROLE_NAMES, NO_DEFAULT_ROLE
+from runyard.domain.workspaces import validate_name as validate_workspace_name
+from runyard.errors import InvalidParameter
+
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -125,6 +129,16 @@ class ServerSettings(_RunyardSettings):
         default=None,
         description="The bootstrap admin's password (no default; needed when auth is on and no admin exists).",
     )
+    default_role: str = Field(
+        default="viewer",
+        description="Built-in role (viewer, editor, admin, or none) every new user gets in default_workspace.",
+    )
+    default_workspace: str = Field(default="default", description="The workspace new users get default_role in.")
+    admins: str | None = Field(
+        default=None,
+        description="Comma-separated emails: a user created, or signing in by OIDC, with one of these verified "
+        "emails becomes an admin.",
+    )
     session_max_age_seconds: int = Field(
         default=518_400, ge=60, description="Absolute lifetime of a browser session (default 6 days)."
     )
@@ -188,6 +202,36 @@ class ServerSettings(_RunyardSettings):
         if isinstance(value, list):
             return json.dumps(value)
         return value
+
+    @field_validator("default_role")
+    @classmethod
+    def _check_default_role(cls, value: str) -> str:
+        if value not in (*BUILTIN_ROLE_NAMES, NO_DEFAULT_ROLE):
+            raise ValueError(
+                f"unknown default_role {value!r}: use one of {', '.join(BUILTIN_ROLE_NAMES)} or {NO_DEFAULT_ROLE}"
+            )
+        return value
+
+    @field_validator("default_workspace")
+    @classmethod
+    def _check_default_workspace(cls, value: str) -> str:
+        try:
+            return validate_workspace_name(value)
+        except InvalidParameter as error:
+            raise ValueError(f"default_workspace: {error.message}") from None
+
+    @field_validator("admins")
+    @classmethod
+    def _check_admins(cls, value: str | None) -> str | None:
+        for email in (part.strip() for part in (value or "").split(",")):
+            if email and "@" not in email:
+                raise ValueError(f"admins: {email!r} is not an email address")
+        return value
+
+    @property
+    def admin_emails(self) -> frozenset[str]:
+        """``admins`` as lower-cased addresses (emails compare case-insensitively)."""
+        return frozenset(part.strip().lower() for part in (self.admins or "").split(",") if part.strip())
 
     @field_validator("data_dir")
     @classmethod

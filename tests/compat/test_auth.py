@@ -21,6 +21,8 @@ from tests.support.servers import LiveServer
 ADMIN, ADMIN_PASSWORD = "admin", "first admin password"
 COOKIE_SECRET = "c" * 64
 AUTH_ENV = {
+    # No role for new users: each test gives the roles and grants its principals hold.
+    "RUNYARD_DEFAULT_ROLE": "none",
     "RUNYARD_AUTH_ENABLED": "true",
     "RUNYARD_COOKIE_SECRET": COOKIE_SECRET,
     "RUNYARD_ADMIN_USERNAME": ADMIN,

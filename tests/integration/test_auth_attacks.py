@@ -25,6 +25,8 @@ ADMIN, ADMIN_PASSWORD = "admin", "first admin password"
 PASSWORD = "a long user password"
 API = "/api/2.0/mlflow"
 AUTH_ENV = {
+    # No role for new users: each test gives the roles and grants its principals hold.
+    "RUNYARD_DEFAULT_ROLE": "none",
     "RUNYARD_AUTH_ENABLED": "true",
     "RUNYARD_COOKIE_SECRET": "a" * 64,
     "RUNYARD_ADMIN_USERNAME": ADMIN,

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from runyard.domain.clock import now_ms
-from runyard.domain.identity import Level, Principal
+from runyard.domain.identity import NO_DEFAULT_ROLE, Level, Principal
 from runyard.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied, Unauthenticated
 from runyard.services import (
     identity_permissions,
@@ -57,6 +57,10 @@ def replica(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+# Users with no role at all: the grants these tests give are all they hold.
+NO_ROLE = identity_users.NewUserPolicy(role=NO_DEFAULT_ROLE)
+
+
 def settings(**extra: object) -> ServerSettings:
     values: dict[str, object] = {"auth_enabled": True, "cookie_secret": SECRET, **extra}
     return ServerSettings(**values)  # type: ignore[arg-type]
@@ -64,7 +68,7 @@ def settings(**extra: object) -> ServerSettings:
 
 def make_user(database: Database, name: str, *, admin: bool = False) -> Principal:
     with database.write() as connection:
-        user = identity_users.create_user(connection, name, PASSWORD, is_admin=admin)
+        user = identity_users.create_user(connection, name, PASSWORD, policy=NO_ROLE, is_admin=admin)
     return Principal(kind="user", name=user.username, is_admin=user.is_admin, user_id=user.id)
 
 
@@ -80,7 +84,7 @@ def make_user(database: Database, name: str, *, admin: bool = False) -> Principa
 )
 def test_weak_passwords_are_refused_with_the_reason(database: Database, password: str, reason: str) -> None:
     with pytest.raises(InvalidParameter, match=reason), database.write() as connection:
-        identity_users.create_user(connection, "alice", password)
+        identity_users.create_user(connection, "alice", password, policy=NO_ROLE)
 
 
 def test_passwords_are_stored_as_argon2id_and_verified(database: Database) -> None:
@@ -95,14 +99,14 @@ def test_passwords_are_stored_as_argon2id_and_verified(database: Database) -> No
 
 def test_bootstrap_admin_needs_a_password_and_runs_only_once(database: Database) -> None:
     with database.write() as connection, pytest.raises(identity_users.StartupRefused, match="RUNYARD_ADMIN_PASSWORD"):
-        identity_users.bootstrap_admin(connection, "root", None)
+        identity_users.bootstrap_admin(connection, "root", None, NO_ROLE)
     with database.write() as connection, pytest.raises(identity_users.StartupRefused, match="well-known default"):
-        identity_users.bootstrap_admin(connection, "root", "admin1234567")
+        identity_users.bootstrap_admin(connection, "root", "admin1234567", NO_ROLE)
     with database.write() as connection:
-        created = identity_users.bootstrap_admin(connection, "root", PASSWORD)
+        created = identity_users.bootstrap_admin(connection, "root", PASSWORD, NO_ROLE)
     assert created is not None and created.is_admin and created.username == "root"
     with database.write() as connection:
-        assert identity_users.bootstrap_admin(connection, "root", "another long password") is None
+        assert identity_users.bootstrap_admin(connection, "root", "another long password", NO_ROLE) is None
         assert identity_users.verify_credentials(connection, "root", PASSWORD) is not None
 
 

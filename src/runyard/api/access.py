@@ -138,7 +138,7 @@ def requires(resource: str, level: Level, *, jobs: bool = False, agents: bool = 
 
 
 # Searches whose results are restricted to what the principal may read, by the grant type that governs them.
-LISTED = {"experiment": "experiment", "registered_model": "registered_model"}
+LISTED = {"experiment": "experiment", "registered_model": "registered_model", "job": "queue"}
 
 
 def readable_of(request: Request) -> Readable | None:

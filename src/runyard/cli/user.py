@@ -18,7 +18,8 @@ from runyard.cli.remote import JsonOption, print_json, print_table, when
 from runyard.cli.settings_flags import BackendStoreOption, ConfigOption, DataDirOption, build_settings
 from runyard.errors import RunyardError
 from runyard.services import identity_users
-from runyard.settings import redact_url
+from runyard.services.identity_startup import new_user_policy
+from runyard.settings import ServerSettings, redact_url
 from runyard.stores.metadata.session import Database
 from runyard.stores.migrations import runner
 
@@ -28,9 +29,13 @@ PASSWORD_ENV = "RUNYARD_USER_PASSWORD"
 T = TypeVar("T")
 
 
+def _settings(config: Path | None, data_dir: Path | None, backend_store_uri: str | None) -> ServerSettings:
+    return build_settings(config, data_dir=data_dir, backend_store_uri=backend_store_uri)
+
+
 @contextlib.contextmanager
 def _database(config: Path | None, data_dir: Path | None, backend_store_uri: str | None) -> Iterator[Database]:
-    settings = build_settings(config, data_dir=data_dir, backend_store_uri=backend_store_uri)
+    settings = _settings(config, data_dir, backend_store_uri)
     database = Database.from_url(settings.database_url)
     try:
         if settings.should_migrate_on_start:
@@ -77,9 +82,11 @@ def create(
 ) -> None:
     """Create a local user."""
     password = None if no_password else _read_password(password_stdin)
+    policy = new_user_policy(_settings(config, data_dir, backend_store_uri))
     with _database(config, data_dir, backend_store_uri) as database, database.write() as connection:
         user = _run(
-            connection, lambda c: identity_users.create_user(c, username, password, email=email, is_admin=admin)
+            connection,
+            lambda c: identity_users.create_user(c, username, password, policy=policy, email=email, is_admin=admin),
         )
     console.print(f"created user {user.username}{' (admin)' if user.is_admin else ''}")
 

@@ -115,6 +115,11 @@ RESOURCE_TYPES_WILDCARD_ONLY = frozenset(
 RESOURCE_TYPES = RESOURCE_TYPES_WITH_ID | RESOURCE_TYPES_WILDCARD_ONLY
 
 # A user's own grants live in a synthetic per-user role in each workspace, as MLflow 3.17 does.
+# The roles every workspace has (their grants are in ``services.identity_permissions``).
+BUILTIN_ROLE_NAMES = ("viewer", "editor", "admin")
+# ``RUNYARD_DEFAULT_ROLE`` value that gives new users no role at all.
+NO_DEFAULT_ROLE = "none"
+
 USER_ROLE_PREFIX = "__user_"
 
 

@@ -1,7 +1,7 @@
 """Whether a principal may act on the resource one request names: the decisions behind ``api/access.py``.
 
 Runs, their artifacts and logged models follow their experiment; registry files follow their model;
-jobs follow their queue. A job's own token reaches only its own run, experiment and bundle; an
+jobs follow their queue (the job list shows the jobs of readable queues). A job's own token reaches only its own run, experiment and bundle; an
 agent's only the workers of its pool. Admins and the local operator (auth off) pass everything.
 
 Two per-process caches keep the hot tracking paths free of extra queries: the experiment of a run
@@ -145,6 +145,9 @@ class AccessChecker:
                 self._need_create(principal, grants, "registered_model", level)
                 return
             need("registered_model", target.model_name, f"registered model '{target.model_name}'")
+        elif resource == "job" and level == Level.READ and target.queue is None and target.job_id is None:
+            # The job list: shown only for the queues the principal may read (the handler filters).
+            self._need_create(principal, grants, "queue", level)
         elif resource in ("queue", "job"):
             queue = target.queue
             if target.job_id is not None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 
 from runyard.domain.identity import DEFAULT_WORKSPACE
-from runyard.services import identity_permissions, identity_users
+from runyard.services import identity_permissions, identity_users, workspaces
 from runyard.settings import ServerSettings
+from runyard.stores.metadata import workspaces as workspace_store
 from runyard.stores.metadata.session import Database
 
 
@@ -17,6 +18,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def new_user_policy(settings: ServerSettings) -> identity_users.NewUserPolicy:
+    """What new users get under ``settings`` (default role and workspace, admin emails)."""
+    return identity_users.NewUserPolicy(
+        role=settings.default_role, workspace=settings.default_workspace, admin_emails=settings.admin_emails
+    )
 
 
 def prepare(settings: ServerSettings, database: Database) -> list[str]:
@@ -35,10 +43,21 @@ def prepare(settings: ServerSettings, database: Database) -> list[str]:
         return notes
     password = settings.admin_password.get_secret_value() if settings.admin_password else None
     with database.write() as connection:
-        created = identity_users.bootstrap_admin(connection, settings.admin_username, password)
-        # The built-in roles exist from the start in the default workspace, ready to be assigned.
-        for role in identity_permissions.BUILTIN_ROLES:
-            identity_permissions.ensure_builtin_role(connection, DEFAULT_WORKSPACE, role)
+        created = identity_users.bootstrap_admin(
+            connection, settings.admin_username, password, new_user_policy(settings)
+        )
+        # New users are given a role there: the operator names the workspace, the server makes it.
+        made_workspace = settings.default_workspace != DEFAULT_WORKSPACE and not workspace_store.workspace_exists(
+            connection, settings.default_workspace
+        )
+        if made_workspace:
+            workspaces.create_workspace(connection, settings.default_workspace)
+        # The built-in roles exist from the start in the default workspaces, ready to be assigned.
+        for workspace in dict.fromkeys((DEFAULT_WORKSPACE, settings.default_workspace)):
+            for role in identity_permissions.BUILTIN_ROLES:
+                identity_permissions.ensure_builtin_role(connection, workspace, role)
+    if made_workspace:
+        notes.append(f"created the workspace {settings.default_workspace!r} (RUNYARD_DEFAULT_WORKSPACE)")
     if created is not None:
         notes.append(f"created the bootstrap admin {created.username!r} (RUNYARD_ADMIN_USERNAME)")
     return notes

@@ -7,19 +7,33 @@ so every replica sees them gone on its next check.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row
 
 from runyard.domain.clock import now_ms
-from runyard.domain.identity import User, user_role_name
+from runyard.domain.identity import DEFAULT_WORKSPACE, NO_DEFAULT_ROLE, User, user_role_name
 from runyard.domain.passwords import password_problem
 from runyard.errors import AlreadyExists, InvalidParameter, NotFound, RunyardError
-from runyard.services import passwords
+from runyard.services import identity_permissions, passwords
 from runyard.stores.metadata import identity as store
 from runyard.stores.metadata import identity_roles
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
+
+
+@dataclass(frozen=True, slots=True)
+class NewUserPolicy:
+    """What every new user gets, whichever way they are created (``RUNYARD_DEFAULT_ROLE``,
+    ``RUNYARD_DEFAULT_WORKSPACE``, ``RUNYARD_ADMINS``)."""
+
+    role: str = "viewer"
+    workspace: str = DEFAULT_WORKSPACE
+    admin_emails: frozenset[str] = frozenset()
+
+    def makes_admin(self, verified_email: str | None) -> bool:
+        return verified_email is not None and verified_email.lower() in self.admin_emails
 
 
 class StartupRefused(RunyardError):
@@ -55,10 +69,15 @@ def create_user(
     username: str,
     password: str | None,
     *,
+    policy: NewUserPolicy,
     email: str | None = None,
     is_admin: bool = False,
 ) -> User:
-    """A new user; ``password`` None makes a user who can only sign in through an OpenID provider."""
+    """A new user; ``password`` None makes a user who can only sign in through an OpenID provider.
+
+    ``email`` must be verified (an operator typed it, or the provider verified it): it can make the
+    user an admin through ``policy.admin_emails``. The user gets ``policy.role`` in its workspace.
+    """
     check_username(username)
     if password is not None:
         check_new_password(password, username)
@@ -68,8 +87,16 @@ def create_user(
         raise AlreadyExists(f"a user with email {email!r} already exists")
     password_hash = passwords.hash_password(password) if password is not None else None
     user_id = store.insert_user(
-        connection, username=username, email=email, password_hash=password_hash, is_admin=is_admin, now=now_ms()
+        connection,
+        username=username,
+        email=email,
+        password_hash=password_hash,
+        is_admin=is_admin or policy.makes_admin(email),
+        now=now_ms(),
     )
+    if policy.role != NO_DEFAULT_ROLE:
+        role = identity_permissions.ensure_builtin_role(connection, policy.workspace, policy.role)
+        identity_roles.insert_assignment(connection, user_id=user_id, role_id=int(role.id))
     return get_user(connection, user_id=user_id)
 
 
@@ -153,7 +180,9 @@ def _keep_one_admin(connection: Connection, user: User) -> None:
         raise InvalidParameter(f"{user.username!r} is the last active admin; make another admin first")
 
 
-def bootstrap_admin(connection: Connection, username: str | None, password: str | None) -> User | None:
+def bootstrap_admin(
+    connection: Connection, username: str | None, password: str | None, policy: NewUserPolicy
+) -> User | None:
     """Create the first admin when the store has none (auth on). No default password exists.
 
     Returns the admin created, None when an admin already exists; raises ``StartupRefused`` when
@@ -182,4 +211,4 @@ def bootstrap_admin(connection: Connection, username: str | None, password: str 
             password_hash=passwords.hash_password(password),
         )
         return get_user(connection, user_id=int(existing.id))
-    return create_user(connection, name, password, is_admin=True)
+    return create_user(connection, name, password, policy=policy, is_admin=True)

@@ -22,6 +22,7 @@ from runyard.services import experiments as experiment_service
 from runyard.services import job_runs
 from runyard.services import pools as pool_service
 from runyard.services import recipes as recipe_service
+from runyard.services.identity_permissions import Readable
 from runyard.services.workspaces import current_workspace, workspace_scope
 from runyard.stores.metadata import experiments as experiment_store
 from runyard.stores.metadata import jobs as store
@@ -184,7 +185,9 @@ def list_jobs(
     worker_id: str | None = None,
     limit: int = 100,
     before: str | None = None,
+    readable_queues: Readable | None = None,
 ) -> list[Job]:
+    """Newest first; ``readable_queues`` keeps only jobs of queues the principal may read (None: all)."""
     for state in states:
         try:
             JobState(state)
@@ -203,6 +206,8 @@ def list_jobs(
         limit=limit,
         before_id=parse_job_id(before) if before else None,
         workspace=workspace_scope(),
+        only_queues=None if readable_queues is None or readable_queues.everything else readable_queues.ids,
+        except_queues=frozenset() if readable_queues is None else readable_queues.denied,
     )
     return [to_job(row) for row in rows]
 

@@ -22,6 +22,7 @@ from runyard.errors import InvalidParameter, PermissionDenied
 from runyard.services import identity_sessions
 from runyard.services.identity_sessions import NewSession
 from runyard.services.oidc import AuthorizationRequest, ProviderIdentity
+from runyard.services.identity_users import NewUserPolicy
 from runyard.services.oidc_users import find_or_create_oidc_user
 from runyard.settings import OidcProvider
 from runyard.stores.metadata import oidc as store
@@ -113,6 +114,7 @@ def complete_login(
     provider: OidcProvider,
     identity: ProviderIdentity,
     *,
+    policy: NewUserPolicy,
     cookie_secret: str,
     max_age_seconds: int,
 ) -> NewSession:
@@ -124,6 +126,7 @@ def complete_login(
         email=identity.email,
         email_verified=identity.email_verified,
         allow_sign_up=provider.allow_sign_up,
+        policy=policy,
     )
     return identity_sessions.start_session(
         connection, user, secret=cookie_secret, now=now_ms(), max_age_seconds=max_age_seconds

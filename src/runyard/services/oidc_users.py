@@ -3,10 +3,11 @@
 1. ``(provider_key, subject)`` already linked: that user (its email as last seen is refreshed).
 2. Not linked, and the provider verified the email: an existing user with that email is linked.
    An unverified email never links (anyone can type someone else's address at some providers).
-3. Neither: a new user (no password; the email as user name) when the provider allows sign-up;
+3. Neither: a new user (with the default role, see ``identity_users.NewUserPolicy``) (no password; the email as user name) when the provider allows sign-up;
    otherwise refused. Existing users keep signing in when sign-up is off, which is what it is for.
 
-A disabled user is refused whichever way they were found.
+A disabled user is refused whichever way they were found. A verified email listed in
+``RUNYARD_ADMINS`` makes the user an admin, at sign-up or at a later sign-in.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def find_or_create_oidc_user(
     email: str | None,
     email_verified: bool,
     allow_sign_up: bool,
+    policy: identity_users.NewUserPolicy,
 ) -> User:
     """The user signing in as ``subject`` of ``provider_key`` (see the module docstring)."""
     now = now_ms()
@@ -41,10 +43,10 @@ def find_or_create_oidc_user(
             user = identity_users.to_user(row)
             _refuse_disabled(user)
             store.touch_identity(connection, provider_key, subject, email=email, now=now)
-            return user
+            return _promote(connection, user, email if email_verified else None, policy)
     row = identity_store.get_user_by_email(connection, email) if email is not None and email_verified else None
     if row is not None:
-        user = identity_users.to_user(row)
+        user = _promote(connection, identity_users.to_user(row), email, policy)
         _refuse_disabled(user)
     elif not allow_sign_up:
         raise PermissionDenied(
@@ -58,6 +60,7 @@ def find_or_create_oidc_user(
             None,
             # Only a verified address is recorded: an unverified one could claim someone else's.
             email=email if email_verified else None,
+            policy=policy,
         )
     store.insert_identity(
         connection,
@@ -69,6 +72,16 @@ def find_or_create_oidc_user(
         last_login_time=now,
     )
     return user
+
+
+def _promote(
+    connection: Connection, user: User, verified_email: str | None, policy: identity_users.NewUserPolicy
+) -> User:
+    """An existing user signing in with a verified email listed in ``RUNYARD_ADMINS`` becomes an admin."""
+    if user.is_admin or user.disabled or not policy.makes_admin(verified_email):
+        return user
+    identity_users.set_admin(connection, user.username, True)
+    return identity_users.get_user(connection, user_id=user.id)
 
 
 def _refuse_disabled(user: User) -> None:

@@ -20,6 +20,7 @@ from runyard.api.responses import JSONResponse
 from runyard.domain.identity import User
 from runyard.errors import InvalidParameter, PermissionDenied
 from runyard.services import identity_permissions, identity_users
+from runyard.services.identity_startup import new_user_policy
 
 router = APIRouter(tags=["auth"])
 
@@ -60,10 +61,12 @@ async def create_user(request: Request) -> Response:
     if not body.username or not body.password:
         raise InvalidParameter("Username and password cannot be empty.")
 
+    policy = new_user_policy(_deps.platform(request).settings)
+
     def work(connection: Any) -> User:
         if not identity_permissions.administers_any_workspace(connection, acting):
             raise PermissionDenied("Permission denied: creating users needs an admin or a workspace admin")
-        return identity_users.create_user(connection, body.username, body.password)
+        return identity_users.create_user(connection, body.username, body.password, policy=policy)
 
     user = await _deps.platform(request).write(work)
     return JSONResponse({"user": user_json(user)})

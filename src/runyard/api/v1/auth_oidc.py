@@ -21,6 +21,7 @@ from runyard.errors import InvalidParameter, Unauthenticated
 from runyard.services import oidc_logins as logins
 from runyard.services.identity_sessions import COOKIE_NAME as SESSION_COOKIE
 from runyard.services.oidc import OidcClient, OidcClients, ProviderIdentity
+from runyard.services.identity_startup import new_user_policy
 from runyard.settings import ServerSettings
 
 # Binds a pending login to the browser that started it; sent only to the login routes.
@@ -33,6 +34,7 @@ def build_router(settings: ServerSettings) -> APIRouter:
     clients = OidcClients.from_settings(settings)
     secret = settings.cookie_secret.get_secret_value() if settings.cookie_secret is not None else ""
     max_age = settings.session_max_age_seconds
+    policy = new_user_policy(settings)
     # Secure cookies only travel over https; a plain-http root URL (a laptop, tests) must still work.
     secure = bool(settings.root_url and settings.root_url.startswith("https://"))
     router = APIRouter(prefix="/auth", tags=["auth"])
@@ -84,7 +86,9 @@ def build_router(settings: ServerSettings) -> APIRouter:
         identity = await run_in_threadpool(_verified_identity, client, query.get("iss"), code, pending)
         logins.admit(client.provider, identity)
         session = await context.write(
-            lambda c: logins.complete_login(c, client.provider, identity, cookie_secret=secret, max_age_seconds=max_age)
+            lambda c: logins.complete_login(
+                c, client.provider, identity, policy=policy, cookie_secret=secret, max_age_seconds=max_age
+            )
         )
         response = RedirectResponse(pending.return_to or "/", status_code=303)
         response.set_cookie(

@@ -125,9 +125,11 @@ async def submit_job(request: Request) -> Response:
 @router.get("", dependencies=[access.requires("job", Level.READ)], openapi_extra=query(ListQuery))
 async def list_jobs(request: Request) -> Response:
     query = parse_query(request, ListQuery)
+    readable = access.readable_of(request)
     jobs = await platform_of(request).read(
         lambda connection: service.list_jobs(
             connection,
+            readable_queues=readable,
             states=query.state,
             queue=query.queue,
             recipe=query.recipe,

@@ -59,9 +59,18 @@ def list_jobs(
     limit: int,
     before_id: int | None,
     workspace: str | None,
+    only_queues: frozenset[str] | None = None,
+    except_queues: frozenset[str] = frozenset(),
 ) -> list[Row[Any]]:
-    """Newest first; ``before_id`` pages backwards (keyset pagination)."""
+    """Newest first; ``before_id`` pages backwards (keyset pagination).
+
+    ``only_queues`` / ``except_queues`` restrict the rows in the query itself, so pages stay full.
+    """
     statement = select(jobs).order_by(jobs.c.job_id.desc()).limit(limit)
+    if only_queues is not None:
+        statement = statement.where(jobs.c.queue.in_(sorted(only_queues)))
+    if except_queues:
+        statement = statement.where(jobs.c.queue.not_in(sorted(except_queues)))
     if workspace is not None:
         statement = statement.where(jobs.c.workspace == workspace)
     if states:
