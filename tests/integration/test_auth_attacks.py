@@ -189,6 +189,31 @@ def test_a_job_token_reaches_only_its_own_run_and_bundle(
         assert after.status_code == 401
 
 
+def test_an_agent_token_uploads_only_to_runs_of_its_own_unfinished_attempts(
+    server: LiveServer, admin: httpx.Client, tmp_path: Path
+) -> None:
+    first, second = _compute(server, tmp_path), _compute(server, tmp_path)
+    agent: Client = first["agent"]
+    own, foreign = first["job"], second["job"]
+    output = tmp_path / "model.bin"
+    output.write_bytes(b"weights")
+    agent.upload_artifact(str(own["experiment_id"]), own["run_id"], "model.bin", output)
+    # Another pool's run, a run no attempt has, and its own run under another experiment: refused.
+    with pytest.raises(PermissionDenied, match="uploads only to runs of unfinished attempts"):
+        agent.upload_artifact(str(foreign["experiment_id"]), foreign["run_id"], "model.bin", output)
+    experiment_id = _experiment(admin)
+    stray = admin.post(f"{API}/runs/create", json={"experiment_id": experiment_id}).json()["run"]["info"]["run_id"]
+    with pytest.raises(PermissionDenied, match="uploads only to runs of unfinished attempts"):
+        agent.upload_artifact(experiment_id, stray, "model.bin", output)
+    with pytest.raises(PermissionDenied, match="uploads only to runs of unfinished attempts"):
+        agent.upload_artifact(experiment_id, own["run_id"], "model.bin", output)
+    # Once its attempt has finished, not even its own run.
+    agent.report_status(own["job_id"], own["attempt"], state="running")
+    agent.report_status(own["job_id"], own["attempt"], state="succeeded", exit_code=0)
+    with pytest.raises(PermissionDenied, match="uploads only to runs of unfinished attempts"):
+        agent.upload_artifact(str(own["experiment_id"]), own["run_id"], "late.bin", output)
+
+
 def test_submitting_needs_a_grant_on_the_queue(server: LiveServer, admin: httpx.Client, tmp_path: Path) -> None:
     recipe = unique("recipe")
     with Client(server.url, authorization=basic_authorization(ADMIN, ADMIN_PASSWORD)) as root:

@@ -123,7 +123,10 @@ class AccessChecker:
             self._authorize_job(connection, principal, resource, target)
             return
         if principal.kind == "agent":
-            return  # the rule admitted agents here on purpose (bundles and outputs of their attempts)
+            # The rule admitted agents here on purpose: bundles, and the outputs of their own attempts.
+            if resource == "artifact":
+                self._authorize_agent_upload(connection, principal, target)
+            return
         grants = self.grants(connection, principal)
 
         def need(resource_type: str, resource_id: str | None, what: str) -> None:
@@ -272,6 +275,21 @@ class AccessChecker:
             raise refused
         named = self._experiments_named(connection, target, principal.workspace)
         if not named or any(experiment_id != scope.experiment_id for experiment_id in named):
+            raise refused
+
+    def _authorize_agent_upload(self, connection: Connection, principal: Principal, target: Target) -> None:
+        """An agent uploads only under the run of an attempt running on a worker of its pool."""
+        refused = PermissionDenied(
+            f"Permission denied: this agent token uploads only to runs of unfinished attempts in pool '{principal.pool}'"
+        )
+        if principal.pool is None or target.artifact_path is None:
+            raise refused
+        # The path is <experiment>/<run>/…: the run must be one of those attempts', under its own experiment.
+        segments = target.artifact_path.strip("/").split("/")
+        if len(segments) < 2:
+            raise refused
+        open_runs = job_store.open_attempt_runs_of_pool(connection, principal.pool, [segments[1]])
+        if not any(str(row.experiment_id) == segments[0] for row in open_runs):
             raise refused
 
     def authorize_agent(self, connection: Connection, principal: Principal, target: Target) -> None:

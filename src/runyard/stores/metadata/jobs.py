@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 
 from runyard.stores.metadata import dialects
-from runyard.stores.metadata.compute_tables import job_attempts, job_events, job_logs, jobs
+from runyard.stores.metadata.compute_tables import job_attempts, job_events, job_logs, jobs, workers
 from runyard.stores.metadata.tables import runs
 
 ACTIVE_STATES = ("assigned", "running")
@@ -207,6 +207,23 @@ def undelivered_attempt(connection: Connection, worker_id: str) -> Row[Any] | No
         .order_by(job_attempts.c.assigned_time)
         .limit(1)
     ).first()
+
+
+def open_attempt_runs_of_pool(connection: Connection, pool: str, run_ids: Sequence[str]) -> list[Row[Any]]:
+    """(run_id, experiment_id) of the ``run_ids`` that belong to an unfinished attempt on a worker of ``pool``."""
+    if not run_ids:
+        return []
+    statement = (
+        select(job_attempts.c.run_id, runs.c.experiment_id)
+        .join(workers, workers.c.worker_id == job_attempts.c.worker_id)
+        .join(runs, runs.c.run_uuid == job_attempts.c.run_id)
+        .where(
+            workers.c.pool == pool,
+            job_attempts.c.run_id.in_(list(run_ids)),
+            job_attempts.c.finished_time.is_(None),
+        )
+    )
+    return list(connection.execute(statement))
 
 
 def attempt_by_token_hash(connection: Connection, token_hash: str) -> Row[Any] | None:
