@@ -24,16 +24,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from runyard.domain.identity import BUILTIN_ROLE_NAMES, NO_DEFAULT_ROLE
-from runyard.domain.workspaces import validate_name as validate_workspace_name
-from runyard.errors import InvalidParameter
-
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from runyard.domain.identity import BUILTIN_ROLE_NAMES, NO_DEFAULT_ROLE
+from runyard.domain.workspaces import validate_name as validate_workspace_name
+from runyard.errors import InvalidParameter
 
 DEFAULT_PORT = 5050
 DEFAULT_HOST = "127.0.0.1"

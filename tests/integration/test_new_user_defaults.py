@@ -135,9 +135,7 @@ def test_the_default_role_and_workspace_are_configurable(server_pool: ServerPool
         ("RUNYARD_ADMINS", "boss", "'boss' is not an email address"),
     ],
 )
-def test_bad_new_user_settings_are_refused_in_one_line(
-    tmp_path: Path, variable: str, value: str, message: str
-) -> None:
+def test_bad_new_user_settings_are_refused_in_one_line(tmp_path: Path, variable: str, value: str, message: str) -> None:
     env = {"PATH": "/usr/bin:/bin", variable: value, "RUNYARD_DATA_DIR": str(tmp_path)}
     checked = subprocess.run(
         [sys.executable, "-m", "runyard", "config", "check"], env=env, capture_output=True, text=True, timeout=60

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runyard.domain.identity import Principal
+from runyard.domain.identity import Principal, User
 from runyard.services import identity_permissions, identity_users
 from runyard.services.identity_users import NewUserPolicy
 from runyard.services.oidc_users import find_or_create_oidc_user
@@ -31,7 +31,7 @@ def database(tmp_path: Path) -> Iterator[Database]:
         database.dispose()
 
 
-def _sign_in(database: Database, subject: str, email: str, *, verified: bool = True) -> identity_users.User:
+def _sign_in(database: Database, subject: str, email: str, *, verified: bool = True) -> User:
     with database.write() as connection:
         return find_or_create_oidc_user(
             connection,

@@ -1,8 +1,9 @@
 """Whether a principal may act on the resource one request names: the decisions behind ``api/access.py``.
 
 Runs, their artifacts and logged models follow their experiment; registry files follow their model;
-jobs follow their queue (the job list shows the jobs of readable queues). A job's own token reaches only its own run, experiment and bundle; an
-agent's only the workers of its pool. Admins and the local operator (auth off) pass everything.
+jobs follow their queue (the job list shows the jobs of readable queues). A job's own token reaches
+only its own run, experiment and bundle; an agent's only the workers of its pool, and uploads only to
+the runs of its unfinished attempts. Admins and the local operator (auth off) pass everything.
 
 Two per-process caches keep the hot tracking paths free of extra queries: the experiment of a run
 (it never changes) and a principal's grants in a workspace (for ``auth_cache_seconds``).
@@ -280,7 +281,8 @@ class AccessChecker:
     def _authorize_agent_upload(self, connection: Connection, principal: Principal, target: Target) -> None:
         """An agent uploads only under the run of an attempt running on a worker of its pool."""
         refused = PermissionDenied(
-            f"Permission denied: this agent token uploads only to runs of unfinished attempts in pool '{principal.pool}'"
+            "Permission denied: this agent token uploads only to runs of unfinished attempts "
+            f"in pool '{principal.pool}'"
         )
         if principal.pool is None or target.artifact_path is None:
             raise refused

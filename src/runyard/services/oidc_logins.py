@@ -21,8 +21,8 @@ from runyard.domain.clock import now_ms
 from runyard.errors import InvalidParameter, PermissionDenied
 from runyard.services import identity_sessions
 from runyard.services.identity_sessions import NewSession
-from runyard.services.oidc import AuthorizationRequest, ProviderIdentity
 from runyard.services.identity_users import NewUserPolicy
+from runyard.services.oidc import AuthorizationRequest, ProviderIdentity
 from runyard.services.oidc_users import find_or_create_oidc_user
 from runyard.settings import OidcProvider
 from runyard.stores.metadata import oidc as store

@@ -3,8 +3,9 @@
 1. ``(provider_key, subject)`` already linked: that user (its email as last seen is refreshed).
 2. Not linked, and the provider verified the email: an existing user with that email is linked.
    An unverified email never links (anyone can type someone else's address at some providers).
-3. Neither: a new user (with the default role, see ``identity_users.NewUserPolicy``) (no password; the email as user name) when the provider allows sign-up;
-   otherwise refused. Existing users keep signing in when sign-up is off, which is what it is for.
+3. Neither: a new user (no password; the email as user name; the default role of
+   ``identity_users.NewUserPolicy``) when the provider allows sign-up; otherwise refused.
+   Existing users keep signing in when sign-up is off, which is what it is for.
 
 A disabled user is refused whichever way they were found. A verified email listed in
 ``RUNYARD_ADMINS`` makes the user an admin, at sign-up or at a later sign-in.

@@ -20,8 +20,8 @@ from runyard.api.responses import JSONResponse
 from runyard.errors import InvalidParameter, Unauthenticated
 from runyard.services import oidc_logins as logins
 from runyard.services.identity_sessions import COOKIE_NAME as SESSION_COOKIE
-from runyard.services.oidc import OidcClient, OidcClients, ProviderIdentity
 from runyard.services.identity_startup import new_user_policy
+from runyard.services.oidc import OidcClient, OidcClients, ProviderIdentity
 from runyard.settings import ServerSettings
 
 # Binds a pending login to the browser that started it; sent only to the login routes.
