@@ -391,12 +391,21 @@ def _series_in_database(
         hi,
         width,
     )
-    # Pick per column exactly what m4_indices keeps: ties go to the earliest point in chart order.
+    # The database finds each column's x and value extremes in one aggregate pass; only the points
+    # holding them come back, and the per-column choice (ties to the earliest point in chart order)
+    # is made here exactly as m4_indices makes it.
+    extremes = metric_buckets.column_extremes(connection, stats.run_id, stats.key, stats.x, lo, hi, width)
+    xs = {bound for x0, x1, _, _ in extremes.values() for bound in (x0, x1)}
+    values = {bound for _, _, v0, v1 in extremes.values() for bound in (v0, v1)}
     by_column: dict[int, list[tuple[float, int, int, float]]] = {}
-    for column, (step, ts, value, _) in metric_buckets.m4_candidates(
-        connection, stats.run_id, stats.key, stats.x, lo, hi, width
+    for step, ts, value, _ in metric_buckets.rows_matching(
+        connection, stats.run_id, stats.key, stats.x, lo, hi, xs, values
     ):
-        by_column.setdefault(column, []).append((_x_of(axis, stats.origin, step, ts), step, ts, value))
+        x = _x_of(axis, stats.origin, step, ts)
+        column = bucket_of(x, lo, hi, width)
+        x0, x1, v0, v1 = extremes[column]
+        if float(x0) == x or float(x1) == x or value == v0 or value == v1:
+            by_column.setdefault(column, []).append((x, step, ts, value))
     chosen: set[tuple[float, int, int, float]] = set()
     for candidates in by_column.values():
         chosen.add(min(candidates))

@@ -89,70 +89,53 @@ def rows_in_range(
     return [(int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement)]
 
 
-def m4_candidates(
-    connection: Connection, run_id: str, key: str, x: Any, lo: float, hi: float, width: int
-) -> list[tuple[int, Row]]:
-    """(column, row) for every finite point in [lo, hi] that may be its column's first, last, min or max.
-
-    Per column the database finds the smallest and largest x and value, then the smallest x among the
-    points holding the min (and the max) value; only points matching those come back — a handful per
-    column (more only when many points share one x), from which the caller picks exactly as the
-    reference does.
-    """
+def column_expression(connection: Connection, x: Any, lo: float, hi: float, width: int) -> Any:
+    """The pixel column of ``x``: ``int((x - lo) / span * width)`` clamped to the last column."""
     span = hi - lo
-    if span > 0:
-        scaled = (x - bindparam("lo", lo, type_=Double())) / bindparam("span", span, type_=Double())
-        scaled = scaled * bindparam("width_f", float(width), type_=Double())
-        # Truncation toward zero like Python's int(); scaled >= 0 here, so FLOOR is the same.
-        raw = cast(scaled, Integer) if connection.dialect.name == "sqlite" else func.floor(scaled)
-        top = bindparam("top", width - 1, type_=Integer)
-        column: Any = case((raw > top, top), else_=raw)
-    else:
-        column = bindparam("zero", 0, type_=Integer)
-    points = (
-        select(
-            metrics.c.step.label("step"),
-            metrics.c.timestamp.label("ts"),
-            metrics.c.value.label("v"),
-            x.label("x"),
-            column.label("b"),
-        )
-        .where(_series(run_id, key), _finite(), *_in_range(x, lo, hi))
-        .cte("pts")
-    )
-    agg = (
-        select(
-            points.c.b,
-            func.min(points.c.x).label("x0"),
-            func.max(points.c.x).label("x1"),
-            func.min(points.c.v).label("v0"),
-            func.max(points.c.v).label("v1"),
-        )
-        .group_by(points.c.b)
-        .cte("agg")
-    )
-    ext = (
-        select(
-            points.c.b,
-            func.min(case((points.c.v == agg.c.v0, points.c.x))).label("xv0"),
-            func.min(case((points.c.v == agg.c.v1, points.c.x))).label("xv1"),
-        )
-        .join_from(points, agg, points.c.b == agg.c.b)
-        .where(or_(points.c.v == agg.c.v0, points.c.v == agg.c.v1))
-        .group_by(points.c.b)
-        .cte("ext")
-    )
+    if span <= 0:
+        return bindparam("zero", 0, type_=Integer)
+    scaled = (x - bindparam("lo", lo, type_=Double())) / bindparam("span", span, type_=Double())
+    scaled = scaled * bindparam("width_f", float(width), type_=Double())
+    # Truncation toward zero like Python's int(); scaled >= 0 in range, so FLOOR is the same.
+    raw = cast(scaled, Integer) if connection.dialect.name == "sqlite" else func.floor(scaled)
+    top = bindparam("top", width - 1, type_=Integer)
+    return case((raw > top, top), else_=raw)
+
+
+def column_extremes(
+    connection: Connection, run_id: str, key: str, x: Any, lo: float, hi: float, width: int
+) -> dict[int, tuple[Any, Any, float, float]]:
+    """Per pixel column of the finite points in [lo, hi]: (smallest x, largest x, min value, max value)."""
+    column = column_expression(connection, x, lo, hi, width).label("b")
     statement = (
-        select(points.c.b, points.c.step, points.c.ts, points.c.v)
-        .join_from(points, agg, points.c.b == agg.c.b)
-        .join(ext, points.c.b == ext.c.b)
-        .where(
-            or_(
-                points.c.x == agg.c.x0,
-                points.c.x == agg.c.x1,
-                and_(points.c.x == ext.c.xv0, points.c.v == agg.c.v0),
-                and_(points.c.x == ext.c.xv1, points.c.v == agg.c.v1),
-            )
-        )
+        select(column, func.min(x), func.max(x), func.min(metrics.c.value), func.max(metrics.c.value))
+        .where(_series(run_id, key), _finite(), *_in_range(x, lo, hi))
+        .group_by(column)
     )
-    return [(int(b), (int(s), int(t), float(v), False)) for b, s, t, v in connection.execute(statement)]
+    return {int(b): (x0, x1, float(v0), float(v1)) for b, x0, x1, v0, v1 in connection.execute(statement)}
+
+
+# SQLite allows 32766 bound parameters per statement; stay well below in one IN list.
+_IN_CHUNK = 15_000
+
+
+def rows_matching(
+    connection: Connection,
+    run_id: str,
+    key: str,
+    x: Any,
+    lo: float,
+    hi: float,
+    xs: set[Any],
+    values: set[float],
+) -> list[Row]:
+    """Finite points in [lo, hi] whose x is one of ``xs`` or whose value is one of ``values``."""
+    wanted: list[Any] = [(x, sorted(xs)), (metrics.c.value, sorted(values))]
+    found: set[Row] = set()
+    for column, members in wanted:
+        for offset in range(0, len(members), _IN_CHUNK):
+            statement = select(metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan).where(
+                _series(run_id, key), _finite(), *_in_range(x, lo, hi), column.in_(members[offset : offset + _IN_CHUNK])
+            )
+            found.update((int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement))
+    return list(found)
