@@ -57,11 +57,20 @@ def series_stats(
     connection: Connection, run_id: str, key: str, x: Any, x_min: float | None, x_max: float | None
 ) -> tuple[int, int, Any, Any]:
     """(total points, points in range, smallest x in range, largest x in range)."""
-    total = connection.execute(select(func.count()).select_from(metrics).where(_series(run_id, key))).scalar_one()
-    row = connection.execute(
-        select(func.count(), func.min(x), func.max(x)).where(_series(run_id, key), *_in_range(x, x_min, x_max))
-    ).one()
-    return int(total), int(row[0]), row[1], row[2]
+    # One scan: the range is a CASE inside the aggregates, not a WHERE.
+    conditions = _in_range(x, x_min, x_max)
+    inside = and_(*conditions) if conditions else None
+    if inside is None:
+        columns = [func.count(), func.count(), func.min(x), func.max(x)]
+    else:
+        columns = [
+            func.count(),
+            func.coalesce(func.sum(case((inside, 1), else_=0)), 0),
+            func.min(case((inside, x))),
+            func.max(case((inside, x))),
+        ]
+    row = connection.execute(select(*columns).where(_series(run_id, key))).one()
+    return int(row[0]), int(row[1]), row[2], row[3]
 
 
 def min_timestamp(connection: Connection, run_id: str, key: str) -> int | None:
@@ -130,12 +139,19 @@ def rows_matching(
     values: set[float],
 ) -> list[Row]:
     """Finite points in [lo, hi] whose x is one of ``xs`` or whose value is one of ``values``."""
-    wanted: list[Any] = [(x, sorted(xs)), (metrics.c.value, sorted(values))]
+    if len(xs) + len(values) <= _IN_CHUNK:
+        # Usual case (width up to a few thousand): one scan for both lists.
+        batches = [or_(x.in_(sorted(xs)), metrics.c.value.in_(sorted(values)))]
+    else:
+        batches = [
+            column.in_(members[offset : offset + _IN_CHUNK])
+            for column, members in ((x, sorted(xs)), (metrics.c.value, sorted(values)))
+            for offset in range(0, len(members), _IN_CHUNK)
+        ]
     found: set[Row] = set()
-    for column, members in wanted:
-        for offset in range(0, len(members), _IN_CHUNK):
-            statement = select(metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan).where(
-                _series(run_id, key), _finite(), *_in_range(x, lo, hi), column.in_(members[offset : offset + _IN_CHUNK])
-            )
-            found.update((int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement))
+    for condition in batches:
+        statement = select(metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan).where(
+            _series(run_id, key), _finite(), *_in_range(x, lo, hi), condition
+        )
+        found.update((int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement))
     return list(found)
