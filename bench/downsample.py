@@ -35,7 +35,14 @@ def main() -> None:
         metadata.create_all(engine, tables=[metrics])
         with engine.begin() as connection:
             rows = [
-                {"run_uuid": "r", "key": "loss", "step": i, "timestamp": 1_000 * i, "value": math.sin(i / 1000), "is_nan": False}
+                {
+                    "run_uuid": "r",
+                    "key": "loss",
+                    "step": i,
+                    "timestamp": 1_000 * i,
+                    "value": math.sin(i / 1000),
+                    "is_nan": False,
+                }
                 for i in range(count)
             ]
             for offset in range(0, count, 100_000):

@@ -317,7 +317,9 @@ def downsample_in_database(
     x_min: float | None = None,
     x_max: float | None = None,
 ) -> Downsampled:
-    """``(run_id, key, run_start_time)`` series; the same answer as :func:`downsample` without smoothing, with the bucketing done by the database.
+    """``(run_id, key, run_start_time)`` series, answered as :func:`downsample` answers without smoothing.
+
+    The bucketing is done by the database.
 
     Only counts, the M4 candidates of each column and the non-finite points cross the wire, so a
     million-point series costs a few aggregate scans of its index range instead of a million rows.
