@@ -1,0 +1,157 @@
+"""SQL side of chart downsampling: range counts and M4 candidate rows computed by the database.
+
+A million-point series must not cross the wire to be reduced to a few thousand. The x value of a
+point is ``step``, ``timestamp`` (wall clock, ms) or ``(timestamp - origin) / 1000.0`` (seconds since
+the run started), and its pixel column is ``(x - lo) / span * width`` truncated and clamped — the same
+double-precision operations, in the same order, as the Python reference, so a point lands in the same
+column on SQLite, PostgreSQL and MariaDB as it does in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, Double, Integer, and_, bindparam, case, cast, func, not_, or_, select
+
+from runyard.stores.metadata.tables import metrics
+
+# Infinities are stored clamped to the largest double; anything at the clamp is not finite.
+STORED_INFINITY = 1.7976931348623157e308
+
+# One stored row: (step, timestamp, value, is_nan).
+Row = tuple[int, int, float, bool]
+
+
+def x_expression(axis: str, origin: int | None) -> Any:
+    if axis == "step":
+        return metrics.c.step
+    if axis == "wall":
+        return metrics.c.timestamp
+    # Integer subtraction first (exact), then one double division: what Python's (ts - origin) / 1000.0 does.
+    delta = metrics.c.timestamp - bindparam("origin", origin, type_=BigInteger)
+    return delta / bindparam("per_second", 1000.0, type_=Double())
+
+
+def _series(run_id: str, key: str) -> Any:
+    return and_(metrics.c.run_uuid == run_id, metrics.c.key == key)
+
+
+def _in_range(x: Any, x_min: float | None, x_max: float | None) -> list[Any]:
+    conditions: list[Any] = []
+    if x_min is not None:
+        conditions.append(x >= bindparam("x_min", x_min, type_=Double()))
+    if x_max is not None:
+        conditions.append(x <= bindparam("x_max", x_max, type_=Double()))
+    return conditions
+
+
+def _finite() -> Any:
+    return and_(
+        not_(metrics.c.is_nan),
+        metrics.c.value < bindparam("pos_inf", STORED_INFINITY, type_=Double()),
+        metrics.c.value > bindparam("neg_inf", -STORED_INFINITY, type_=Double()),
+    )
+
+
+def series_stats(
+    connection: Connection, run_id: str, key: str, x: Any, x_min: float | None, x_max: float | None
+) -> tuple[int, int, Any, Any]:
+    """(total points, points in range, smallest x in range, largest x in range)."""
+    # One scan: the range is a CASE inside the aggregates, not a WHERE.
+    conditions = _in_range(x, x_min, x_max)
+    inside = and_(*conditions) if conditions else None
+    if inside is None:
+        columns = [func.count(), func.count(), func.min(x), func.max(x)]
+    else:
+        columns = [
+            func.count(),
+            func.coalesce(func.sum(case((inside, 1), else_=0)), 0),
+            func.min(case((inside, x))),
+            func.max(case((inside, x))),
+        ]
+    row = connection.execute(select(*columns).where(_series(run_id, key))).one()
+    return int(row[0]), int(row[1]), row[2], row[3]
+
+
+def min_timestamp(connection: Connection, run_id: str, key: str) -> int | None:
+    value = connection.execute(select(func.min(metrics.c.timestamp)).where(_series(run_id, key))).scalar_one()
+    return None if value is None else int(value)
+
+
+def rows_in_range(
+    connection: Connection,
+    run_id: str,
+    key: str,
+    x: Any,
+    x_min: float | None,
+    x_max: float | None,
+    *,
+    finite: bool | None = None,
+) -> list[Row]:
+    """Points in range (all, only the finite ones, or only the others), in chart order: x, then history order."""
+    kind = [] if finite is None else [_finite() if finite else not_(_finite())]
+    statement = (
+        select(metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan)
+        .where(_series(run_id, key), *kind, *_in_range(x, x_min, x_max))
+        .order_by(x, metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan)
+    )
+    return [(int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement)]
+
+
+def column_expression(connection: Connection, x: Any, lo: float, hi: float, width: int) -> Any:
+    """The pixel column of ``x``: ``int((x - lo) / span * width)`` clamped to the last column."""
+    span = hi - lo
+    if span <= 0:
+        return bindparam("zero", 0, type_=Integer)
+    scaled = (x - bindparam("lo", lo, type_=Double())) / bindparam("span", span, type_=Double())
+    scaled = scaled * bindparam("width_f", float(width), type_=Double())
+    # Truncation toward zero like Python's int(); scaled >= 0 in range, so FLOOR is the same.
+    raw = cast(scaled, Integer) if connection.dialect.name == "sqlite" else func.floor(scaled)
+    top = bindparam("top", width - 1, type_=Integer)
+    return case((raw > top, top), else_=raw)
+
+
+def column_extremes(
+    connection: Connection, run_id: str, key: str, x: Any, lo: float, hi: float, width: int
+) -> dict[int, tuple[Any, Any, float, float]]:
+    """Per pixel column of the finite points in [lo, hi]: (smallest x, largest x, min value, max value)."""
+    column = column_expression(connection, x, lo, hi, width).label("b")
+    statement = (
+        select(column, func.min(x), func.max(x), func.min(metrics.c.value), func.max(metrics.c.value))
+        .where(_series(run_id, key), _finite(), *_in_range(x, lo, hi))
+        .group_by(column)
+    )
+    return {int(b): (x0, x1, float(v0), float(v1)) for b, x0, x1, v0, v1 in connection.execute(statement)}
+
+
+# SQLite allows 32766 bound parameters per statement; stay well below in one IN list.
+_IN_CHUNK = 15_000
+
+
+def rows_matching(
+    connection: Connection,
+    run_id: str,
+    key: str,
+    x: Any,
+    lo: float,
+    hi: float,
+    xs: set[Any],
+    values: set[float],
+) -> list[Row]:
+    """Finite points in [lo, hi] whose x is one of ``xs`` or whose value is one of ``values``."""
+    if len(xs) + len(values) <= _IN_CHUNK:
+        # Usual case (width up to a few thousand): one scan for both lists.
+        batches = [or_(x.in_(sorted(xs)), metrics.c.value.in_(sorted(values)))]
+    else:
+        batches = [
+            column.in_(members[offset : offset + _IN_CHUNK])
+            for column, members in ((x, sorted(xs)), (metrics.c.value, sorted(values)))
+            for offset in range(0, len(members), _IN_CHUNK)
+        ]
+    found: set[Row] = set()
+    for condition in batches:
+        statement = select(metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan).where(
+            _series(run_id, key), _finite(), *_in_range(x, lo, hi), condition
+        )
+        found.update((int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement))
+    return list(found)
