@@ -16,7 +16,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     UV_NO_CACHE=1
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# The web UI is built on the host first (scripts/build-ui writes src/runyard/ui/static, which the
+# context carries); the image has no Node, so without that bundle it serves a page saying how to build it.
+COPY pyproject.toml README.md hatch_build.py ./
 COPY src ./src
 
 # uv builds the wheel and installs it with its locked-down dependency set into a pip-less virtualenv.

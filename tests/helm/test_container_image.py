@@ -77,6 +77,7 @@ def test_install_steps_work_in_a_clean_virtualenv(tmp_path: Path) -> None:
     context.mkdir()
     shutil.copy(REPO_ROOT / "pyproject.toml", context)
     shutil.copy(REPO_ROOT / "README.md", context)
+    shutil.copy(REPO_ROOT / "hatch_build.py", context)
     shutil.copytree(REPO_ROOT / "src", context / "src", ignore=shutil.ignore_patterns("__pycache__"))
     wheels, venv = tmp_path / "wheels", tmp_path / "opt-runyard"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_NO_CACHE")}

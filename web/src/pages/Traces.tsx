@@ -13,10 +13,20 @@ interface TraceInfo {
   execution_duration?: string;
 }
 
-// Traces are served once the tracing API exists on the server; until then the page says so.
+// The newest traces of the experiments the user can see (trace search names its experiments).
 async function searchTraces(): Promise<TraceInfo[] | null> {
   try {
-    const found = await api.postPath<{ traces?: TraceInfo[] }>("/api/3.0/mlflow/traces/search", { max_results: 100 });
+    const experiments = await api.postPath<{ experiments?: { experiment_id: string }[] }>(
+      "/api/2.0/mlflow/experiments/search",
+      { max_results: 100 },
+    );
+    const ids = (experiments.experiments ?? []).map((e) => e.experiment_id);
+    if (!ids.length) return [];
+    const locations = ids.map((id) => ({ type: "MLFLOW_EXPERIMENT", mlflow_experiment: { experiment_id: id } }));
+    const found = await api.postPath<{ traces?: TraceInfo[] }>("/api/3.0/mlflow/traces/search", {
+      locations,
+      max_results: 100,
+    });
     return found.traces ?? [];
   } catch (error) {
     if (error instanceof ApiError && (error.status === 404 || error.status === 405)) return null;
