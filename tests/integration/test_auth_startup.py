@@ -3,8 +3,11 @@ several worker processes with every secret configured, and the ``runyard user`` 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -138,3 +141,40 @@ def test_user_commands_create_list_change_and_disable_users(tmp_path: Path) -> N
     assert run("create", "dev", password="developer password").returncode == 0
     assert run("disable", "dev").returncode == 0
     assert '"disabled": true' in run("ls", "--json").stdout
+
+
+def test_the_embedded_local_pool_works_with_auth_on(tmp_path: Path) -> None:
+    """With auth on the server mints its local agent a pool-scoped token: the pool has a live worker."""
+    port = free_port()
+    env = (
+        {k: v for k, v in _clean_env().items() if k != "RUNYARD_LOCAL_POOL"}
+        | AUTH_ENV
+        | {
+            "RUNYARD_ADMIN_USERNAME": "admin",
+            "RUNYARD_ADMIN_PASSWORD": "a long admin password",
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runyard", "server", "--port", str(port), "--data-dir", str(tmp_path)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        pools: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"{url}/api/v1/pools", auth=("admin", "a long admin password"), timeout=5)
+                pools = answer.json().get("pools", []) if answer.status_code == 200 else []
+            except httpx.HTTPError:
+                pools = []
+            if pools and pools[0].get("workers"):
+                break
+            time.sleep(0.5)
+        assert pools and pools[0]["name"] == "local" and pools[0]["workers"] == 1, pools
+        assert pools[0]["status"] != "degraded", pools
+        tokens = httpx.get(f"{url}/api/v1/tokens", auth=("admin", "a long admin password"), timeout=5).json()
+        assert "local-pool-agent" in str(tokens)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)

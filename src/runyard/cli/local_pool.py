@@ -65,13 +65,19 @@ def agent_command(settings: ServerSettings) -> list[str]:
     ]
 
 
-def agent_environment() -> dict[str, str]:
-    """The server's environment minus its own settings; agent and sandbox settings pass through."""
-    return {
+def agent_environment(token: str | None = None) -> dict[str, str]:
+    """The server's environment minus its own settings; agent and sandbox settings pass through.
+
+    ``token``: the agent token the server minted for its local pool (auth on).
+    """
+    environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("RUNYARD_") or key.startswith(("RUNYARD_AGENT_", "RUNYARD_SANDBOX_"))
     }
+    if token is not None:
+        environment["RUNYARD_AGENT_TOKEN"] = token
+    return environment
 
 
 class LocalAgent:
@@ -116,14 +122,14 @@ def _reap(process: subprocess.Popen[bytes], stopping: threading.Event) -> None:
 
 
 @contextlib.contextmanager
-def local_agent(settings: ServerSettings) -> Iterator[LocalAgent | None]:
+def local_agent(settings: ServerSettings, token: str | None = None) -> Iterator[LocalAgent | None]:
     """Run the local agent for as long as the block runs (nothing when ``local_pool`` is off)."""
     if not settings.local_pool:
         yield None
         return
     (settings.data_dir / "agent").mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        agent_command(settings), env=agent_environment(), preexec_fn=_die_with_parent, process_group=0
+        agent_command(settings), env=agent_environment(token), preexec_fn=_die_with_parent, process_group=0
     )
     logger.info("local compute pool: agent pid %d", process.pid)
     agent = LocalAgent(process)

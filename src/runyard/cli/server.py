@@ -52,9 +52,12 @@ def serve(settings: ServerSettings) -> None:
         fail(
             f"cannot open the database {redact_url(settings.database_url)}: {error.__class__.__name__}: {error.args[0]}"
         )
+    token: str | None = None
     try:
         for note in identity_startup.prepare(settings, database):
             console.print(note)
+        if settings.auth_enabled and settings.local_pool and "RUNYARD_AGENT_TOKEN" not in os.environ:
+            token = identity_startup.local_pool_token(database, local_pool.LOCAL_POOL)
     except RunyardError as error:
         database.dispose()
         fail(error.message)
@@ -62,7 +65,7 @@ def serve(settings: ServerSettings) -> None:
         f"runyard server on http://{settings.host}:{settings.port} — database {redact_url(settings.database_url)}, "
         f"artifacts {settings.artifacts_uri}"
     )
-    with local_pool.local_agent(settings) as agent:
+    with local_pool.local_agent(settings, token) as agent:
         if settings.workers == 1:
             config = _uvicorn_config(settings, create_app(settings, database))
             local_pool.AgentFirstServer(config, agent).run(sockets=[_listening_socket(config)])

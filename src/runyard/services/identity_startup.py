@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from runyard.domain.identity import DEFAULT_WORKSPACE
-from runyard.services import identity_permissions, identity_users, workspaces
+from runyard.domain.identity import DEFAULT_WORKSPACE, Principal
+from runyard.services import identity_permissions, identity_tokens, identity_users, workspaces
 from runyard.settings import ServerSettings
 from runyard.stores.metadata import workspaces as workspace_store
 from runyard.stores.metadata.session import Database
@@ -61,3 +61,23 @@ def prepare(settings: ServerSettings, database: Database) -> list[str]:
     if created is not None:
         notes.append(f"created the bootstrap admin {created.username!r} (RUNYARD_ADMIN_USERNAME)")
     return notes
+
+
+LOCAL_POOL_TOKEN = "local-pool-agent"
+
+
+def local_pool_token(database: Database, pool: str) -> str:
+    """A fresh agent token for the server's own local pool (auth on), owned by the first active admin.
+
+    Minted at every start, replacing the previous one: its secret lives only in the local agent's
+    environment, so nothing else can use it, and a restart revokes what the last run handed out.
+    """
+    with database.write() as connection:
+        admin = next((u for u in identity_users.list_users(connection) if u.is_admin and not u.disabled), None)
+        if admin is None:
+            raise identity_users.StartupRefused("auth is on but no active admin exists to own the local pool's token")
+        owner = Principal(kind="user", name=admin.username, is_admin=True, user_id=admin.id)
+        if any(t.name == LOCAL_POOL_TOKEN for t in identity_tokens.list_tokens(connection, owner)):
+            identity_tokens.revoke_token(connection, owner, LOCAL_POOL_TOKEN)
+        secret, _ = identity_tokens.create_token(connection, owner, LOCAL_POOL_TOKEN, kind="agent", pool=pool)
+    return secret
