@@ -31,6 +31,13 @@ class ServerPool:
             self._servers[key] = self.start_new(backend, store)
         return self._servers[key]
 
+    def shared(self, name: str, backend: str, *, extra_env: dict[str, str]) -> LiveServer:
+        """A server with its own settings, started once under ``name`` and reused by every test asking for it."""
+        key = (backend, f"shared:{name}")
+        if key not in self._servers:
+            self._servers[key] = self.start_new(backend, extra_env=extra_env)
+        return self._servers[key]
+
     def start_new(
         self,
         backend: str,

@@ -16,26 +16,16 @@ import pytest
 from runyard.client import Client
 from runyard.client._credentials import basic_authorization
 from tests.conftest import ServerPool, unique
+from tests.support.auth import ADMIN, ADMIN_PASSWORD, auth_env
 from tests.support.servers import LiveServer
 
-ADMIN, ADMIN_PASSWORD = "admin", "first admin password"
-COOKIE_SECRET = "c" * 64
-AUTH_ENV = {
-    # No role for new users: each test gives the roles and grants its principals hold.
-    "RUNYARD_DEFAULT_ROLE": "none",
-    "RUNYARD_AUTH_ENABLED": "true",
-    "RUNYARD_COOKIE_SECRET": COOKIE_SECRET,
-    "RUNYARD_ADMIN_USERNAME": ADMIN,
-    "RUNYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
-}
-_servers: dict[str, LiveServer] = {}
+# No role for new users: each test gives the roles and grants its principals hold.
+AUTH_ENV = auth_env("c" * 64, default_role="none")
 
 
 @pytest.fixture
 def auth_server(server_pool: ServerPool) -> LiveServer:
-    if "sqlite" not in _servers:
-        _servers["sqlite"] = server_pool.start_new("sqlite", extra_env=AUTH_ENV)
-    return _servers["sqlite"]
+    return server_pool.shared("compat-auth", "sqlite", extra_env=AUTH_ENV)
 
 
 @pytest.fixture

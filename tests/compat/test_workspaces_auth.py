@@ -10,8 +10,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.server import get_app_client
 
-from tests.compat.test_auth import ADMIN, ADMIN_PASSWORD, as_user, auth_server
+from tests.compat.test_auth import as_user, auth_server
 from tests.conftest import unique
+from tests.support.auth import ADMIN, ADMIN_PASSWORD
 from tests.support.servers import LiveServer
 
 __all__ = ["as_user", "auth_server"]  # fixtures, used by name

@@ -10,12 +10,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runyard.client import Client
 from tests.conftest import ServerPool, unique
-from tests.support.agents import AgentProcess, make_recipe, marked_processes
+from tests.support.agents import AgentProcess, make_recipe, marked_processes, start_agent
 from tests.support.servers import LiveServer
 
 BACKENDS = ("sqlite", "postgresql")
@@ -32,25 +33,14 @@ def client(live: LiveServer) -> Iterator[Client]:
         yield sdk
 
 
-@pytest.fixture
-def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.stop()
-
-
 def _pool(client: Client, gpus_per_replica: int = 0) -> tuple[str, str]:
     pool, queue = unique("pool"), unique("q")
     client.put_pool(pool, gpus_per_replica=gpus_per_replica, queues=[queue])
     return pool, queue
 
 
-def _agent(agents: list[AgentProcess], live: LiveServer, pool: str, tmp_path: Path, **kwargs: object) -> AgentProcess:
-    agent = AgentProcess(server_url=live.url, pool=pool, work_dir=tmp_path / "agents", **kwargs)  # type: ignore[arg-type]
-    agents.append(agent.start())
-    agent.wait_registered()
-    return agent
+def _agent(agents: list[AgentProcess], live: LiveServer, pool: str, tmp_path: Path, **fields: Any) -> AgentProcess:
+    return start_agent(agents, live.url, pool, tmp_path / "agents", **fields)
 
 
 def _logs(client: Client, job_id: str) -> list[str]:

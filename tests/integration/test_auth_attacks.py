@@ -17,33 +17,19 @@ import pytest
 from runyard.client import Client
 from runyard.client._credentials import basic_authorization
 from runyard.errors import PermissionDenied
-from tests.conftest import ServerPool
+from tests.conftest import ServerPool, unique
+from tests.support.auth import ADMIN, ADMIN_PASSWORD, PASSWORD, auth_env
 from tests.support.compute import write_recipe
 from tests.support.servers import LiveServer
 
-ADMIN, ADMIN_PASSWORD = "admin", "first admin password"
-PASSWORD = "a long user password"
 API = "/api/2.0/mlflow"
-AUTH_ENV = {
-    # No role for new users: each test gives the roles and grants its principals hold.
-    "RUNYARD_DEFAULT_ROLE": "none",
-    "RUNYARD_AUTH_ENABLED": "true",
-    "RUNYARD_COOKIE_SECRET": "a" * 64,
-    "RUNYARD_ADMIN_USERNAME": ADMIN,
-    "RUNYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
-}
-_servers: dict[str, LiveServer] = {}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+# No role for new users: each test gives the roles and grants its principals hold.
+AUTH_ENV = auth_env("a" * 64, default_role="none")
 
 
 @pytest.fixture
 def server(server_pool: ServerPool) -> LiveServer:
-    if "s" not in _servers:
-        _servers["s"] = server_pool.start_new("sqlite", extra_env=AUTH_ENV)
-    return _servers["s"]
+    return server_pool.shared("auth-attacks", "sqlite", extra_env=AUTH_ENV)
 
 
 @pytest.fixture

@@ -14,36 +14,34 @@ import contextlib
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runyard.client import Client
 from tests.conftest import ServerPool, unique
-from tests.support.agents import AgentProcess, make_recipe, marked_processes
+from tests.support.agents import AgentProcess, make_recipe, marked_processes, start_agent
 from tests.support.servers import LiveServer, make_server
 from tests.support.services import fresh_database
 from tests.support.tcp_proxy import TcpProxy
 
 
-@pytest.fixture
-def agents() -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.stop()
-
-
 def _start_agent(agents: list[AgentProcess], url: str, pool: str, tmp_path: Path) -> AgentProcess:
-    agent = AgentProcess(server_url=url, pool=pool, work_dir=tmp_path / "agents").start()
-    agents.append(agent)
-    agent.wait_registered()
-    return agent
+    return start_agent(agents, url, pool, tmp_path / "agents")
 
 
 def _logs(client: Client, job_id: str) -> list[str]:
     return [line["line"] for line in client.job_logs(job_id)["lines"]]
+
+
+def _wait_for_agent_log(fleet: list[AgentProcess], needles: tuple[str, ...], timeout: float) -> bool:
+    """Whether any agent's log shows one of ``needles`` within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(needle in agent.log_text() for agent in fleet for needle in needles):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _wait_state(client: Client, job_id: str, states: set[str], timeout: float = 90.0) -> dict[str, object]:
@@ -154,15 +152,18 @@ def test_database_briefly_unreachable_agents_back_off_and_recover(agents: list[A
         running = client.submit_job(name, queue=queue)
         _wait_state(client, running["job_id"], {"running"})
         proxy.cut()
+        # The outage lasts at least 5 s and until an agent has met it: heartbeats come every
+        # `heartbeat_seconds` the server hands out (10 s), so a fixed window may fall between two.
         time.sleep(5)
+        noticed = _wait_for_agent_log(fleet, ("retrying", "failed"), timeout=30.0)
         proxy.restore()
+        assert noticed, [agent.log_text() for agent in fleet]
         # The job that ran through the outage is recorded, with all its lines.
         final = client.wait_for_job(running["job_id"], timeout=120)
         assert final["state"] == "succeeded", [agent.log_text() for agent in fleet]
         lines = _logs(client, running["job_id"])
         assert lines.index("start") < lines.index("end")
         # The agents backed off while the database was gone and still take new work afterwards.
-        assert any("retrying" in agent.log_text() or "failed" in agent.log_text() for agent in fleet)
         for agent in fleet:
             assert agent.process is not None and agent.process.poll() is None
         after = [client.submit_job(name, queue=queue) for _ in range(2)]

@@ -20,7 +20,7 @@ import pytest
 
 from runyard.client import Client
 from tests.conftest import ServerPool, unique
-from tests.support.agents import AgentProcess, make_recipe
+from tests.support.agents import AgentProcess, make_recipe, start_agent
 from tests.support.servers import LiveServer
 
 # The module's server is shared: its tests run on one xdist worker.
@@ -40,23 +40,12 @@ def client(live: LiveServer) -> Iterator[Client]:
         yield sdk
 
 
-@pytest.fixture
-def agents() -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.stop()
-
-
 def _agent(
     agents: list[AgentProcess], live: LiveServer, client: Client, tmp_path: Path, **env: str
 ) -> tuple[AgentProcess, str]:
     pool, queue = unique("pool"), unique("q")
     client.put_pool(pool, queues=[queue])
-    agent = AgentProcess(server_url=live.url, pool=pool, work_dir=tmp_path / "agents", extra_env=env).start()
-    agents.append(agent)
-    agent.wait_registered()
-    return agent, queue
+    return start_agent(agents, live.url, pool, tmp_path / "agents", extra_env=env), queue
 
 
 def _push(client: Client, tmp_path: Path, script: str, requirements: list[str]) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,34 +14,20 @@ import pytest
 
 from runyard.client import Client
 from runyard.client._credentials import basic_authorization
-from tests.conftest import ServerPool
+from tests.conftest import ServerPool, unique
+from tests.support.auth import ADMIN, ADMIN_PASSWORD, PASSWORD, auth_env
 from tests.support.compute import write_recipe
 from tests.support.servers import LiveServer
 
-ADMIN, ADMIN_PASSWORD = "admin", "first admin password"
-PASSWORD = "a long user password"
 API = "/api/2.0/mlflow"
 BOSS = "Boss@Example.com"
-AUTH_ENV = {
-    "RUNYARD_AUTH_ENABLED": "true",
-    "RUNYARD_COOKIE_SECRET": "d" * 64,
-    "RUNYARD_ADMIN_USERNAME": ADMIN,
-    "RUNYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    "RUNYARD_ADMINS": f"someone@example.com, {BOSS.lower()}",
-}
-_servers: dict[str, LiveServer] = {}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+AUTH_ENV = auth_env("d" * 64, admins=f"someone@example.com, {BOSS.lower()}")
 
 
 @pytest.fixture
 def server(server_pool: ServerPool) -> LiveServer:
     """Default settings: new users are viewers of ``default``."""
-    if "viewer" not in _servers:
-        _servers["viewer"] = server_pool.start_new("sqlite", extra_env=AUTH_ENV)
-    return _servers["viewer"]
+    return server_pool.shared("new-user-defaults", "sqlite", extra_env=AUTH_ENV)
 
 
 @pytest.fixture

@@ -27,12 +27,20 @@ import pytest
 from runyard.agent.sandbox import LEVELS, available_levels
 from runyard.client import Client
 from tests.conftest import ServerPool, unique
-from tests.support.agents import AgentProcess, make_recipe
+from tests.support.agents import AgentProcess, make_recipe, start_agent
 from tests.support.servers import LiveServer
+from tests.support.services import require
 
 AS_ROOT = os.geteuid() == 0
 ISOLATING_HERE = [level for level in available_levels() if LEVELS[level].isolates_filesystem]
-needs_isolation = pytest.mark.skipif(not ISOLATING_HERE, reason="no filesystem-isolating level works here")
+
+
+@pytest.fixture
+def isolating_level() -> None:
+    require(ISOLATING_HERE, "no filesystem-isolating sandbox level works here (scripts/test installs bubblewrap)")
+
+
+needs_isolation = pytest.mark.usefixtures("isolating_level")
 
 
 @pytest.fixture
@@ -46,23 +54,12 @@ def client(live: LiveServer) -> Iterator[Client]:
         yield sdk
 
 
-@pytest.fixture
-def agents() -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.stop()
-
-
 def _agent(
     agents: list[AgentProcess], live: LiveServer, client: Client, tmp_path: Path, **env: str
 ) -> tuple[AgentProcess, str]:
     pool, queue = unique("pool"), unique("q")
     client.put_pool(pool, queues=[queue])
-    agent = AgentProcess(server_url=live.url, pool=pool, work_dir=tmp_path / "agents", extra_env=env)
-    agents.append(agent.start())
-    agent.wait_registered()
-    return agent, queue
+    return start_agent(agents, live.url, pool, tmp_path / "agents", extra_env=env), queue
 
 
 def _run(client: Client, tmp_path: Path, queue: str, script: str, **manifest: object) -> tuple[dict, list[str]]:  # type: ignore[type-arg]
@@ -159,11 +156,11 @@ FORK_BOMB = """
 """
 
 
-@pytest.mark.skipif(not AS_ROOT, reason="the attack is made against an agent running as root")
 def test_a_root_agent_runs_jobs_unprivileged_so_the_process_limit_and_root_only_files_hold(
     live: LiveServer, client: Client, agents: list[AgentProcess], tmp_path: Path
 ) -> None:
     """With ``max_processes: 16`` a root agent used to let 400 of 400 forks through, and /etc/shadow was readable."""
+    require(AS_ROOT, "the attack is made against an agent running as root")
     agent, queue = _agent(agents, live, client, tmp_path)
     assert "jobs run as uid" in agent.log_text()
     final, logs = _run(client, tmp_path, queue, FORK_BOMB, sandbox={"max_processes": 16})
@@ -175,11 +172,11 @@ def test_a_root_agent_runs_jobs_unprivileged_so_the_process_limit_and_root_only_
     assert found["uid"] != 0
 
 
-@pytest.mark.skipif(not AS_ROOT, reason="RUN_AS_UID applies only to a root agent")
 def test_run_as_uid_65534_starts_and_runs_jobs_as_that_user(
     live: LiveServer, client: Client, agents: list[AgentProcess], tmp_path: Path
 ) -> None:
     """It used to die at start ("no-network mode needs …") when the interpreter was not readable by 65534."""
+    require(AS_ROOT, "RUN_AS_UID applies only to a root agent")
     agent, queue = _agent(agents, live, client, tmp_path, RUNYARD_SANDBOX_RUN_AS_UID="65534")
     assert "jobs run as uid 65534" in agent.log_text()
     final, logs = _run(client, tmp_path, queue, 'import os\nprint("FOUND", os.getuid())\n')
@@ -299,13 +296,11 @@ NETWORK_SCAN = """
 
 
 @needs_isolation
-@pytest.mark.skipif(
-    shutil.which("pasta") is None, reason="pasta (Debian: passt) is not installed; scripts/test installs it"
-)
 def test_a_networked_job_reaches_the_internet_and_the_server_but_not_host_loopback_services(
     live: LiveServer, client: Client, agents: list[AgentProcess], tmp_path: Path
 ) -> None:
     """With ``network: true`` a job used to share the host's loopback: PostgreSQL, Redis, the server's API."""
+    require(shutil.which("pasta"), "pasta (Debian: passt) is not installed; scripts/test installs it")
     agent, queue = _agent(agents, live, client, tmp_path)
     assert "a private network (pasta)" in agent.log_text(), agent.log_text()
     final, logs = _run(client, tmp_path, queue, NETWORK_SCAN)

@@ -14,6 +14,7 @@ from runyard.ui import mount_ui
 from runyard.ui.mount import is_built
 from tests.conftest import ServerPool
 from tests.support.servers import LiveServer
+from tests.support.services import require
 
 
 @pytest.fixture
@@ -21,8 +22,8 @@ def server(server_pool: ServerPool) -> LiveServer:
     return server_pool.get("sqlite")
 
 
-@pytest.mark.skipif(not is_built(), reason="the web UI bundle is not built (scripts/build-ui)")
 def test_the_bundle_is_served_with_long_lived_hashed_assets(server: LiveServer) -> None:
+    require(is_built(), "the web UI bundle is not built (scripts/build-ui)")
     with httpx.Client(base_url=server.url) as http:
         index = http.get("/")
         assert index.status_code == 200 and index.headers["cache-control"] == "no-cache"

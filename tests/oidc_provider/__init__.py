@@ -18,9 +18,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 
-from tests.support.services import free_port, in_ci
+from tests.support.services import free_port, prerequisite_missing
 
 HERE = Path(__file__).parent
 TamperMode = str  # "nonce" | "issuer" | "audience" | "strip-claims"
@@ -50,9 +49,7 @@ class OidcTestProvider:
         node = shutil.which("node")
         if node is None or not (HERE / "node_modules" / "oidc-provider").is_dir():
             message = "node and tests/oidc_provider/node_modules are needed (run `npm ci` in tests/oidc_provider)"
-            if in_ci():
-                pytest.fail(message)
-            pytest.skip(message)
+            prerequisite_missing(message)
         config = self.workdir / "oidc-provider.json"
         config.write_text(
             json.dumps(

@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import yaml
@@ -115,3 +116,11 @@ def marked_processes(marker: str) -> list[int]:
         except psutil.Error:
             continue
     return found
+
+
+def start_agent(agents: list[AgentProcess], server_url: str, pool: str, work_dir: Path, **fields: Any) -> AgentProcess:
+    """Start an agent for ``pool``, remember it in ``agents`` (stopped by the fixture) and wait until it registered."""
+    agent = AgentProcess(server_url=server_url, pool=pool, work_dir=work_dir, **fields)
+    agents.append(agent.start())
+    agent.wait_registered()
+    return agent

@@ -11,6 +11,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -26,12 +27,21 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def service_missing(what: str, error: BaseException) -> None:
-    """Fail in CI, skip elsewhere: the single place that decides."""
-    message = f"{what} is not reachable: {error}"
+def prerequisite_missing(message: str) -> NoReturn:
+    """Fail in CI, skip elsewhere: the single place that decides what a missing prerequisite means."""
     if in_ci():
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require(condition: object, message: str) -> None:
+    """Go on only when ``condition`` holds (a machine fact a test needs, such as running as root)."""
+    if not condition:
+        prerequisite_missing(message)
+
+
+def service_missing(what: str, error: BaseException) -> NoReturn:
+    prerequisite_missing(f"{what} is not reachable: {error}")
 
 
 def free_port() -> int:

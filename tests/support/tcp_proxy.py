@@ -41,6 +41,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._listener is not listener:  # cut while this connection was being accepted
+                    client.close()
+                    upstream.close()
+                    return
                 self._connections += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
@@ -59,11 +63,15 @@ class TcpProxy:
 
     def cut(self) -> None:
         """Close the listener and every open connection: the database is now unreachable."""
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
         with self._lock:
+            listener, self._listener = self._listener, None
             connections, self._connections = self._connections, []
+        if listener is not None:
+            # close() alone does not wake the thread blocked in accept(): the kernel keeps the socket
+            # listening until that call returns, so the next connection would still get through.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
         for sock in connections:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)

@@ -29,28 +29,19 @@ from runyard.errors import AlreadyExists, InvalidParameter, NotFound
 from runyard.stores.metadata import identity as user_store
 from runyard.stores.metadata import identity_roles as store
 
+# Resources a workspace role covers with one level; queues differ (submitting is USE, not EDIT).
+_ROLE_RESOURCES = ("experiment", "registered_model", "run", "logged_model", "registered_model_version", "recipe")
+
+
+def _on_every_resource(level: str) -> tuple[Grant, ...]:
+    return tuple(Grant(resource, "*", level) for resource in _ROLE_RESOURCES)
+
+
 # Built-in roles created in a workspace on demand, mapped onto MLflow's levels. A viewer reads;
 # an editor creates and edits (and may submit to queues); an admin manages the workspace.
 BUILTIN_ROLES: dict[str, tuple[Grant, ...]] = {
-    "viewer": (
-        Grant("experiment", "*", "READ"),
-        Grant("registered_model", "*", "READ"),
-        Grant("run", "*", "READ"),
-        Grant("logged_model", "*", "READ"),
-        Grant("registered_model_version", "*", "READ"),
-        Grant("queue", "*", "READ"),
-        Grant("recipe", "*", "READ"),
-    ),
-    "editor": (
-        Grant("workspace", "*", "USE"),
-        Grant("experiment", "*", "EDIT"),
-        Grant("registered_model", "*", "EDIT"),
-        Grant("run", "*", "EDIT"),
-        Grant("logged_model", "*", "EDIT"),
-        Grant("registered_model_version", "*", "EDIT"),
-        Grant("queue", "*", "USE"),
-        Grant("recipe", "*", "EDIT"),
-    ),
+    "viewer": (*_on_every_resource("READ"), Grant("queue", "*", "READ")),
+    "editor": (Grant("workspace", "*", "USE"), *_on_every_resource("EDIT"), Grant("queue", "*", "USE")),
     "admin": (Grant("workspace", "*", "MANAGE"),),
 }
 

@@ -7,6 +7,7 @@ the response as it is: a 10,000-span trace costs one range read and no per-span 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -119,6 +120,16 @@ async def search_traces(request: Request) -> Response:
         if isinstance(location, dict) and wire.field(location, "mlflow_experiment")
     ]
     experiment_ids += _string_list(data, "experiment_ids")
+    return await _search_traces(request, data, experiment_ids, wire.trace_info_json)
+
+
+async def _search_traces(
+    request: Request,
+    data: dict[str, Any],
+    experiment_ids: list[str],
+    info_json: Callable[[TraceInfo], dict[str, Any]],
+) -> Response:
+    """One search for both API versions; they differ in how experiments are named and infos are shaped."""
     page = await platform_of(request).read(
         lambda c: service.search_traces(
             c,
@@ -129,7 +140,7 @@ async def search_traces(request: Request) -> Response:
             page_token=wire.field(data, "page_token") or None,
         )
     )
-    body: dict[str, Any] = {"traces": [wire.trace_info_json(info) for info in page.items]}
+    body: dict[str, Any] = {"traces": [info_json(info) for info in page.items]}
     if page.next_page_token:
         body["next_page_token"] = page.next_page_token
     return JSONResponse(body)
@@ -370,20 +381,7 @@ async def get_trace_info_v2(request: Request, request_id: str) -> Response:
 async def search_traces_v2(request: Request) -> Response:
     """Search traces (the v2 query-string form)."""
     data = await _params(request)
-    page = await platform_of(request).read(
-        lambda c: service.search_traces(
-            c,
-            experiment_ids=_string_list(data, "experiment_ids"),
-            filter_string=wire.field(data, "filter"),
-            max_results=_optional_int(data, "max_results"),
-            order_by=_string_list(data, "order_by"),
-            page_token=wire.field(data, "page_token") or None,
-        )
-    )
-    body: dict[str, Any] = {"traces": [wire.trace_info_v2_json(info) for info in page.items]}
-    if page.next_page_token:
-        body["next_page_token"] = page.next_page_token
-    return JSONResponse(body)
+    return await _search_traces(request, data, _string_list(data, "experiment_ids"), wire.trace_info_v2_json)
 
 
 @v2_router.post(
