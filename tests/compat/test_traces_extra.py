@@ -17,7 +17,8 @@ from mlflow import MlflowClient
 from mlflow.entities.trace_data import TraceData
 from mlflow.tracing.attachments import Attachment
 
-from tests.conftest import unique
+from tests.compat.test_auth import ADMIN, ADMIN_PASSWORD, AUTH_ENV
+from tests.conftest import ServerPool, unique
 from tests.support.servers import LiveServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -188,3 +189,39 @@ def test_trace_counts_and_latency_through_the_clients_metric_query(
     assert spans.status_code == 400 and "TRACES" in spans.json()["message"]
     no_range = httpx.post(url, json={**base, "metric_name": "trace_count", "time_interval_seconds": 60}, timeout=60)
     assert no_range.status_code == 400 and "start_time_ms and end_time_ms are required" in no_range.json()["message"]
+
+
+def test_a_caller_without_read_cannot_download_a_traces_artifact(
+    server_pool: ServerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.server import get_app_client
+
+    server = server_pool.start_new("sqlite", extra_env=AUTH_ENV)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+    mlflow.tracing.reset()
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(server.url)
+    client = MlflowClient(tracking_uri=server.url)
+    experiment_id = client.create_experiment(unique("secret-traces"))
+    try:
+        mlflow.set_experiment(experiment_id=experiment_id)
+        trace_id = _trace()
+    finally:
+        mlflow.tracing.reset()
+        mlflow.set_tracking_uri(previous)
+    member = unique("member")
+    auth = get_app_client("basic-auth", tracking_uri=server.url)
+    auth.create_user(member, "member password long")
+    url = f"{server.url}/ajax-api/2.0/mlflow/get-trace-artifact"
+    as_member = (member, "member password long")
+    refused = httpx.get(url, params={"request_id": trace_id}, auth=as_member, timeout=60)
+    assert refused.status_code == 403
+    link = f"{server.url}/api/2.0/mlflow/traces/link-prompts"
+    body = {"trace_id": trace_id, "prompt_versions": [{"name": "p", "version": "1"}]}
+    assert httpx.post(link, json=body, auth=as_member, timeout=60).status_code == 403
+    auth.grant_user_permission(member, "experiment", experiment_id, "READ")
+    allowed = httpx.get(url, params={"request_id": trace_id}, auth=as_member, timeout=60)
+    assert allowed.status_code == 200 and json.loads(allowed.content)["spans"]
+    assert httpx.post(link, json=body, auth=as_member, timeout=60).status_code == 403  # READ does not edit
