@@ -6,17 +6,32 @@ measures; the rows are the ones MLflow's API would write (same values as runyard
 
     mlflow_seed.py runs DATABASE_URL EXPERIMENT_ID COUNT
     mlflow_seed.py models DATABASE_URL COUNT
+    mlflow_seed.py traces DATABASE_URL EXPERIMENT_ID COUNT FIRST_MS PER_EXPORT
+
+Traces get the rows MLflow's own OTLP ingest writes for the trace-search data set (one-span traces,
+the exports' ``env`` resource attribute as a tag): ``trace_info``, its three tags and the span.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
 from mlflow.store.model_registry.dbmodels.models import SqlRegisteredModel, SqlRegisteredModelTag
-from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
+from mlflow.store.tracking.dbmodels.models import (
+    SqlLatestMetric,
+    SqlMetric,
+    SqlParam,
+    SqlRun,
+    SqlSpan,
+    SqlTag,
+    SqlTraceInfo,
+    SqlTraceTag,
+)
 
 import bench_data
 
@@ -85,6 +100,61 @@ def seed_models(engine: sa.Engine, count: int) -> None:
             )
 
 
+def _span_content(trace_id: bytes, start_ns: int, end_ns: int, status: str) -> str:
+    return json.dumps(
+        {
+            "trace_id": base64.b64encode(trace_id).decode(),
+            "span_id": base64.b64encode((1).to_bytes(8, "big")).decode(),
+            "parent_span_id": None,
+            "name": "handle",
+            "start_time_unix_nano": start_ns,
+            "end_time_unix_nano": end_ns,
+            "events": [],
+            "status": {"code": f"STATUS_CODE_{status}", "message": ""},
+            "attributes": {"step.index": "0"},
+            "links": [],
+        }
+    )
+
+
+def seed_traces(engine: sa.Engine, experiment_id: int, count: int, first_ms: int, per_export: int) -> None:
+    """The trace-search data set as ``bench/workloads/traces.py`` exports it: export ``j`` of ``per_export``
+    traces has ``env`` = prod for even ``j`` (dev for odd), trace ``t`` of it starts at ``first_ms + j *
+    per_export + t`` and is ERROR when ``t % 4 == 3`` (OK otherwise), and lasts 0.9 ms.
+    """
+    for chunk_start in range(0, count, CHUNK):
+        infos, tags, spans = [], [], []
+        for index in range(chunk_start, min(count, chunk_start + CHUNK)):
+            export, t = divmod(index, per_export)
+            raw_id = uuid.uuid4().bytes
+            trace_id = "tr-" + raw_id.hex()
+            start_ms = first_ms + export * per_export + t
+            status = "ERROR" if t % 4 == 3 else "OK"
+            infos.append(
+                {"request_id": trace_id, "experiment_id": experiment_id, "timestamp_ms": start_ms,
+                 "execution_time_ms": 0, "status": status, "client_request_id": "", "request_preview": "",
+                 "response_preview": "", "db_payload_generation": 1}
+            )  # fmt: skip
+            location = f"mlflow-artifacts:/{experiment_id}/traces/{trace_id}/artifacts"
+            for key, value in (
+                ("mlflow.artifactLocation", location),
+                ("mlflow.trace.spansLocation", "TRACKING_STORE"),
+                ("env", "prod" if export % 2 == 0 else "dev"),
+            ):
+                tags.append({"request_id": trace_id, "key": key, "value": value})
+            start_ns, end_ns = start_ms * 1_000_000, start_ms * 1_000_000 + 900_000
+            spans.append(
+                {"trace_id": trace_id, "experiment_id": experiment_id, "span_id": "0000000000000001",
+                 "parent_span_id": None, "name": "handle", "type": None, "status": status,
+                 "start_time_unix_nano": start_ns, "end_time_unix_nano": end_ns,
+                 "content": _span_content(raw_id, start_ns, end_ns, status)}
+            )  # fmt: skip
+        with engine.begin() as connection:
+            _insert(connection, SqlTraceInfo, infos)
+            _insert(connection, SqlTraceTag, tags)
+            _insert(connection, SqlSpan, spans)
+
+
 def main(argv: list[str]) -> int:
     kind, url, *rest = argv
     engine = sa.create_engine(url)
@@ -93,6 +163,8 @@ def main(argv: list[str]) -> int:
             seed_runs(engine, int(rest[0]), int(rest[1]))
         elif kind == "models":
             seed_models(engine, int(rest[0]))
+        elif kind == "traces":
+            seed_traces(engine, *(int(value) for value in rest[:4]))
         else:
             raise SystemExit(f"unknown data set {kind}")
     finally:

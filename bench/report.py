@@ -82,6 +82,11 @@ ROWS = [
     Row("trace_search_p50_ms", "search-traces p50, ms (tag + status filter, newest first)", 1),
     Row("trace_search_p95_ms", "search-traces p95, ms", 1),
     Row("trace_search_returned", "↳ traces returned per search page", 0),
+    Row(
+        "trace_search_load_s",
+        "↳ loading the searched traces (untimed: runyard over OTLP, one client; MLflow into its database), s",
+        0,
+    ),
     # EXTENSION POINT: compute rows (dispatch latency, scheduler throughput) go here.
     Row("idle_rss_mb", "idle server RSS, MB (whole process tree)", 0, Target("abs_max", 150, "≤ 150 MB")),
     Row("peak_rss_mb", "peak server RSS during the workloads, MB", 0),

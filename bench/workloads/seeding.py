@@ -20,7 +20,7 @@ from workloads.base import Bench
 SEEDER = REPO / "bench" / "mlflow_seed.py"
 
 
-def _seed_directly(*args: str) -> None:
+def seed_directly(*args: str) -> None:
     python = MLFLOW_BIN.parent / "python"
     done = subprocess.run([str(python), str(SEEDER), *args], capture_output=True, text=True)
     if done.returncode != 0:
@@ -30,7 +30,7 @@ def _seed_directly(*args: str) -> None:
 
 def search_runs(bench: Bench, experiment_id: str, count: int) -> None:
     if bench.seed_directly:
-        _seed_directly("runs", bench.database_url, experiment_id, str(count))
+        seed_directly("runs", bench.database_url, experiment_id, str(count))
     else:
         _search_runs_via_rest(bench, experiment_id, count)
     refresh_statistics(bench.database_url)
@@ -65,7 +65,7 @@ def _search_runs_via_rest(bench: Bench, experiment_id: str, count: int) -> None:
 
 def registered_models(bench: Bench, count: int) -> None:
     if bench.seed_directly:
-        _seed_directly("models", bench.database_url, str(count))
+        seed_directly("models", bench.database_url, str(count))
     else:
         _registered_models_via_rest(bench, count)
     refresh_statistics(bench.database_url)

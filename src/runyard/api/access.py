@@ -17,10 +17,10 @@ from fastapi.params import Depends as DependsParam
 from starlette.requests import Request
 
 from runyard.api import access_targets as targets
-from runyard.api.deps import PrincipalDep, platform_of
+from runyard.api.deps import PrincipalDep, current_principal, platform_of
 from runyard.domain.identity import Level, Principal
 from runyard.errors import PermissionDenied, Unauthenticated
-from runyard.services.access_checks import AccessChecker
+from runyard.services.access_checks import AccessChecker, Target
 from runyard.services.identity_permissions import Readable
 
 ACCESS_MARKER = "__runyard_access__"
@@ -145,6 +145,18 @@ def readable_of(request: Request) -> Readable | None:
     """What the current search may return (set by its access rule; None: everything)."""
     readable = getattr(request.state, "readable", None)
     return readable if isinstance(readable, Readable) else None
+
+
+async def authorize(request: Request, resource: str, level: Level, target: Target) -> None:
+    """The check a ``requires`` rule makes, for a handler that learns what it acts on from its own
+    parsing (a GraphQL document names runs and experiments in its variables, not in MLflow's fields).
+    """
+    principal = current_principal(request)
+    if principal.kind == "local" or principal.is_admin:
+        return
+    checker = _checker(request)
+    if checker is not None:
+        await platform_of(request).read(lambda c: checker.authorize(c, principal, resource, level, target))
 
 
 def _checker(request: Request) -> AccessChecker | None:

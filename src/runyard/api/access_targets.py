@@ -61,7 +61,7 @@ async def extract(request: Request) -> Target:
         target.run_ids, target.run_id = run_ids, None
     trace_id = path.get("trace_id") or path.get("request_id") or params.get("trace_id") or params.get("request_id")
     trace_ids = params.get("trace_ids")
-    if "/traces" in request.url.path:
+    if "/traces" in request.url.path or request.url.path.endswith("/get-trace-artifact"):
         if isinstance(trace_ids, list):
             target.trace_ids = [str(item) for item in trace_ids][:1000]
         elif request.query_params.getlist("trace_ids"):

@@ -16,14 +16,17 @@ from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
     artifacts,
     experiments,
+    graphql_api,
     logged_models,
     metrics,
     model_versions,
+    promptlab,
     registered_models,
     registry_artifacts,
     runs,
     server_info,
     traces,
+    traces_extra,
     ui_endpoints,
     webhooks,
     workspaces,
@@ -105,6 +108,7 @@ def create_app_for(platform: Platform) -> FastAPI:
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
     app.include_router(ui_endpoints.router)
+    app.include_router(promptlab.router)
     app.include_router(_platform_router(), prefix="/api/v1")
     app.include_router(auth_router())
     app.include_router(auth_oidc.build_router(platform.settings), prefix="/api/v1")
@@ -119,8 +123,12 @@ def create_app_for(platform: Platform) -> FastAPI:
         app.include_router(server_info.router, prefix=prefix)
         app.include_router(workspaces.router, prefix=prefix)
         app.include_router(traces.v3_router, prefix=prefix)
+        app.include_router(traces_extra.v3_router, prefix=prefix)
     for prefix in MLFLOW_PREFIXES:
         app.include_router(traces.v2_router, prefix=prefix)
+        app.include_router(traces_extra.v2_router, prefix=prefix)
+    app.include_router(traces_extra.ui_router)
     app.include_router(otlp.router)
+    app.include_router(graphql_api.router)
     mount_ui(app)  # last: the UI answers only paths no API route claims
     return app
