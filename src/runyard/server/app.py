@@ -16,6 +16,8 @@ from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
     artifacts,
     experiments,
+    gateway,
+    gateway_invocations,
     logged_models,
     metrics,
     model_versions,
@@ -119,6 +121,9 @@ def create_app_for(platform: Platform) -> FastAPI:
         app.include_router(server_info.router, prefix=prefix)
         app.include_router(workspaces.router, prefix=prefix)
         app.include_router(traces.v3_router, prefix=prefix)
+        app.include_router(gateway.router, prefix=prefix)
+    app.include_router(gateway.ajax_router, prefix="/ajax-api/3.0/mlflow")
+    app.include_router(gateway_invocations.router)
     for prefix in MLFLOW_PREFIXES:
         app.include_router(traces.v2_router, prefix=prefix)
     app.include_router(otlp.router)
