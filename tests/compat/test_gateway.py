@@ -287,3 +287,44 @@ def test_fallback_errors_and_bad_input(
     )
     assert refused.status_code == 400 and "gateway_allow_private_urls" in refused.json()["message"]
     assert KEY not in refused.text
+
+
+def test_only_admins_configure_and_use_needs_a_grant(
+    server_pool: ServerPool, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.server import get_app_client
+
+    from tests.compat.test_auth import ADMIN, ADMIN_PASSWORD, AUTH_ENV
+
+    server = server_pool.start_new("sqlite", extra_env=AUTH_ENV | GATEWAY_ENV)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
+    store = _store(server, monkeypatch)
+    secret = store.create_gateway_secret(
+        secret_name="team-key", secret_value={"api_key": KEY}, auth_config={"api_base": f"{provider.url}/v1"}
+    )
+    model = store.create_gateway_model_definition("m", secret.secret_id, "openai", "gpt-4o-mini")
+    granted = store.create_gateway_endpoint(name="granted", model_configs=[_config(model.model_definition_id)])
+    store.create_gateway_endpoint(name="other", model_configs=[_config(model.model_definition_id)])
+    auth = get_app_client("basic-auth", tracking_uri=server.url)
+    auth.create_user("member", "member password long")
+    member = ("member", "member password long")
+
+    api = f"{server.url}/api/3.0/mlflow/gateway"
+    chat = {"messages": [{"role": "user", "content": "Hi"}]}
+    assert httpx.post(f"{server.url}/gateway/granted/mlflow/invocations", json=chat).status_code == 401
+    body = {"secret_name": "mine", "secret_value": {"api_key": "sk-attacker-000000"}}
+    assert httpx.post(f"{api}/secrets/create", json=body, auth=member).status_code == 403
+    assert httpx.get(f"{api}/secrets/list", auth=member).status_code == 403
+    assert httpx.get(f"{api}/endpoints/list", auth=member).status_code == 403
+    refused = httpx.post(f"{server.url}/gateway/granted/mlflow/invocations", json=chat, auth=member)
+    assert refused.status_code == 403 and KEY not in refused.text
+
+    auth.grant_user_permission("member", "gateway_endpoint", granted.endpoint_id, "USE")
+    answer = httpx.post(f"{server.url}/gateway/granted/mlflow/invocations", json=chat, auth=member)
+    assert answer.status_code == 200, answer.text
+    assert provider.calls("/v1/chat/completions")[-1]["headers"]["authorization"] == f"Bearer {KEY}"
+    assert httpx.post(f"{server.url}/gateway/other/mlflow/invocations", json=chat, auth=member).status_code == 403
+    listed = httpx.get(f"{server.url}/gateway/mlflow/v1/models", auth=member).json()
+    assert [m["id"] for m in listed["data"]] == ["granted"]
