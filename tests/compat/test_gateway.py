@@ -268,6 +268,7 @@ def test_fallback_errors_and_bad_input(
     ):
         answer = httpx.post(f"{api}/{path}", json=body)
         assert answer.status_code == 400 and fragment in answer.json()["message"], (path, body, answer.text)
+        assert KEY not in answer.text
     providers = httpx.get(f"{server.url}/ajax-api/3.0/mlflow/gateway/supported-providers").json()["providers"]
     assert "openai" in providers
     config = httpx.get(f"{server.url}/ajax-api/3.0/mlflow/gateway/provider-config", params={"provider": "openai"})

@@ -216,7 +216,8 @@ def validate_endpoint_name(name: str | None) -> str:
     return name
 
 
-def validate_secret_value(secret_value: dict[str, str] | None, *, required: bool) -> dict[str, str] | None:
+def validate_secret_value(secret_value: dict[str, Any] | None, *, required: bool) -> dict[str, str] | None:
+    """The credentials map, checked without ever repeating a value in a message."""
     if not secret_value:
         if required:
             raise InvalidParameter("Missing value for required parameter 'secret_value'.")
@@ -227,10 +228,11 @@ def validate_secret_value(secret_value: dict[str, str] | None, *, required: bool
             "sends requests. Set the upstream with 'api_base' in auth_config, where it is validated."
         )
     for key, value in secret_value.items():
+        if not isinstance(value, str):
+            raise InvalidParameter(f"secret_value entry '{key[:50]}' must be a string.")
         if not key or len(key) > MAX_NAME_LENGTH or len(value) > MAX_VALUE_LENGTH:
-            # Never echo the value: it is a credential.
             raise InvalidParameter(f"secret_value entry '{key[:50]}' is empty or too long.")
-    return secret_value
+    return {str(key): str(value) for key, value in secret_value.items()}
 
 
 def validate_auth_config(auth_config: dict[str, str] | None, *, allow_private: bool) -> dict[str, str] | None:

@@ -204,7 +204,8 @@ def _fallback(config: FallbackConfigIn | None) -> FallbackConfig | None:
 
 class SecretCreate(BaseModel):
     secret_name: str | None = None
-    secret_value: dict[str, str] | None = None
+    # Checked by the service, whose messages never repeat a value (validation errors here would).
+    secret_value: dict[str, Any] | None = None
     provider: str | None = None
     auth_config: dict[str, str] | None = None
     created_by: str | None = None
@@ -212,7 +213,7 @@ class SecretCreate(BaseModel):
 
 class SecretUpdate(BaseModel):
     secret_id: str | None = None
-    secret_value: dict[str, str] | None = None
+    secret_value: dict[str, Any] | None = None
     auth_config: dict[str, str] | None = None
     updated_by: str | None = None
 
