@@ -7,6 +7,7 @@ import pytest
 from runyard.domain import gateway
 from runyard.domain.gateway import LinkageType, ModelDefinition, ModelMapping
 from runyard.errors import InvalidParameter
+from runyard.services import outbound
 from runyard.services.secret_box import GATEWAY, SecretBox
 
 
@@ -58,3 +59,11 @@ def test_gateway_and_webhook_keys_differ_for_the_same_material() -> None:
         SecretBox("k" * 40, purpose=GATEWAY, setting="gateway_kek").open(SecretBox("k" * 40).seal("x"))
     with pytest.raises(Exception, match="secrets_key"):
         SecretBox("k" * 40).open(token)
+
+
+def test_a_host_name_that_resolves_inside_is_refused_when_sending() -> None:
+    # "localhost" is refused on write; any other name resolving to a private address is refused here.
+    with pytest.raises(ValueError, match=r"not a public address \(gateway_allow_private_urls\)"):
+        outbound.pin("https://localhost:8443/v1/chat/completions", "gateway_allow_private_urls")
+    pinned = outbound.pin("https://1.1.1.1/v1", "gateway_allow_private_urls")
+    assert (pinned.url, pinned.headers["Host"]) == ("https://1.1.1.1/v1", "1.1.1.1")

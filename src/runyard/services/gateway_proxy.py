@@ -10,10 +10,12 @@ only, and the request goes to the address that was checked.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import orjson
 
@@ -77,7 +79,10 @@ async def send(routes: list[Route], path: str, body: dict[str, Any], *, timeout:
     for route in routes:
         key = route.api_key
         try:
-            url, headers, extensions, payload = _request(route, path, body, allow_private=allow_private)
+            # Resolving the provider's host (the address check) blocks: off the event loop.
+            url, headers, extensions, payload = await anyio.to_thread.run_sync(
+                functools.partial(_request, route, path, body, allow_private=allow_private)
+            )
         except (ValueError, OSError) as error:
             failed = _error(400, f"the provider URL of model '{route.model.name}' is refused: {error}")
             continue
