@@ -318,7 +318,8 @@ def test_only_admins_configure_and_use_needs_a_grant(
     body = {"secret_name": "mine", "secret_value": {"api_key": "sk-attacker-000000"}}
     assert httpx.post(f"{api}/secrets/create", json=body, auth=member).status_code == 403
     assert httpx.get(f"{api}/secrets/list", auth=member).status_code == 403
-    assert httpx.get(f"{api}/endpoints/list", auth=member).status_code == 403
+    assert httpx.get(f"{api}/model-definitions/list", auth=member).status_code == 403
+    assert httpx.get(f"{api}/endpoints/list", auth=member).status_code == 403  # no role in the workspace
     refused = httpx.post(f"{server.url}/gateway/granted/mlflow/invocations", json=chat, auth=member)
     assert refused.status_code == 403 and KEY not in refused.text
 
@@ -329,3 +330,9 @@ def test_only_admins_configure_and_use_needs_a_grant(
     assert httpx.post(f"{server.url}/gateway/other/mlflow/invocations", json=chat, auth=member).status_code == 403
     listed = httpx.get(f"{server.url}/gateway/mlflow/v1/models", auth=member).json()
     assert [m["id"] for m in listed["data"]] == ["granted"]
+    endpoints = httpx.get(f"{api}/endpoints/list", auth=member).json()["endpoints"]
+    assert [e["name"] for e in endpoints] == ["granted"]
+    assert httpx.get(f"{api}/endpoints/get", params={"name": "granted"}, auth=member).status_code == 200
+    assert httpx.get(f"{api}/endpoints/get", params={"name": "other"}, auth=member).status_code == 403
+    update = {"endpoint_id": granted.endpoint_id, "name": "hijacked"}
+    assert httpx.post(f"{api}/endpoints/update", json=update, auth=member).status_code == 403

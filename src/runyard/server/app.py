@@ -122,6 +122,7 @@ def create_app_for(platform: Platform) -> FastAPI:
         app.include_router(workspaces.router, prefix=prefix)
         app.include_router(traces.v3_router, prefix=prefix)
         app.include_router(gateway.router, prefix=prefix)
+        app.include_router(gateway.read_router, prefix=prefix)
     app.include_router(gateway.ajax_router, prefix="/ajax-api/3.0/mlflow")
     app.include_router(gateway_invocations.router)
     for prefix in MLFLOW_PREFIXES:

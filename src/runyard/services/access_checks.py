@@ -48,8 +48,9 @@ class Target:
     recipe: str | None = None
     worker_id: str | None = None
     pool: str | None = None
-    # An AI gateway endpoint, by name (invocations name the endpoint, never its id).
+    # An AI gateway endpoint, by name (invocations name the endpoint, never its id) or by id.
     gateway_endpoint: str | None = None
+    gateway_endpoint_id: str | None = None
 
     def names_nothing(self) -> bool:
         """No single resource named: a search, a list or a create."""
@@ -163,14 +164,16 @@ class AccessChecker:
         elif resource == "recipe":
             need("recipe", target.recipe, f"recipe '{target.recipe}'" if target.recipe else "recipes")
         elif resource == "gateway_endpoint":
-            if target.gateway_endpoint is None:
-                # The endpoint list: shown only with the endpoints the principal may use (the handler filters).
+            endpoint_id, name = target.gateway_endpoint_id, target.gateway_endpoint
+            if endpoint_id is None and name is None:
+                # An endpoint list: it shows only the endpoints the principal may use or read (the handler filters).
                 self._need_create(principal, grants, "gateway_endpoint", Level.READ)
                 return
-            row = gateway_store.get_endpoint_row(connection, principal.workspace, name=target.gateway_endpoint)
+            row = gateway_store.get_endpoint_row(connection, principal.workspace, endpoint_id=endpoint_id, name=name)
             if row is None:
-                raise NotFound(f"GatewayEndpoint not found (name='{target.gateway_endpoint}')")
-            need("gateway_endpoint", str(row.endpoint_id), f"gateway endpoint '{target.gateway_endpoint}'")
+                shown = f"endpoint_id='{endpoint_id}'" if endpoint_id else f"name='{name}'"
+                raise NotFound(f"GatewayEndpoint not found ({shown})")
+            need("gateway_endpoint", str(row.endpoint_id), f"gateway endpoint '{row.name}'")
         elif resource == "workspace":
             if level < Level.MANAGE:
                 # Creating in the workspace (a registered model): a member who may create there.

@@ -2,9 +2,9 @@
 endpoints, their models, tags and bindings), and the provider lists MLflow's UI asks for.
 
 The configuration decides where the server sends requests and with whose credentials, and the secrets
-are those credentials, so only administrators read or change any of it; using an endpoint is a
-separate permission (USE on the endpoint, ``gateway_invocations``). Secret values are write-only:
-answers carry MLflow's masked form (``sk-...abcd``) and nothing else.
+are those credentials, so only administrators change any of it or see secrets and model definitions;
+an endpoint is readable with READ on it, and using it is USE on it (``gateway_invocations``). Secret
+values are write-only: answers carry MLflow's masked form (``sk-...abcd``) and nothing else.
 """
 
 from __future__ import annotations
@@ -32,13 +32,22 @@ from runyard.domain.gateway import (
     ModelMapping,
     SecretInfo,
 )
+from runyard.domain.identity import Level
 from runyard.errors import InvalidParameter
 from runyard.services import gateway as service
 from runyard.services.secret_box import uses_default_key
 
 router = APIRouter(prefix="/gateway", tags=["mlflow-gateway"], dependencies=[access.admin])
+# Reading an endpoint needs READ on it (MLflow's gateway_endpoint grants); the list shows the readable ones.
+read_router = APIRouter(
+    prefix="/gateway", tags=["mlflow-gateway"], dependencies=[access.requires("gateway_endpoint", Level.READ)]
+)
 # Served on /ajax-api/3.0/mlflow only, as MLflow does: what the UI offers when configuring a secret.
 ajax_router = APIRouter(prefix="/gateway", tags=["mlflow-gateway"], dependencies=[access.admin])
+# Reading an endpoint needs READ on it (MLflow's gateway_endpoint grants); the list shows the readable ones.
+read_router = APIRouter(
+    prefix="/gateway", tags=["mlflow-gateway"], dependencies=[access.requires("gateway_endpoint", Level.READ)]
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -397,7 +406,7 @@ async def create_endpoint(request: Request) -> Response:
     return JSONResponse({"endpoint": endpoint_json(endpoint)})
 
 
-@router.get("/endpoints/get", openapi_extra=query(EndpointGet))
+@read_router.get("/endpoints/get", openapi_extra=query(EndpointGet))
 async def get_endpoint(request: Request) -> Response:
     params = await _params(request, EndpointGet)
     endpoint = await platform_of(request).read(
@@ -429,13 +438,14 @@ async def delete_endpoint(request: Request) -> Response:
     return JSONResponse({})
 
 
-@router.get("/endpoints/list", openapi_extra=query(ListFilter))
+@read_router.get("/endpoints/list", openapi_extra=query(ListFilter))
 async def list_endpoints(request: Request) -> Response:
     params = await _params(request, ListFilter)
     found = await platform_of(request).read(
         lambda c: service.list_endpoints(c, provider=params.provider, secret_id=params.secret_id)
     )
-    return JSONResponse({"endpoints": [endpoint_json(endpoint) for endpoint in found]})
+    readable = await access.permitted(request, "gateway_endpoint", [e.endpoint_id for e in found], Level.READ)
+    return JSONResponse({"endpoints": [endpoint_json(e) for e in found if e.endpoint_id in readable]})
 
 
 @router.post("/endpoints/models/attach", openapi_extra=json_body(Attach))
