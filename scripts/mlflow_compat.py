@@ -32,8 +32,13 @@ DOCUMENT = ROOT / "docs" / "mlflow-compatibility.md"
 
 # Why an endpoint is not served, by the longest matching path prefix (after the API prefix is removed).
 REASONS: dict[str, str] = {
-    "/mlflow/gateway": "AI gateway configuration is not implemented",
-    "/gateway": "AI gateway invocation is not implemented",
+    "/mlflow/gateway/budgets": "AI gateway budget policies are not implemented",
+    "/mlflow/gateway/guardrails": "AI gateway guardrails are not implemented",
+    "/gateway/anthropic": "the gateway forwards the OpenAI-compatible format only (no Anthropic passthrough)",
+    "/gateway/gemini": "the gateway forwards the OpenAI-compatible format only (no Gemini passthrough)",
+    "/gateway/openai/v1/responses": "the gateway forwards chat completions and embeddings, not the Responses API",
+    "/gateway/typesafe": "the gateway forwards the OpenAI-compatible format only (no TypeSafe passthrough)",
+    "/gateway/proxy": "the gateway forwards chat completions and embeddings, not arbitrary provider paths",
     "/mlflow/datasets": "evaluation datasets are not implemented",
     "/mlflow/experiments/search-datasets": "evaluation datasets are not implemented",
     "/mlflow/scorers": "scorers are not implemented",
@@ -47,7 +52,8 @@ REASONS: dict[str, str] = {
     "/mlflow/mcp": "the MCP server is not implemented",
     "/mlflow/demo": "MLflow's demo data generator is not served",
     "/mlflow/ui-telemetry": "runyard's UI sends no telemetry",
-    "/mlflow/gateway-proxy": "AI gateway invocation is not implemented",
+    "/mlflow/gateway-proxy": "MLflow's proxy to a separately run deployments server is not served; the gateway "
+    "is built in (/gateway/…)",
     "/mlflow/scorer": "scorers are not implemented",
     "/mlflow/genai": "online evaluation is not implemented",
     "/mlflow/get-online-trace-details": "online scoring is not implemented",

@@ -111,6 +111,20 @@ class ServerSettings(_RunyardSettings):
         description="Key that encrypts stored secrets (webhook signing secrets), >= 32 characters; default: "
         "derived from cookie_secret, else a key file in the data directory. Every replica needs the same one.",
     )
+    gateway_kek: SecretStr | None = Field(
+        default=None,
+        description="Key-encryption key of the AI gateway's provider credentials, >= 32 characters; default: "
+        "derived from secrets_key, else from cookie_secret, else a key file in the data directory. Every replica "
+        "needs the same one.",
+    )
+    gateway_allow_private_urls: bool = Field(
+        default=False,
+        description="Let gateway secrets name plain-http, loopback and private provider URLs in api_base "
+        "(refused by default against SSRF).",
+    )
+    gateway_timeout_seconds: float = Field(
+        default=120.0, gt=0, le=600, description="How long the gateway waits for a provider's answer."
+    )
     webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="Deliveries tried per webhook event.")
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Webhook request timeout.")
     webhook_allow_private_urls: bool = Field(
@@ -267,6 +281,8 @@ class ServerSettings(_RunyardSettings):
     def _check_secrets(self) -> ServerSettings:
         if self.secrets_key is not None and len(self.secrets_key.get_secret_value()) < 32:
             raise ValueError("secrets_key must be at least 32 characters long")
+        if self.gateway_kek is not None and len(self.gateway_kek.get_secret_value()) < 32:
+            raise ValueError("gateway_kek must be at least 32 characters long")
         if self.cookie_secret is not None and len(self.cookie_secret.get_secret_value()) < 64:
             raise ValueError("cookie_secret must be at least 64 characters long")
         if self.auth_enabled and self.cookie_secret is None:

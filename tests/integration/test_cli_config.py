@@ -59,11 +59,14 @@ def test_config_check_shows_effective_values_with_secrets_redacted(tmp_path: Pat
             "RUNYARD_BACKEND_STORE_URI": "postgresql://app:hunter2@db:5432/runyard",
             "RUNYARD_REDIS_URL": "redis://:s3cret@redis:6379/0",
             "MLFLOW_S3_ENDPOINT_URL": "http://minio:9000",
+            "RUNYARD_GATEWAY_KEK": "gateway-key-encryption-key-0123456789",
         },
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "hunter2" not in result.stdout and "s3cret" not in result.stdout
+    assert "gateway-key-encryption" not in result.stdout
     config = _config_json(result.stdout)
+    assert config["gateway_kek"] == "**********"
     assert config["database_url"] == "postgresql://app:***@db:5432/runyard"
     assert config["s3_endpoint_url"] == "http://minio:9000"
     assert config["data_dir"] == str(tmp_path)
@@ -87,6 +90,7 @@ def test_flags_beat_environment_beat_config_file(tmp_path: Path) -> None:
         ({"RUNYARD_BACKEND_STORE_URI": "oracle://x"}, "unsupported database URL"),
         ({"RUNYARD_ARTIFACTS_DESTINATION": "gs://bucket"}, "unsupported storage URI"),
         ({"RUNYARD_COOKIE_SECRET": "short"}, "at least 64"),
+        ({"RUNYARD_GATEWAY_KEK": "short"}, "gateway_kek must be at least 32"),
         ({"RUNYARD_WORKERS": "many"}, "workers"),
     ],
 )

@@ -56,6 +56,11 @@ async def extract(request: Request) -> Target:
         worker_id=_text(path.get("worker_id")),
         pool=_text(params.get("pool")) if request.url.path.endswith("/workers/register") else None,
     )
+    if request.url.path.startswith("/gateway/"):
+        target.gateway_endpoint = _text(path.get("endpoint_name") or params.get("model")) or None
+    elif request.url.path.endswith(("/mlflow/gateway/endpoints/get", "/mlflow/gateway/endpoints/list")):
+        target.gateway_endpoint = _text(params.get("name")) or None
+        target.gateway_endpoint_id = _text(params.get("endpoint_id")) or None
     run_ids = request.query_params.getlist("run_id") + request.query_params.getlist("run_ids")
     if len(run_ids) > 1 or request.query_params.getlist("run_ids"):
         target.run_ids, target.run_id = run_ids, None

@@ -21,7 +21,7 @@ from runyard.scheduler.webhook_loop import WebhookLoop
 from runyard.services import pools as pool_service
 from runyard.services.identity_protocol import Authenticator, LocalOperator
 from runyard.services.registry_workflows import RegistryStores
-from runyard.services.secret_box import SecretBox, box_for
+from runyard.services.secret_box import SecretBox, box_for, gateway_box_for
 from runyard.settings import ServerSettings
 from runyard.stores.artifacts import open_store
 from runyard.stores.artifacts.base import ArtifactStore
@@ -61,6 +61,8 @@ class Platform:
         )
         # Encrypts stored secrets (webhook signing secrets); the same key on every replica.
         self.secrets: SecretBox = box_for(settings)
+        # Encrypts the AI gateway's provider credentials, under its own key-encryption key (gateway_kek).
+        self.gateway_secrets: SecretBox = gateway_box_for(settings)
         self.webhook_loop = WebhookLoop(database, self.secrets, settings)
 
     @property

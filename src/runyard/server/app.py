@@ -16,6 +16,8 @@ from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
     artifacts,
     experiments,
+    gateway,
+    gateway_invocations,
     graphql_api,
     logged_models,
     metrics,
@@ -124,6 +126,10 @@ def create_app_for(platform: Platform) -> FastAPI:
         app.include_router(workspaces.router, prefix=prefix)
         app.include_router(traces.v3_router, prefix=prefix)
         app.include_router(traces_extra.v3_router, prefix=prefix)
+        app.include_router(gateway.router, prefix=prefix)
+        app.include_router(gateway.read_router, prefix=prefix)
+    app.include_router(gateway.ajax_router, prefix="/ajax-api/3.0/mlflow")
+    app.include_router(gateway_invocations.router)
     for prefix in MLFLOW_PREFIXES:
         app.include_router(traces.v2_router, prefix=prefix)
         app.include_router(traces_extra.v2_router, prefix=prefix)

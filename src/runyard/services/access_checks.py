@@ -21,6 +21,7 @@ from runyard.domain.identity import Grant, Level, Principal
 from runyard.errors import NotFound, PermissionDenied
 from runyard.services import identity_permissions as permissions
 from runyard.stores.metadata import experiments as experiment_store
+from runyard.stores.metadata import gateway as gateway_store
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata import logged_models as logged_model_store
 from runyard.stores.metadata import runs as run_store
@@ -47,6 +48,9 @@ class Target:
     recipe: str | None = None
     worker_id: str | None = None
     pool: str | None = None
+    # An AI gateway endpoint, by name (invocations name the endpoint, never its id) or by id.
+    gateway_endpoint: str | None = None
+    gateway_endpoint_id: str | None = None
 
     def names_nothing(self) -> bool:
         """No single resource named: a search, a list or a create."""
@@ -159,6 +163,17 @@ class AccessChecker:
             need("queue", queue, f"queue '{queue}'" if queue else "queues")
         elif resource == "recipe":
             need("recipe", target.recipe, f"recipe '{target.recipe}'" if target.recipe else "recipes")
+        elif resource == "gateway_endpoint":
+            endpoint_id, name = target.gateway_endpoint_id, target.gateway_endpoint
+            if endpoint_id is None and name is None:
+                # An endpoint list: it shows only the endpoints the principal may use or read (the handler filters).
+                self._need_create(principal, grants, "gateway_endpoint", Level.READ)
+                return
+            row = gateway_store.get_endpoint_row(connection, principal.workspace, endpoint_id=endpoint_id, name=name)
+            if row is None:
+                shown = f"endpoint_id='{endpoint_id}'" if endpoint_id else f"name='{name}'"
+                raise NotFound(f"GatewayEndpoint not found ({shown})")
+            need("gateway_endpoint", str(row.endpoint_id), f"gateway endpoint '{row.name}'")
         elif resource == "workspace":
             if level < Level.MANAGE:
                 # Creating in the workspace (a registered model): a member who may create there.
@@ -167,6 +182,17 @@ class AccessChecker:
                 raise PermissionDenied(f"Permission denied: this needs an admin of workspace '{principal.workspace}'")
         else:
             raise PermissionDenied(f"Permission denied: no grant covers {resource}")
+
+    def permitted(
+        self, connection: Connection, principal: Principal, resource_type: str, ids: list[str], level: Level
+    ) -> set[str]:
+        """Those of ``ids`` (resources of ``resource_type``) on which ``principal`` holds ``level``."""
+        if principal.kind == "local" or principal.is_admin:
+            return set(ids)
+        if principal.kind not in ("user", "service"):
+            return set()
+        grants = self.grants(connection, principal)
+        return {i for i in ids if permissions.level_from_grants(principal, grants, resource_type, i) >= level}
 
     def allowed_from_cache(self, principal: Principal, resource: str, level: Level, target: Target) -> bool:
         """True when the caches alone show the request is allowed (the hot tracking path: no query at all).

@@ -12,18 +12,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
 
 from runyard.domain.webhooks import Event, Webhook
+from runyard.services import outbound
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
@@ -59,16 +57,6 @@ def envelope(event: Event, data: Any) -> str:
     ).decode()
 
 
-def _checked_address(host: str, port: int) -> str:
-    """The first address of ``host``; every address must be public (else ValueError)."""
-    addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not ip.is_global:
-            raise ValueError(f"{host} resolves to {ip}, which is not a public address (webhook_allow_private_urls)")
-    return sorted(addresses)[0]
-
-
 def send(webhook: Webhook, event: Event, data: Any, *, delivery_id: str, timeout: float, allow_private: bool) -> Sent:
     body = envelope(event, data)
     timestamp = str(int(time.time()))
@@ -79,15 +67,10 @@ def send(webhook: Webhook, event: Event, data: Any, *, delivery_id: str, timeout
     extensions: dict[str, Any] = {}
     try:
         if not allow_private:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            address = _checked_address(host, port)
-            literal = f"[{address}]" if ":" in address else address
-            netloc = f"{literal}:{parts.port}" if parts.port else literal
-            url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-            headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
-            extensions["sni_hostname"] = host
+            pinned = outbound.pin(url, "webhook_allow_private_urls")
+            url = pinned.url
+            headers.update(pinned.headers)
+            extensions.update(pinned.extensions)
         with httpx.Client(timeout=timeout) as client:
             response = client.post(url, content=body, headers=headers, extensions=extensions)
     except (httpx.HTTPError, OSError, ValueError) as error:

@@ -29,5 +29,6 @@ async def server_info(request: Request) -> Response:
             "multipart_uploads_enabled": multipart,
             "multipart_downloads_enabled": False,
             "mlflow_api_version": MLFLOW_API_VERSION,
+            "features_enabled": {"gateway": True},
         }
     )
