@@ -55,7 +55,15 @@ async def extract(request: Request) -> Target:
         recipe=_text(path.get("name")) if "/recipes" in request.url.path else None,
         worker_id=_text(path.get("worker_id")),
         pool=_text(params.get("pool")) if request.url.path.endswith("/workers/register") else None,
+        dataset_id=_text(path.get("dataset_id")) if "/datasets/" in request.url.path else None,
     )
+    if "/scorers/" in request.url.path:
+        scorer_ids = params.get("scorer_ids")
+        target.scorer_ids = (
+            [str(item) for item in scorer_ids][:1000]
+            if isinstance(scorer_ids, list)
+            else request.query_params.getlist("scorer_ids")[:1000]
+        )
     run_ids = request.query_params.getlist("run_id") + request.query_params.getlist("run_ids")
     if len(run_ids) > 1 or request.query_params.getlist("run_ids"):
         target.run_ids, target.run_id = run_ids, None

@@ -15,6 +15,7 @@ from runyard.api.body_limits import BodyLimitMiddleware, BodyLimits
 from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
     artifacts,
+    eval_datasets,
     experiments,
     logged_models,
     metrics,
@@ -22,6 +23,7 @@ from runyard.api.mlflow import (
     registered_models,
     registry_artifacts,
     runs,
+    scorers,
     server_info,
     traces,
     ui_endpoints,
@@ -119,6 +121,8 @@ def create_app_for(platform: Platform) -> FastAPI:
         app.include_router(server_info.router, prefix=prefix)
         app.include_router(workspaces.router, prefix=prefix)
         app.include_router(traces.v3_router, prefix=prefix)
+        app.include_router(eval_datasets.router, prefix=prefix)
+        app.include_router(scorers.router, prefix=prefix)
     for prefix in MLFLOW_PREFIXES:
         app.include_router(traces.v2_router, prefix=prefix)
     app.include_router(otlp.router)
