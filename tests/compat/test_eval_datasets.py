@@ -8,8 +8,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.genai import datasets
 
+from tests.compat.test_auth import as_user, auth_server
 from tests.conftest import unique
 from tests.support.servers import LiveServer
+
+__all__ = ["as_user", "auth_server"]  # fixtures, used by name
 
 
 def _own_tags(tags: dict[str, str] | None) -> dict[str, str]:
@@ -182,3 +185,51 @@ def test_bad_records_are_refused(server: LiveServer, experiment_id: str) -> None
     )
     assert missing.status_code == 404
     assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_access_follows_experiments_and_workspaces(auth_server: LiveServer, as_user) -> None:  # type: ignore[no-untyped-def]
+    """A member sees only datasets and scorers of experiments they may read, and nothing of another workspace."""
+    from mlflow.server import get_app_client
+
+    from tests.compat.test_auth import ADMIN, ADMIN_PASSWORD
+
+    as_user(ADMIN, ADMIN_PASSWORD)
+    admin = MlflowClient(tracking_uri=auth_server.url)
+    auth = get_app_client("basic-auth", tracking_uri=auth_server.url)
+    member, password = unique("reader"), "reader password long"
+    auth.create_user(member, password)
+    readable = admin.create_experiment(unique("open"))
+    hidden = admin.create_experiment(unique("closed"))
+    auth.grant_user_permission(member, "experiment", readable, "READ")
+    shown = admin.create_dataset(unique("shown"), experiment_id=readable)
+    secret = admin.create_dataset(unique("secret"), experiment_id=hidden)
+    shared = admin.create_dataset(unique("shared"), experiment_id=[readable, hidden])
+    other_workspace = unique("other")
+    admin.create_workspace(other_workspace)
+    with httpx.Client(base_url=auth_server.url, auth=(ADMIN, ADMIN_PASSWORD), timeout=30) as http:
+        elsewhere = http.post(
+            "/api/3.0/mlflow/datasets/create", json={"name": "theirs"}, headers={"X-MLFLOW-WORKSPACE": other_workspace}
+        ).json()["dataset"]["dataset_id"]
+        scorer = {"experiment_id": hidden, "name": "judge", "serialized_scorer": '{"name": "judge"}'}
+        assert http.post("/api/3.0/mlflow/scorers/register", json=scorer).status_code == 200
+
+    as_user(member, password)
+    client = MlflowClient(tracking_uri=auth_server.url)
+    assert client.get_dataset(shown.dataset_id).name == shown.name
+    found = {d.dataset_id for d in client.search_datasets(experiment_ids=[readable])}
+    assert found == {shown.dataset_id}  # the dataset shared with an unreadable experiment is left out
+    everywhere = {d.dataset_id for d in client.search_datasets()}
+    assert shown.dataset_id in everywhere and not {secret.dataset_id, shared.dataset_id, elsewhere} & everywhere
+    for dataset_id in (secret.dataset_id, shared.dataset_id):
+        with pytest.raises(MlflowException) as refused:
+            client.get_dataset(dataset_id)
+        assert refused.value.error_code == "PERMISSION_DENIED"
+    with pytest.raises(MlflowException) as missing:
+        client.get_dataset(elsewhere)  # another workspace's dataset does not exist here
+    assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as read_only:
+        client.set_dataset_tags(shown.dataset_id, {"mine": "now"})
+    assert read_only.value.error_code == "PERMISSION_DENIED"
+    with pytest.raises(MlflowException) as no_scorers:
+        client._tracking_client.store.list_scorers(hidden)
+    assert no_scorers.value.error_code == "PERMISSION_DENIED"
