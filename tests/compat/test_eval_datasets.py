@@ -69,11 +69,34 @@ def test_merge_records_upserts_by_inputs_and_to_df_reads_them_back(experiment_id
     assert rows["capital of France?"]["expectations"] == {"answer": "Paris", "source": "atlas"}
     assert {"k": "a", "j": "b"}.items() <= rows["capital of France?"]["tags"].items()
     assert all(str(row["dataset_record_id"]).startswith("dr-") for row in rows.values())
+    # The client infers a source for records without one (expectations: HUMAN); it is kept as sent.
+    assert rows["largest ocean?"]["source_type"] == "HUMAN"
+    assert rows["largest ocean?"]["source"].source_type == "HUMAN"
 
     refreshed = datasets.get_dataset(dataset_id=dataset.dataset_id)
     assert refreshed.digest != dataset.digest  # every change makes a new digest
     assert '"num_records": 3' in (refreshed.profile or "")
     assert '"question": "string"' in (refreshed.schema or "")
+
+
+def test_record_sources_keep_their_type_and_id(experiment_id: str) -> None:
+    dataset = datasets.create_dataset(name=unique("sources"), experiment_id=experiment_id)
+    dataset.merge_records(
+        [
+            {"inputs": {"q": "a"}, "source": {"source_type": "trace", "source_data": {"trace_id": "tr-123"}}},
+            {
+                "inputs": {"q": "b"},
+                "outputs": "B",
+                "source": {"source_type": "DOCUMENT", "source_data": {"source_id": "doc-9"}},
+            },
+        ]
+    )
+    rows = {
+        row["inputs"]["q"]: row
+        for row in datasets.get_dataset(dataset_id=dataset.dataset_id).to_df().to_dict("records")
+    }
+    assert (rows["a"]["source_type"], rows["a"]["source_id"]) == ("TRACE", "tr-123")
+    assert (rows["b"]["source_type"], rows["b"]["source_id"], rows["b"]["outputs"]) == ("DOCUMENT", "doc-9", "B")
 
 
 def test_records_page_through_the_client(mlflow_client: MlflowClient, experiment_id: str) -> None:
