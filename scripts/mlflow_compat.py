@@ -54,7 +54,7 @@ REASONS: dict[str, str] = {
     "/mlflow/ui-telemetry": "runyard's UI sends no telemetry",
     "/mlflow/gateway-proxy": "MLflow's proxy to a separately run deployments server is not served; the gateway "
     "is built in (/gateway/…)",
-    "/mlflow/scorer": "scorers are not implemented",
+    "/mlflow/scorer/invoke": "runyard stores scorers but does not run them (invoking a judge needs a model provider)",
     "/mlflow/genai": "online evaluation is not implemented",
     "/mlflow/get-online-trace-details": "online scoring is not implemented",
     "/mlflow/artifacts/presigned": "the artifact proxy streams every transfer; presigned URLs are not issued",

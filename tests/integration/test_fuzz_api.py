@@ -37,6 +37,7 @@ BODYLESS = re.compile(
     r"|^POST /api/v1/workers/\{worker_id\}/deregister$|/_registry"
     r"|^DELETE /api/v1/tokens/|^POST /api/v1/auth/logout$|^DELETE /api/3\.0/mlflow/workspaces/"
     r"|^DELETE /api/2\.0/mlflow/webhooks/"
+    r"|^DELETE /api/3\.0/mlflow/datasets/\{dataset_id\}(/tags/\{key\})?$"
 )
 
 

@@ -104,11 +104,15 @@ def _callers(*, jobs: bool, agents: bool) -> Check:
     return check
 
 
-def requires(resource: str, level: Level, *, jobs: bool = False, agents: bool = False) -> DependsParam:
+def requires(
+    resource: str, level: Level, *, jobs: bool = False, agents: bool = False, listing: bool = False
+) -> DependsParam:
     """A permission ``level`` on a ``resource``, checked on the resource the request names.
 
     ``jobs``: a job's own token may call it too (tracking calls on its own run, its own bundle).
     ``agents``: an agent token may call it too (fetching bundles, uploading outputs of its attempts).
+    ``listing``: a search whose results the handler always restricts to what the principal may read,
+    even when the request names experiments (results may belong to other experiments as well).
     """
     callers = _callers(jobs=jobs, agents=agents)
 
@@ -123,7 +127,7 @@ def requires(resource: str, level: Level, *, jobs: bool = False, agents: bool = 
         if checker.allowed_from_cache(principal, resource, level, target):
             return principal  # the hot tracking path (log-metric on a known run): no query
         await platform_of(request).read(lambda c: checker.authorize(c, principal, resource, level, target))
-        if level == Level.READ and resource in LISTED and target.names_nothing():
+        if level == Level.READ and resource in LISTED and (listing or target.names_nothing()):
             # A search or list: the handler restricts its query to what the principal may read.
             request.state.readable = await platform_of(request).read(
                 lambda c: checker.readable(c, principal, LISTED[resource])

@@ -55,12 +55,20 @@ async def extract(request: Request) -> Target:
         recipe=_text(path.get("name")) if "/recipes" in request.url.path else None,
         worker_id=_text(path.get("worker_id")),
         pool=_text(params.get("pool")) if request.url.path.endswith("/workers/register") else None,
+        dataset_id=_text(path.get("dataset_id")) if "/datasets/" in request.url.path else None,
     )
     if request.url.path.startswith("/gateway/"):
         target.gateway_endpoint = _text(path.get("endpoint_name") or params.get("model")) or None
     elif request.url.path.endswith(("/mlflow/gateway/endpoints/get", "/mlflow/gateway/endpoints/list")):
         target.gateway_endpoint = _text(params.get("name")) or None
         target.gateway_endpoint_id = _text(params.get("endpoint_id")) or None
+    if "/scorers/" in request.url.path:
+        scorer_ids = params.get("scorer_ids")
+        target.scorer_ids = (
+            [str(item) for item in scorer_ids][:1000]
+            if isinstance(scorer_ids, list)
+            else request.query_params.getlist("scorer_ids")[:1000]
+        )
     run_ids = request.query_params.getlist("run_id") + request.query_params.getlist("run_ids")
     if len(run_ids) > 1 or request.query_params.getlist("run_ids"):
         target.run_ids, target.run_id = run_ids, None

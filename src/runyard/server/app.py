@@ -15,6 +15,7 @@ from runyard.api.body_limits import BodyLimitMiddleware, BodyLimits
 from runyard.api.errors import install_error_handlers
 from runyard.api.mlflow import (
     artifacts,
+    eval_datasets,
     experiments,
     gateway,
     gateway_invocations,
@@ -26,6 +27,7 @@ from runyard.api.mlflow import (
     registered_models,
     registry_artifacts,
     runs,
+    scorers,
     server_info,
     traces,
     traces_extra,
@@ -125,6 +127,8 @@ def create_app_for(platform: Platform) -> FastAPI:
         app.include_router(server_info.router, prefix=prefix)
         app.include_router(workspaces.router, prefix=prefix)
         app.include_router(traces.v3_router, prefix=prefix)
+        app.include_router(eval_datasets.router, prefix=prefix)
+        app.include_router(scorers.router, prefix=prefix)
         app.include_router(traces_extra.v3_router, prefix=prefix)
         app.include_router(gateway.router, prefix=prefix)
         app.include_router(gateway.read_router, prefix=prefix)

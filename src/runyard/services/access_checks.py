@@ -20,11 +20,13 @@ from sqlalchemy import Connection
 from runyard.domain.identity import Grant, Level, Principal
 from runyard.errors import NotFound, PermissionDenied
 from runyard.services import identity_permissions as permissions
+from runyard.stores.metadata import evaluation_datasets as dataset_store
 from runyard.stores.metadata import experiments as experiment_store
 from runyard.stores.metadata import gateway as gateway_store
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata import logged_models as logged_model_store
 from runyard.stores.metadata import runs as run_store
+from runyard.stores.metadata import scorers as scorer_store
 from runyard.stores.metadata import traces as trace_store
 from runyard.stores.metadata import workers as worker_store
 
@@ -51,12 +53,16 @@ class Target:
     # An AI gateway endpoint, by name (invocations name the endpoint, never its id) or by id.
     gateway_endpoint: str | None = None
     gateway_endpoint_id: str | None = None
+    # An evaluation dataset (checked on the experiments it is associated with) and registered scorers.
+    dataset_id: str | None = None
+    scorer_ids: list[str] = field(default_factory=list)
 
     def names_nothing(self) -> bool:
         """No single resource named: a search, a list or a create."""
         return not any(
             (self.experiment_id, self.experiment_name, self.experiment_ids, self.run_id, self.run_ids,
-             self.trace_ids, self.model_name, self.logged_model_id, self.artifact_path, self.job_id)
+             self.trace_ids, self.model_name, self.logged_model_id, self.artifact_path, self.job_id,
+             self.dataset_id, self.scorer_ids)
         )  # fmt: skip
 
 
@@ -240,6 +246,15 @@ class AccessChecker:
 
     def _experiments_named(self, connection: Connection, target: Target, workspace: str) -> list[str]:
         """The experiments a request names, found in the request's workspace (elsewhere: not found)."""
+        if target.dataset_id is not None:
+            # A dataset follows every experiment it is associated with (one without any: its workspace's
+            # members); a dataset of another workspace is unknown here, and its service reports it missing.
+            row = dataset_store.get_dataset_row(connection, target.dataset_id, workspace)
+            own = dataset_store.experiments_of(connection, [target.dataset_id])[target.dataset_id] if row else []
+            return list(dict.fromkeys([*own, *target.experiment_ids]))
+        if target.scorer_ids:
+            of_scorers = scorer_store.scorer_experiments(connection, target.scorer_ids, workspace)
+            return sorted(set(of_scorers.values()))
         if target.run_ids or target.trace_ids:
             named = [self.experiment_of_run(connection, run_id, workspace) for run_id in target.run_ids]
             infos = trace_store.get_infos(connection, target.trace_ids)

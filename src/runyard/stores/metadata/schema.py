@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runyard.stores.metadata import (
     compute_tables,
+    evaluation_tables,
     gateway_tables,
     identity_tables,
     oidc_tables,
@@ -16,6 +17,7 @@ from runyard.stores.metadata.tables import metadata
 
 __all__ = [
     "compute_tables",
+    "evaluation_tables",
     "gateway_tables",
     "identity_tables",
     "metadata",

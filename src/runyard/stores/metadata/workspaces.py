@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from runyard.domain.workspaces import Workspace
 from runyard.errors import AlreadyExists
 from runyard.stores.metadata.compute_tables import jobs, queues, recipe_versions, recipes
+from runyard.stores.metadata.evaluation_tables import evaluation_datasets
 from runyard.stores.metadata.registry_tables import registered_models, registry_events
 from runyard.stores.metadata.tables import experiments, workspaces
 
@@ -20,6 +21,7 @@ CONTENTS = {
     "recipes": recipes,
     "jobs": jobs,
     "queues": queues,
+    "evaluation_datasets": evaluation_datasets,
 }
 
 
@@ -111,7 +113,7 @@ def names_in_both(connection: Connection, name: str, other: str) -> dict[str, li
 
 def move_contents(connection: Connection, name: str, target: str) -> None:
     """Reassign everything ``name`` owns to ``target`` (names already checked not to collide)."""
-    for table in (experiments, registered_models, jobs, registry_events):
+    for table in (experiments, registered_models, jobs, registry_events, evaluation_datasets):
         connection.execute(update(table).where(table.c.workspace == name).values(workspace=target))
     # Queues named alike in both merge into the target's (its priority wins).
     target_queues = select(queues.c.name).where(queues.c.workspace == target)
