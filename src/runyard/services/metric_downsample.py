@@ -384,19 +384,20 @@ def _series_in_database(
         )
         return _one_series(prepared, width, lo, hi)
     result = SeriesResult(stats.run_id, stats.key, stats.total, stats.in_range, downsampled=True)
-    odd = metric_buckets.rows_in_range(connection, stats.run_id, stats.key, stats.x, lo, hi, finite=False)
-    result.markers = _markers(
-        [_x_of(axis, stats.origin, step, ts) for step, ts, _, _ in odd],
-        [step for step, _, _, _ in odd],
-        [_restore(value, is_nan) for _, _, value, is_nan in odd],
-        lo,
-        hi,
-        width,
-    )
-    # The database finds each column's x and value extremes in one aggregate pass; only the points
-    # holding them come back, and the per-column choice (ties to the earliest point in chart order)
-    # is made here exactly as m4_indices makes it.
-    extremes = metric_buckets.column_extremes(connection, stats.run_id, stats.key, stats.x, lo, hi, width)
+    # The database finds each column's x and value extremes in one aggregate pass (counting the
+    # non-finite points on the way); only the points holding them come back, and the per-column choice
+    # (ties to the earliest point in chart order) is made here exactly as m4_indices makes it.
+    extremes, odd_count = metric_buckets.column_extremes(connection, stats.run_id, stats.key, stats.x, lo, hi, width)
+    if odd_count:
+        odd = metric_buckets.rows_in_range(connection, stats.run_id, stats.key, stats.x, lo, hi, finite=False)
+        result.markers = _markers(
+            [_x_of(axis, stats.origin, step, ts) for step, ts, _, _ in odd],
+            [step for step, _, _, _ in odd],
+            [_restore(value, is_nan) for _, _, value, is_nan in odd],
+            lo,
+            hi,
+            width,
+        )
     xs = {bound for x0, x1, _, _ in extremes.values() for bound in (x0, x1)}
     values = {bound for _, _, v0, v1 in extremes.values() for bound in (v0, v1)}
     by_column: dict[int, list[tuple[float, int, int, float]]] = {}

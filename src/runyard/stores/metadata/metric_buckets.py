@@ -57,8 +57,25 @@ def series_stats(
     connection: Connection, run_id: str, key: str, x: Any, x_min: float | None, x_max: float | None
 ) -> tuple[int, int, Any, Any]:
     """(total points, points in range, smallest x in range, largest x in range)."""
-    # One scan: the range is a CASE inside the aggregates, not a WHERE.
     conditions = _in_range(x, x_min, x_max)
+    if x is metrics.c.step:
+        # Step follows (run, key) in the primary key: the bounds are two index seeks and the count is
+        # a scan of the range only.
+        def bound(aggregate: Any) -> Any:
+            return select(aggregate(metrics.c.step)).where(_series(run_id, key), *conditions).scalar_subquery()
+
+        in_range, first, last = connection.execute(
+            select(
+                select(func.count()).where(_series(run_id, key), *conditions).scalar_subquery(),
+                bound(func.min),
+                bound(func.max),
+            )
+        ).one()
+        total = in_range
+        if conditions:
+            total = connection.execute(select(func.count()).where(_series(run_id, key))).scalar_one()
+        return int(total), int(in_range), first, last
+    # One scan: the range is a CASE inside the aggregates, not a WHERE.
     inside = and_(*conditions) if conditions else None
     if inside is None:
         columns = [func.count(), func.count(), func.min(x), func.max(x)]
@@ -113,15 +130,32 @@ def column_expression(connection: Connection, x: Any, lo: float, hi: float, widt
 
 def column_extremes(
     connection: Connection, run_id: str, key: str, x: Any, lo: float, hi: float, width: int
-) -> dict[int, tuple[Any, Any, float, float]]:
-    """Per pixel column of the finite points in [lo, hi]: (smallest x, largest x, min value, max value)."""
+) -> tuple[dict[int, tuple[Any, Any, float, float]], int]:
+    """Per pixel column of the finite points in [lo, hi]: (smallest x, largest x, min value, max value).
+
+    Also the number of non-finite points in [lo, hi], counted in the same pass.
+    """
     column = column_expression(connection, x, lo, hi, width).label("b")
+    finite = _finite()
     statement = (
-        select(column, func.min(x), func.max(x), func.min(metrics.c.value), func.max(metrics.c.value))
-        .where(_series(run_id, key), _finite(), *_in_range(x, lo, hi))
+        select(
+            column,
+            func.min(case((finite, x))),
+            func.max(case((finite, x))),
+            func.min(case((finite, metrics.c.value))),
+            func.max(case((finite, metrics.c.value))),
+            func.sum(case((finite, 0), else_=1)),
+        )
+        .where(_series(run_id, key), *_in_range(x, lo, hi))
         .group_by(column)
     )
-    return {int(b): (x0, x1, float(v0), float(v1)) for b, x0, x1, v0, v1 in connection.execute(statement)}
+    extremes: dict[int, tuple[Any, Any, float, float]] = {}
+    odd = 0
+    for b, x0, x1, v0, v1, others in connection.execute(statement):
+        odd += int(others or 0)
+        if x0 is not None:
+            extremes[int(b)] = (x0, x1, float(v0), float(v1))
+    return extremes, odd
 
 
 # SQLite allows 32766 bound parameters per statement; stay well below in one IN list.
@@ -139,7 +173,14 @@ def rows_matching(
     values: set[float],
 ) -> list[Row]:
     """Finite points in [lo, hi] whose x is one of ``xs`` or whose value is one of ``values``."""
-    if len(xs) + len(values) <= _IN_CHUNK:
+    if x is metrics.c.step:
+        # Steps are found by index seeks; only the value list needs a scan of the range.
+        batches = [
+            column.in_(members[offset : offset + _IN_CHUNK])
+            for column, members in ((x, sorted(xs)), (metrics.c.value, sorted(values)))
+            for offset in range(0, len(members), _IN_CHUNK)
+        ]
+    elif len(xs) + len(values) <= _IN_CHUNK:
         # Usual case (width up to a few thousand): one scan for both lists.
         batches = [or_(x.in_(sorted(xs)), metrics.c.value.in_(sorted(values)))]
     else:
