@@ -173,17 +173,12 @@ def rows_matching(
     values: set[float],
 ) -> list[Row]:
     """Finite points in [lo, hi] whose x is one of ``xs`` or whose value is one of ``values``."""
-    if x is metrics.c.step:
-        # Steps are found by index seeks; only the value list needs a scan of the range.
-        batches = [
-            column.in_(members[offset : offset + _IN_CHUNK])
-            for column, members in ((x, sorted(xs)), (metrics.c.value, sorted(values)))
-            for offset in range(0, len(members), _IN_CHUNK)
-        ]
-    elif len(xs) + len(values) <= _IN_CHUNK:
-        # Usual case (width up to a few thousand): one scan for both lists.
+    batches: list[Any]
+    if len(xs) + len(values) <= _IN_CHUNK and x is not metrics.c.step:
+        # Usual case off the step axis (width up to a few thousand): one scan for both lists.
         batches = [or_(x.in_(sorted(xs)), metrics.c.value.in_(sorted(values)))]
     else:
+        # On the step axis the steps are found by index seeks; only the value list needs a scan.
         batches = [
             column.in_(members[offset : offset + _IN_CHUNK])
             for column, members in ((x, sorted(xs)), (metrics.c.value, sorted(values)))
