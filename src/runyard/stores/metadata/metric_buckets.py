@@ -9,9 +9,24 @@ column on SQLite, PostgreSQL and MariaDB as it does in Python.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Double, Integer, and_, bindparam, case, cast, func, not_, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Double,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+)
 
 from runyard.stores.metadata.tables import metrics
 
@@ -191,3 +206,84 @@ def rows_matching(
         )
         found.update((int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement))
     return list(found)
+
+
+# Columns per statement on SQLite's column-wise path: three bound values each, well under its limit.
+_COLUMNS_PER_STATEMENT = 2_000
+
+
+def step_column_bounds(lo: float, hi: float, width: int, column_of: Any) -> list[tuple[int, int, int]]:
+    """(column, first step, last step) of every pixel column holding an integer step in [lo, hi].
+
+    ``column_of(step)`` is the reference's column function, so a step lands where the reference puts it.
+    """
+    first, last = math.ceil(lo), math.floor(hi)
+    if first > last:
+        return []
+    span = hi - lo
+    bounds: list[tuple[int, int, int]] = []
+    start = first
+    while start <= last:
+        column = column_of(start)
+        # The estimate of the column's last step, corrected by the exact column function.
+        end = min(last, max(start, math.floor(lo + (column + 1) * span / width)))
+        while end > start and column_of(end) > column:
+            end -= 1
+        while end < last and column_of(end + 1) == column:
+            end += 1
+        bounds.append((column, start, end))
+        start = end + 1
+    return bounds
+
+
+def step_candidates_sqlite(
+    connection: Connection, run_id: str, key: str, bounds: list[tuple[int, int, int]]
+) -> set[int]:
+    """SQLite, step axis: per pixel column, the steps of its first, last, lowest and highest finite point.
+
+    Each column is answered by index range scans of its own steps (no sort of the whole range, which
+    a GROUP BY over a computed column costs SQLite). The lowest and highest points come from SQLite's
+    bare columns beside ``min()``/``max()``: the row holding the extreme, the first one in index
+    order (step, then timestamp) among equals, which is the reference's tie rule.
+    """
+    finite = "is_nan = 0 AND value < :pos_inf AND value > :neg_inf"
+    where = f"run_uuid = :run AND key = :key AND step BETWEEN c.s0 AND c.s1 AND {finite}"
+    steps: set[int] = set()
+    for offset in range(0, len(bounds), _COLUMNS_PER_STATEMENT):
+        chunk = bounds[offset : offset + _COLUMNS_PER_STATEMENT]
+        values = ", ".join(f"(:b{i}, :s{i}, :e{i})" for i in range(len(chunk)))
+        sql = (
+            f"WITH c(b, s0, s1) AS (VALUES {values}) SELECT "
+            f"(SELECT min(step) FROM metrics WHERE {where}), "
+            f"(SELECT max(step) FROM metrics WHERE {where}), "
+            f"(SELECT step FROM (SELECT min(value), step FROM metrics WHERE {where})), "
+            f"(SELECT step FROM (SELECT max(value), step FROM metrics WHERE {where})) FROM c"
+        )
+        parameters: dict[str, Any] = {
+            "run": run_id,
+            "key": key,
+            "pos_inf": STORED_INFINITY,
+            "neg_inf": -STORED_INFINITY,
+        }
+        for i, (column, start, end) in enumerate(chunk):
+            parameters[f"b{i}"], parameters[f"s{i}"], parameters[f"e{i}"] = column, start, end
+        for row in connection.execute(text(sql), parameters):
+            steps.update(int(step) for step in row if step is not None)
+    return steps
+
+
+def rows_at_steps(connection: Connection, run_id: str, key: str, steps: set[int]) -> list[Row]:
+    """Every finite point at one of ``steps`` (index seeks)."""
+    found: list[Row] = []
+    members = sorted(steps)
+    for offset in range(0, len(members), _IN_CHUNK):
+        statement = select(metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan).where(
+            _series(run_id, key), _finite(), metrics.c.step.in_(members[offset : offset + _IN_CHUNK])
+        )
+        found.extend((int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement))
+    return found
+
+
+def nonfinite_count(connection: Connection, run_id: str, key: str, x: Any, lo: float, hi: float) -> int:
+    statement = select(func.count()).where(_series(run_id, key), not_(_finite()), *_in_range(x, lo, hi))
+    return int(connection.execute(statement).scalar_one())
