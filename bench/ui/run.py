@@ -228,7 +228,16 @@ def runyard_figures(
         page.get_by_role("button", name=re.compile(r"^Columns")).click()
         box = page.get_by_label("Search columns")
         key = f"p{sizes.keys // 4:05d}"
-        return timed(lambda: box.fill(key), lambda: page.get_by_text(f"1 of {sizes.keys} keys").wait_for(timeout=t))
+        # Checked every animation frame (a locator's wait polls at 100 ms steps).
+        wanted = f"1 of {sizes.keys} keys"
+        return timed(
+            lambda: box.fill(key),
+            lambda: page.wait_for_function(
+                "(wanted) => document.querySelector('.chooser-panel')?.textContent.includes(wanted)",
+                arg=wanted,
+                timeout=t,
+            ),
+        )
 
     out["keys_column_search"] = attempt(column_search, timeout_s, page, "runyard-keys_column_search")
 
