@@ -51,8 +51,22 @@ def _series(run_id: str, key: str) -> Any:
     return and_(metrics.c.run_uuid == run_id, metrics.c.key == key)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def _in_range(x: Any, x_min: float | None, x_max: float | None) -> list[Any]:
     conditions: list[Any] = []
+    if x is metrics.c.step:
+        # Integer bounds on the integer column (the same points): PostgreSQL compares a bigint with a
+        # double by casting every row, which no index serves; with integers it scans the index range.
+        if x_min is not None and math.isfinite(x_min):
+            low = min(max(math.ceil(x_min), _INT64[0]), _INT64[1])
+            conditions.append(x >= bindparam("x_min_step", low, type_=BigInteger))
+            x_min = None
+        if x_max is not None and math.isfinite(x_max):
+            high = min(max(math.floor(x_max), _INT64[0]), _INT64[1])
+            conditions.append(x <= bindparam("x_max_step", high, type_=BigInteger))
+            x_max = None
     if x_min is not None:
         conditions.append(x >= bindparam("x_min", x_min, type_=Double()))
     if x_max is not None:
