@@ -203,11 +203,13 @@ def rows_matching(
 ) -> list[Row]:
     """Finite points in [lo, hi] whose x is one of ``xs`` or whose value is one of ``values``."""
     batches: list[Any]
-    if len(xs) + len(values) <= _IN_CHUNK and x is not metrics.c.step:
-        # Usual case off the step axis (width up to a few thousand): one scan for both lists.
+    split = x is metrics.c.step and connection.dialect.name != "mysql"
+    if len(xs) + len(values) <= _IN_CHUNK and not split:
+        # Usual case (width up to a few thousand): one scan for both lists. MariaDB turns a long IN
+        # list into a join with a temporary table; one such scan beats seeks plus a scan there.
         batches = [or_(x.in_(sorted(xs)), metrics.c.value.in_(sorted(values)))]
     else:
-        # On the step axis the steps are found by index seeks; only the value list needs a scan.
+        # On the step axis (SQLite, PostgreSQL) the steps are index seeks; only the values need a scan.
         batches = [
             column.in_(members[offset : offset + _IN_CHUNK])
             for column, members in ((x, sorted(xs)), (metrics.c.value, sorted(values)))
