@@ -1,4 +1,4 @@
-import { createHashRouter, Navigate } from "react-router";
+import { createHashRouter, Navigate, useParams } from "react-router";
 import { Layout } from "./components/Layout";
 import { ComparePage } from "./pages/Compare";
 import { ExperimentsPage } from "./pages/Experiments";
@@ -14,6 +14,12 @@ import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
 import { TracesPage } from "./pages/Traces";
 
+// Another experiment's runs table starts afresh (its own filter, sort, columns and selection).
+function RunsRoute() {
+  const { experimentId = "" } = useParams();
+  return <RunsPage key={experimentId} />;
+}
+
 // Hash routes: the deep links the mlflow client prints (/#/experiments/<id>/runs/<run_id>) land here.
 export const router = createHashRouter([
   {
@@ -22,7 +28,7 @@ export const router = createHashRouter([
     children: [
       { index: true, element: <Navigate to="/experiments" replace /> },
       { path: "experiments", element: <ExperimentsPage /> },
-      { path: "experiments/:experimentId", element: <RunsPage /> },
+      { path: "experiments/:experimentId", element: <RunsRoute /> },
       { path: "experiments/:experimentId/runs/:runId", element: <RunPage /> },
       { path: "compare", element: <ComparePage /> },
       { path: "models", element: <ModelsPage /> },

@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -384,25 +385,88 @@ def _series_in_database(
         )
         return _one_series(prepared, width, lo, hi)
     result = SeriesResult(stats.run_id, stats.key, stats.total, stats.in_range, downsampled=True)
+    if axis is XAxis.STEP and connection.dialect.name == "sqlite":
+        return _step_series_sqlite(connection, stats, result, width, lo, hi)
+    # The database finds each column's x and value extremes in one aggregate pass (counting the
+    # non-finite points on the way); only the points holding them come back, and the per-column choice
+    # (ties to the earliest point in chart order) is made here exactly as m4_indices makes it.
+    extremes, odd_count = metric_buckets.column_extremes(connection, stats.run_id, stats.key, stats.x, lo, hi, width)
+    if odd_count:
+        odd = metric_buckets.rows_in_range(connection, stats.run_id, stats.key, stats.x, lo, hi, finite=False)
+        result.markers = _markers(
+            [_x_of(axis, stats.origin, step, ts) for step, ts, _, _ in odd],
+            [step for step, _, _, _ in odd],
+            [_restore(value, is_nan) for _, _, value, is_nan in odd],
+            lo,
+            hi,
+            width,
+        )
+    _choose(
+        result,
+        axis,
+        stats,
+        width,
+        lo,
+        hi,
+        extremes,
+        metric_buckets.rows_matching(
+            connection,
+            stats.run_id,
+            stats.key,
+            stats.x,
+            lo,
+            hi,
+            {bound for x0, x1, _, _ in extremes.values() for bound in (x0, x1)},
+            {bound for _, _, v0, v1 in extremes.values() for bound in (v0, v1)},
+        ),
+    )
+    return result
+
+
+def _step_series_sqlite(
+    connection: Connection, stats: _Stats, result: SeriesResult, width: int, lo: float, hi: float
+) -> SeriesResult:
+    """SQLite on the step axis: M4 candidates column by column, without a GROUP BY over the range."""
     odd = metric_buckets.rows_in_range(connection, stats.run_id, stats.key, stats.x, lo, hi, finite=False)
     result.markers = _markers(
-        [_x_of(axis, stats.origin, step, ts) for step, ts, _, _ in odd],
+        [float(step) for step, _, _, _ in odd],
         [step for step, _, _, _ in odd],
         [_restore(value, is_nan) for _, _, value, is_nan in odd],
         lo,
         hi,
         width,
     )
-    # The database finds each column's x and value extremes in one aggregate pass; only the points
-    # holding them come back, and the per-column choice (ties to the earliest point in chart order)
-    # is made here exactly as m4_indices makes it.
-    extremes = metric_buckets.column_extremes(connection, stats.run_id, stats.key, stats.x, lo, hi, width)
-    xs = {bound for x0, x1, _, _ in extremes.values() for bound in (x0, x1)}
-    values = {bound for _, _, v0, v1 in extremes.values() for bound in (v0, v1)}
+    bounds = metric_buckets.step_column_bounds(lo, hi, width, lambda step: bucket_of(float(step), lo, hi, width))
+    steps = metric_buckets.step_candidates_sqlite(connection, stats.run_id, stats.key, bounds)
+    rows = metric_buckets.rows_at_steps(connection, stats.run_id, stats.key, steps)
+    # Every candidate column's extremes are among its candidates: all points at its first, last,
+    # lowest and highest steps came back.
+    extremes: dict[int, tuple[Any, Any, float, float]] = {}
+    for step, _, value, _ in rows:
+        column = bucket_of(float(step), lo, hi, width)
+        current = extremes.get(column)
+        if current is None:
+            extremes[column] = (step, step, value, value)
+        else:
+            x0, x1, v0, v1 = current
+            extremes[column] = (min(x0, step), max(x1, step), min(v0, value), max(v1, value))
+    _choose(result, XAxis.STEP, stats, width, lo, hi, extremes, rows)
+    return result
+
+
+def _choose(
+    result: SeriesResult,
+    axis: XAxis,
+    stats: _Stats,
+    width: int,
+    lo: float,
+    hi: float,
+    extremes: dict[int, tuple[Any, Any, float, float]],
+    rows: Sequence[tuple[int, int, float, bool]],
+) -> None:
+    """Per column, the first, last, lowest and highest of the candidate ``rows`` (ties to chart order)."""
     by_column: dict[int, list[tuple[float, int, int, float]]] = {}
-    for step, ts, value, _ in metric_buckets.rows_matching(
-        connection, stats.run_id, stats.key, stats.x, lo, hi, xs, values
-    ):
+    for step, ts, value, _ in rows:
         x = _x_of(axis, stats.origin, step, ts)
         column = bucket_of(x, lo, hi, width)
         x0, x1, v0, v1 = extremes[column]
@@ -418,4 +482,3 @@ def _series_in_database(
         result.x.append(x)
         result.y.append(value)
         result.step.append(step)
-    return result

@@ -4,7 +4,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { api } from "../api/client";
 import type { Downsampled } from "../api/types";
-import { PALETTE, alignSeries, pointsLabel, xScaleFactor } from "../lib/chartData";
+import { PALETTE, alignSeries, mergeParts, needsSharedRange, pointsLabel, runChunks, xScaleFactor } from "../lib/chartData";
 import { ErrorBox } from "./common";
 
 export type XAxis = "step" | "wall" | "relative";
@@ -43,20 +43,23 @@ export function MetricChart({ runIds, keys, labels = {}, height = 240, title, li
     enabled: width > 0,
     placeholderData: keepPreviousData,
     refetchInterval: live ? 2000 : false,
-    queryFn: ({ signal }) =>
-      api.get<Downsampled>(
-        "/api/v1/metrics/downsample",
-        {
-          run_id: runIds,
-          key: keys,
-          width: plotWidth,
-          x: axis,
-          x_min: range?.[0],
-          x_max: range?.[1],
-          smoothing: smoothing || undefined,
-        },
-        signal,
-      ),
+    queryFn: async ({ signal }) => {
+      const ask = (ids: string[], lo?: number, hi?: number) =>
+        api.get<Downsampled>(
+          "/api/v1/metrics/downsample",
+          { run_id: ids, key: keys, width: plotWidth, x: axis, x_min: lo, x_max: hi, smoothing: smoothing || undefined },
+          signal,
+        );
+      const chunks = runChunks(runIds, keys.length);
+      if (chunks.length === 1) return ask(runIds, range?.[0], range?.[1]);
+      // More series than one request holds: every part is bucketed on the panel's shared edges.
+      const parts = await Promise.all(chunks.map((ids) => ask(ids, range?.[0], range?.[1])));
+      const merged = mergeParts(parts);
+      if (range || merged.x_min === null || merged.x_max === null || !needsSharedRange(parts, merged)) return merged;
+      const lo = merged.x_min;
+      const hi = merged.x_max;
+      return mergeParts(await Promise.all(chunks.map((ids) => ask(ids, lo, hi))));
+    },
   });
 
   useEffect(() => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { alignSeries, pointsLabel } from "./chartData";
+import { alignSeries, mergeParts, needsSharedRange, pointsLabel, runChunks } from "./chartData";
 
 describe("chart data", () => {
   it("aligns series with different x values on one sorted x column", () => {
@@ -29,5 +29,30 @@ describe("chart data", () => {
       ],
     });
     expect(label).toBe("400 of 1,000,000 points");
+  });
+});
+
+describe("panels with more series than one request holds", () => {
+  const part = (x_min: number, x_max: number, downsampled: boolean, run: string) => ({
+    x: "step" as const,
+    width: 100,
+    x_min,
+    x_max,
+    series: [{ run_id: run, key: "loss", total_points: 10, points_in_range: 10, returned: 2, downsampled, x: [x_min, x_max], y: [0, 1], step: [], markers: [] }],
+  });
+
+  it("asks in parts of at most 200 series", () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => `r${i}`);
+    expect(runChunks(ids, 1).map((c) => c.length)).toEqual([200, 200, 200, 200, 200]);
+    expect(runChunks(ids.slice(0, 30), 10).map((c) => c.length)).toEqual([20, 10]);
+  });
+
+  it("merges parts onto the widest range and asks again only when a bucketed part used narrower edges", () => {
+    const raw = [part(0, 10, false, "a"), part(0, 50, false, "b")];
+    const merged = mergeParts(raw);
+    expect([merged.x_min, merged.x_max, merged.series.length]).toEqual([0, 50, 2]);
+    expect(needsSharedRange(raw, merged)).toBe(false);
+    const bucketed = [part(0, 10, true, "a"), part(0, 50, false, "b")];
+    expect(needsSharedRange(bucketed, mergeParts(bucketed))).toBe(true);
   });
 });

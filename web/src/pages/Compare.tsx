@@ -5,7 +5,7 @@ import { api } from "../api/client";
 import type { Run } from "../api/types";
 import { MetricChart } from "../components/MetricChart";
 import { ErrorBox, Loading, Section } from "../components/common";
-import { formatValue } from "../lib/format";
+import { formatValue, quote } from "../lib/format";
 import { type ColumnKind, type RunRow, differingKeys, runName, toRow } from "../lib/runs";
 
 function SideBySide({ rows, kind }: { rows: RunRow[]; kind: ColumnKind }) {
@@ -80,16 +80,44 @@ function ParallelCoordinates({ rows }: { rows: RunRow[] }) {
   );
 }
 
+// Runs of known experiments come in one search (a few hundred GETs would queue in the browser).
+const SEARCH_CHUNK = 500;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 export function ComparePage() {
   const [params] = useSearchParams();
   const runIds = (params.get("runs") ?? "").split(",").filter(Boolean);
-  const results = useQueries({
-    queries: runIds.map((id) => ({
+  const experimentIds = (params.get("experiments") ?? "").split(",").filter(Boolean);
+  const searched = useQueries({
+    queries: (experimentIds.length ? chunks(runIds, SEARCH_CHUNK) : []).map((ids) => ({
+      queryKey: ["compare-runs", experimentIds, ids],
+      queryFn: async () => {
+        const found = await api.post<{ runs?: Run[] }>("/api/2.0/mlflow/runs/search", {
+          experiment_ids: experimentIds,
+          filter: `attributes.run_id IN (${ids.map(quote).join(", ")})`,
+          max_results: ids.length,
+        });
+        const byId = new Map((found.runs ?? []).map((r) => [r.info.run_id, r]));
+        return ids.flatMap((id) => (byId.has(id) ? [{ run: byId.get(id)! }] : []));
+      },
+    })),
+  });
+  const fetched = useQueries({
+    queries: (experimentIds.length ? [] : runIds).map((id) => ({
       queryKey: ["run", id],
       queryFn: () => api.get<{ run: Run }>("/api/2.0/mlflow/runs/get", { run_id: id }),
     })),
   });
-  const rows = results.flatMap((r) => (r.data ? [toRow(r.data.run)] : []));
+  const results = [
+    ...searched.map((r) => ({ ...r, data: r.data ?? undefined })),
+    ...fetched.map((r) => ({ ...r, data: r.data ? [r.data] : undefined })),
+  ];
+  const rows = results.flatMap((r) => (r.data ?? []).map((d) => toRow(d.run)));
   const labels = useMemo(() => Object.fromEntries(rows.map((r) => [r.run.info.run_id, runName(r)])), [rows]);
   const metricKeys = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].sort();
   if (!runIds.length) return <p className="empty">Select runs in an experiment's runs table to compare them.</p>;

@@ -30,6 +30,8 @@ interface SearchResponse {
   next_page_token?: string;
 }
 
+// The first page is small, so the first rows show at once; scrolling fetches the rest in large pages.
+const FIRST_PAGE = 100;
 const PAGE = 1000;
 const ROW_HEIGHT = 30;
 
@@ -67,7 +69,7 @@ export function RunsPage() {
         experiment_ids: experimentIds,
         filter: filter || undefined,
         order_by: orderBy(sorting),
-        max_results: PAGE,
+        max_results: pageParam ? PAGE : FIRST_PAGE,
         page_token: pageParam,
       }),
     getNextPageParam: (last) => last.next_page_token || undefined,
@@ -219,7 +221,7 @@ export function RunsPage() {
         <button
           type="button"
           disabled={selected.size < 1}
-          onClick={() => navigate(`/compare?runs=${[...selected].join(",")}`)}
+          onClick={() => navigate(`/compare?runs=${[...selected].join(",")}&experiments=${experimentIds.join(",")}`)}
         >
           Compare ({selected.size})
         </button>

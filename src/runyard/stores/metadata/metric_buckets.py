@@ -9,9 +9,24 @@ column on SQLite, PostgreSQL and MariaDB as it does in Python.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Double, Integer, and_, bindparam, case, cast, func, not_, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Double,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+)
 
 from runyard.stores.metadata.tables import metrics
 
@@ -36,8 +51,22 @@ def _series(run_id: str, key: str) -> Any:
     return and_(metrics.c.run_uuid == run_id, metrics.c.key == key)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def _in_range(x: Any, x_min: float | None, x_max: float | None) -> list[Any]:
     conditions: list[Any] = []
+    if x is metrics.c.step:
+        # Integer bounds on the integer column (the same points): PostgreSQL compares a bigint with a
+        # double by casting every row, which no index serves; with integers it scans the index range.
+        if x_min is not None and math.isfinite(x_min):
+            low = min(max(math.ceil(x_min), _INT64[0]), _INT64[1])
+            conditions.append(x >= bindparam("x_min_step", low, type_=BigInteger))
+            x_min = None
+        if x_max is not None and math.isfinite(x_max):
+            high = min(max(math.floor(x_max), _INT64[0]), _INT64[1])
+            conditions.append(x <= bindparam("x_max_step", high, type_=BigInteger))
+            x_max = None
     if x_min is not None:
         conditions.append(x >= bindparam("x_min", x_min, type_=Double()))
     if x_max is not None:
@@ -57,8 +86,25 @@ def series_stats(
     connection: Connection, run_id: str, key: str, x: Any, x_min: float | None, x_max: float | None
 ) -> tuple[int, int, Any, Any]:
     """(total points, points in range, smallest x in range, largest x in range)."""
-    # One scan: the range is a CASE inside the aggregates, not a WHERE.
     conditions = _in_range(x, x_min, x_max)
+    if x is metrics.c.step:
+        # Step follows (run, key) in the primary key: the bounds are two index seeks and the count is
+        # a scan of the range only.
+        def bound(aggregate: Any) -> Any:
+            return select(aggregate(metrics.c.step)).where(_series(run_id, key), *conditions).scalar_subquery()
+
+        in_range, first, last = connection.execute(
+            select(
+                select(func.count()).where(_series(run_id, key), *conditions).scalar_subquery(),
+                bound(func.min),
+                bound(func.max),
+            )
+        ).one()
+        total = in_range
+        if conditions:
+            total = connection.execute(select(func.count()).where(_series(run_id, key))).scalar_one()
+        return int(total), int(in_range), first, last
+    # One scan: the range is a CASE inside the aggregates, not a WHERE.
     inside = and_(*conditions) if conditions else None
     if inside is None:
         columns = [func.count(), func.count(), func.min(x), func.max(x)]
@@ -113,15 +159,32 @@ def column_expression(connection: Connection, x: Any, lo: float, hi: float, widt
 
 def column_extremes(
     connection: Connection, run_id: str, key: str, x: Any, lo: float, hi: float, width: int
-) -> dict[int, tuple[Any, Any, float, float]]:
-    """Per pixel column of the finite points in [lo, hi]: (smallest x, largest x, min value, max value)."""
+) -> tuple[dict[int, tuple[Any, Any, float, float]], int]:
+    """Per pixel column of the finite points in [lo, hi]: (smallest x, largest x, min value, max value).
+
+    Also the number of non-finite points in [lo, hi], counted in the same pass.
+    """
     column = column_expression(connection, x, lo, hi, width).label("b")
+    finite = _finite()
     statement = (
-        select(column, func.min(x), func.max(x), func.min(metrics.c.value), func.max(metrics.c.value))
-        .where(_series(run_id, key), _finite(), *_in_range(x, lo, hi))
+        select(
+            column,
+            func.min(case((finite, x))),
+            func.max(case((finite, x))),
+            func.min(case((finite, metrics.c.value))),
+            func.max(case((finite, metrics.c.value))),
+            func.sum(case((finite, 0), else_=1)),
+        )
+        .where(_series(run_id, key), *_in_range(x, lo, hi))
         .group_by(column)
     )
-    return {int(b): (x0, x1, float(v0), float(v1)) for b, x0, x1, v0, v1 in connection.execute(statement)}
+    extremes: dict[int, tuple[Any, Any, float, float]] = {}
+    odd = 0
+    for b, x0, x1, v0, v1, others in connection.execute(statement):
+        odd += int(others or 0)
+        if x0 is not None:
+            extremes[int(b)] = (x0, x1, float(v0), float(v1))
+    return extremes, odd
 
 
 # SQLite allows 32766 bound parameters per statement; stay well below in one IN list.
@@ -139,10 +202,14 @@ def rows_matching(
     values: set[float],
 ) -> list[Row]:
     """Finite points in [lo, hi] whose x is one of ``xs`` or whose value is one of ``values``."""
-    if len(xs) + len(values) <= _IN_CHUNK:
-        # Usual case (width up to a few thousand): one scan for both lists.
+    batches: list[Any]
+    split = x is metrics.c.step and connection.dialect.name != "mysql"
+    if len(xs) + len(values) <= _IN_CHUNK and not split:
+        # Usual case (width up to a few thousand): one scan for both lists. MariaDB turns a long IN
+        # list into a join with a temporary table; one such scan beats seeks plus a scan there.
         batches = [or_(x.in_(sorted(xs)), metrics.c.value.in_(sorted(values)))]
     else:
+        # On the step axis (SQLite, PostgreSQL) the steps are index seeks; only the values need a scan.
         batches = [
             column.in_(members[offset : offset + _IN_CHUNK])
             for column, members in ((x, sorted(xs)), (metrics.c.value, sorted(values)))
@@ -155,3 +222,84 @@ def rows_matching(
         )
         found.update((int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement))
     return list(found)
+
+
+# Columns per statement on SQLite's column-wise path: three bound values each, well under its limit.
+_COLUMNS_PER_STATEMENT = 2_000
+
+
+def step_column_bounds(lo: float, hi: float, width: int, column_of: Any) -> list[tuple[int, int, int]]:
+    """(column, first step, last step) of every pixel column holding an integer step in [lo, hi].
+
+    ``column_of(step)`` is the reference's column function, so a step lands where the reference puts it.
+    """
+    first, last = math.ceil(lo), math.floor(hi)
+    if first > last:
+        return []
+    span = hi - lo
+    bounds: list[tuple[int, int, int]] = []
+    start = first
+    while start <= last:
+        column = column_of(start)
+        # The estimate of the column's last step, corrected by the exact column function.
+        end = min(last, max(start, math.floor(lo + (column + 1) * span / width)))
+        while end > start and column_of(end) > column:
+            end -= 1
+        while end < last and column_of(end + 1) == column:
+            end += 1
+        bounds.append((column, start, end))
+        start = end + 1
+    return bounds
+
+
+def step_candidates_sqlite(
+    connection: Connection, run_id: str, key: str, bounds: list[tuple[int, int, int]]
+) -> set[int]:
+    """SQLite, step axis: per pixel column, the steps of its first, last, lowest and highest finite point.
+
+    Each column is answered by index range scans of its own steps (no sort of the whole range, which
+    a GROUP BY over a computed column costs SQLite). The lowest and highest points come from SQLite's
+    bare columns beside ``min()``/``max()``: the row holding the extreme, the first one in index
+    order (step, then timestamp) among equals, which is the reference's tie rule.
+    """
+    finite = "is_nan = 0 AND value < :pos_inf AND value > :neg_inf"
+    where = f"run_uuid = :run AND key = :key AND step BETWEEN c.s0 AND c.s1 AND {finite}"
+    steps: set[int] = set()
+    for offset in range(0, len(bounds), _COLUMNS_PER_STATEMENT):
+        chunk = bounds[offset : offset + _COLUMNS_PER_STATEMENT]
+        values = ", ".join(f"(:b{i}, :s{i}, :e{i})" for i in range(len(chunk)))
+        sql = (
+            f"WITH c(b, s0, s1) AS (VALUES {values}) SELECT "
+            f"(SELECT min(step) FROM metrics WHERE {where}), "
+            f"(SELECT max(step) FROM metrics WHERE {where}), "
+            f"(SELECT step FROM (SELECT min(value), step FROM metrics WHERE {where})), "
+            f"(SELECT step FROM (SELECT max(value), step FROM metrics WHERE {where})) FROM c"
+        )
+        parameters: dict[str, Any] = {
+            "run": run_id,
+            "key": key,
+            "pos_inf": STORED_INFINITY,
+            "neg_inf": -STORED_INFINITY,
+        }
+        for i, (column, start, end) in enumerate(chunk):
+            parameters[f"b{i}"], parameters[f"s{i}"], parameters[f"e{i}"] = column, start, end
+        for row in connection.execute(text(sql), parameters):
+            steps.update(int(step) for step in row if step is not None)
+    return steps
+
+
+def rows_at_steps(connection: Connection, run_id: str, key: str, steps: set[int]) -> list[Row]:
+    """Every finite point at one of ``steps`` (index seeks)."""
+    found: list[Row] = []
+    members = sorted(steps)
+    for offset in range(0, len(members), _IN_CHUNK):
+        statement = select(metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan).where(
+            _series(run_id, key), _finite(), metrics.c.step.in_(members[offset : offset + _IN_CHUNK])
+        )
+        found.extend((int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.execute(statement))
+    return found
+
+
+def nonfinite_count(connection: Connection, run_id: str, key: str, x: Any, lo: float, hi: float) -> int:
+    statement = select(func.count()).where(_series(run_id, key), not_(_finite()), *_in_range(x, lo, hi))
+    return int(connection.execute(statement).scalar_one())
