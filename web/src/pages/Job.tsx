@@ -6,6 +6,7 @@ import type { Attempt, Job, JobEvent, LogLine } from "../api/types";
 import { LogView } from "../components/LogView";
 import { ErrorBox, KeyValueTable, Loading, Section, StateBadge } from "../components/common";
 import { formatTime } from "../lib/format";
+import { useLiveEvents } from "../lib/live";
 import { appendLines } from "../lib/logBuffer";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
@@ -68,12 +69,18 @@ export function JobPage() {
   const job = useQuery({
     queryKey: ["job", jobId],
     queryFn: () => api.getPath<{ job: Job; attempts: Attempt[] }>(`/api/v1/jobs/${jobId}`),
-    refetchInterval: (query) => (query.state.data && TERMINAL.has(query.state.data.job.state) ? false : 2000),
   });
   const events = useQuery({
     queryKey: ["job-events", jobId],
     queryFn: () => api.getPath<{ events: JobEvent[] }>(`/api/v1/jobs/${jobId}/events`),
-    refetchInterval: (query) => (job.data && TERMINAL.has(job.data.job.state) && query.state.data ? false : 2000),
+  });
+  // State changes (and the events behind them) arrive over the jobs stream.
+  useLiveEvents("/api/v1/live/jobs", {
+    jobs: (data) => {
+      if (!(data as { jobs: { job_id: string }[] }).jobs.some((j) => j.job_id === jobId)) return;
+      void client.invalidateQueries({ queryKey: ["job", jobId] });
+      void client.invalidateQueries({ queryKey: ["job-events", jobId] });
+    },
   });
   const log = useLiveLog(jobId, job.data?.job.attempt ?? 0);
   const refresh = () => void client.invalidateQueries({ queryKey: ["job", jobId] });
