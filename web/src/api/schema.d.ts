@@ -12242,6 +12242,8 @@ export interface operations {
                 limit?: number;
                 follow?: boolean;
                 wait_seconds?: number;
+                tail?: boolean;
+                before?: number | null;
             };
             header?: never;
             path: {

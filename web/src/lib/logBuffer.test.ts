@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LogLine } from "../api/types";
-import { appendLines, searchLines } from "./logBuffer";
+import { appendLines, indexOfLine, prependLines, searchLines } from "./logBuffer";
 
 const line = (id: number, text = `line ${id}`): LogLine => ({ line_id: id, attempt: 1, stream: "stdout", ts: 0, line: text });
 
@@ -20,5 +20,18 @@ describe("log buffer", () => {
     const started = performance.now();
     expect(searchLines(many, "error")).toHaveLength(10);
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it("puts earlier lines first, skipping any already shown, within the cap", () => {
+    expect(prependLines([line(5), line(6)], [line(3), line(4), line(5)]).map((l) => l.line_id)).toEqual([3, 4, 5, 6]);
+    expect(prependLines([line(5), line(6)], [line(2), line(3), line(4)], 3).map((l) => l.line_id)).toEqual([4, 5, 6]);
+    expect(prependLines([line(5)], [line(4)], 1).map((l) => l.line_id)).toEqual([5]);
+  });
+
+  it("finds a line by id in sorted lines", () => {
+    const lines = [line(2), line(7), line(9), line(40)];
+    expect(lines.map((l) => indexOfLine(lines, l.line_id))).toEqual([0, 1, 2, 3]);
+    expect(indexOfLine(lines, 8)).toBe(-1);
+    expect(indexOfLine([], 1)).toBe(-1);
   });
 });
