@@ -24,6 +24,7 @@ export function LogView({ lines, hasEarlier = false, onLoadEarlier }: Props) {
   const needle = useDeferredValue(search); // typing stays responsive while a million lines are searched
   const hits = useMemo(() => searchLines(lines, needle), [lines, needle]);
   const autoScrolled = useRef(0);
+  const lastTop = useRef(0);
   const firstId = useRef<number | null>(null);
   const wholeLog = useRef(false); // "Load the whole log" was pressed
   const virtual = useVirtualizer({
@@ -44,7 +45,10 @@ export function LogView({ lines, hasEarlier = false, onLoadEarlier }: Props) {
     firstId.current = lines.length ? lines[0].line_id : null;
     if (previous === null || !lines.length || lines[0].line_id === previous || !parent.current) return;
     const added = indexOfLine(lines, previous);
-    if (added > 0) parent.current.scrollTop += added * LINE_HEIGHT;
+    if (added > 0) {
+      parent.current.scrollTop += added * LINE_HEIGHT;
+      lastTop.current = parent.current.scrollTop;
+    }
   }, [lines]);
   const hitSet = useMemo(() => new Set(hits), [hits]);
   const jump = (n: number) => {
@@ -57,8 +61,11 @@ export function LogView({ lines, hasEarlier = false, onLoadEarlier }: Props) {
   const onScroll = () => {
     const element = parent.current;
     if (!element) return;
+    // Following only ever scrolls down: a scroll up away from the bottom is the user's, and stops it.
     const fromBottom = element.scrollHeight - element.scrollTop - element.clientHeight;
-    if (follow && fromBottom > 2 * LINE_HEIGHT && performance.now() - autoScrolled.current > 300) setFollow(false);
+    const up = element.scrollTop < lastTop.current - 1;
+    lastTop.current = element.scrollTop;
+    if (follow && fromBottom > 2 * LINE_HEIGHT && (up || performance.now() - autoScrolled.current > 300)) setFollow(false);
     if (element.scrollTop < NEAR_TOP && hasEarlier && onLoadEarlier) void onLoadEarlier();
   };
   const loadAll = async () => {
