@@ -322,3 +322,26 @@ def test_bulk_and_trace_reads_check_every_resource_they_name(server: LiveServer,
         own = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": mine}}]}
         assert reader.post("/api/3.0/mlflow/traces/search", json=own).status_code == 200
     assert admin.get(f"/api/3.0/mlflow/traces/{trace_id}").status_code == 200
+
+
+def test_live_streams_report_only_what_the_caller_may_read(server: LiveServer, admin: httpx.Client) -> None:
+    """A grant on one experiment opens no stream of another's runs or metrics, listed alone or beside it."""
+    mine, theirs = _experiment(admin), _experiment(admin)
+    their_run = admin.post(f"{API}/runs/create", json={"experiment_id": theirs}).json()["run"]["info"]["run_id"]
+    my_run = admin.post(f"{API}/runs/create", json={"experiment_id": mine}).json()["run"]["info"]["run_id"]
+    name = _user(admin, None)
+    granted = admin.post(
+        "/api/3.0/mlflow/users/permissions/grant",
+        json={"username": name, "resource_type": "experiment", "resource_id": mine, "permission": "READ"},
+    )
+    assert granted.is_success, granted.text
+    with _as(server, name) as reader, httpx.Client(base_url=server.url) as anonymous:
+        runs, metrics = "/api/v1/live/runs", "/api/v1/live/metrics"
+        for ids in ([theirs], [mine, theirs], [theirs, mine]):
+            assert reader.get(runs, params={"experiment_ids": ids, "wait_seconds": 0}).status_code == 403
+        assert reader.get(metrics, params={"run_id": their_run, "wait_seconds": 0}).status_code == 403
+        assert anonymous.get(runs, params={"experiment_ids": [mine], "wait_seconds": 0}).status_code == 401
+        assert anonymous.get("/api/v1/live/jobs", params={"wait_seconds": 0}).status_code == 401
+        own = reader.get(runs, params={"experiment_ids": [mine], "wait_seconds": 0, "since": 0})
+        assert own.status_code == 200 and my_run in own.text and their_run not in own.text
+        assert reader.get(metrics, params={"run_id": my_run, "wait_seconds": 0}).status_code == 200

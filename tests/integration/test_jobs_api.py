@@ -316,3 +316,17 @@ def test_cli_submit_show_logs_cancel(server: LiveServer, client: Client, setup: 
     assert follow.returncode == 1 and "cancelled" in follow.stderr
     listed = run("job", "ls", "--queue", setup["queue"], "--state", "cancelled")
     assert job["job_id"] in listed.stdout
+
+
+def test_logs_open_at_their_tail_and_page_backwards(server: LiveServer, client: Client, setup: dict[str, str]) -> None:
+    job = client.submit_job(setup["recipe"], queue=setup["queue"], parameters={"epochs": 1})
+    agent = FakeAgent(client, setup["pool"], gpus=[]).register()
+    assert agent.claim() is not None
+    client.append_logs(job["job_id"], 1, [{"stream": "stdout", "line": f"line {i}"} for i in range(25)])
+    url = f"{server.url}/api/v1/jobs/{job['job_id']}/logs"
+    tail = httpx.get(url, params={"tail": "true", "limit": 10}).json()["lines"]
+    assert [line["line"] for line in tail] == [f"line {i}" for i in range(15, 25)]
+    earlier = httpx.get(url, params={"before": tail[0]["line_id"], "limit": 10}).json()["lines"]
+    assert [line["line"] for line in earlier] == [f"line {i}" for i in range(5, 15)]
+    refused = httpx.get(url, params={"tail": "true", "follow": "true"})
+    assert refused.status_code == 400 and "tail" in refused.json()["message"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from mlflow import MlflowClient
-from mlflow.entities import Metric
 from playwright.sync_api import Page, expect
 
 from tests.conftest import unique
@@ -136,14 +135,3 @@ def test_model_version_deep_link_shows_lineage(page: Page, tracking: MlflowClien
     expect(page.get_by_role("heading", name=f"{name} version 1")).to_be_visible()
     page.get_by_role("link", name="trial-0").click()
     expect(page.get_by_role("heading", name="trial-0")).to_be_visible()
-
-
-def test_points_logged_to_an_active_run_appear_on_its_chart(page: Page, tracking: MlflowClient) -> None:
-    experiment_id = tracking.create_experiment(unique("ui-live"))
-    run_id = tracking.create_run(experiment_id, run_name="live").info.run_id
-    tracking.log_batch(run_id, metrics=[Metric("loss", 1.0 / (s + 1), 1_000 + s, s) for s in range(10)])
-    page.goto(f"/#/experiments/{experiment_id}/runs/{run_id}")
-    label = page.get_by_test_id("chart-loss").locator(".points-label")
-    expect(label).to_have_text("10 of 10 points")
-    tracking.log_batch(run_id, metrics=[Metric("loss", 0.01, 2_000 + s, 10 + s) for s in range(5)])
-    expect(label).to_have_text("15 of 15 points", timeout=4_000)

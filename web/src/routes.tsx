@@ -1,3 +1,4 @@
+import { lazy, Suspense, type ReactNode } from "react";
 import { createHashRouter, Navigate, useParams } from "react-router";
 import { Layout } from "./components/Layout";
 import { ComparePage } from "./pages/Compare";
@@ -12,7 +13,12 @@ import { RecipePage } from "./pages/Recipe";
 import { RecipesPage } from "./pages/Recipes";
 import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
-import { TracesPage } from "./pages/Traces";
+import { Loading } from "./components/common";
+
+// Pages few visits need are loaded on first use, keeping the initial bundle small.
+const TracesPage = lazy(() => import("./pages/Traces"));
+const TracePage = lazy(() => import("./pages/Trace"));
+const later = (page: ReactNode) => <Suspense fallback={<Loading />}>{page}</Suspense>;
 
 // Another experiment's runs table starts afresh (its own filter, sort, columns and selection).
 function RunsRoute() {
@@ -34,7 +40,8 @@ export const router = createHashRouter([
       { path: "models", element: <ModelsPage /> },
       { path: "models/:name", element: <ModelPage /> },
       { path: "models/:name/versions/:version", element: <ModelVersionPage /> },
-      { path: "traces", element: <TracesPage /> },
+      { path: "traces", element: later(<TracesPage />) },
+      { path: "traces/:traceId", element: later(<TracePage />) },
       { path: "jobs", element: <JobsPage /> },
       { path: "jobs/:jobId", element: <JobPage /> },
       { path: "recipes", element: <RecipesPage /> },

@@ -37,7 +37,7 @@ from runyard.api.mlflow import (
 )
 from runyard.api.observability import MetricsMiddleware, metrics_endpoint
 from runyard.api.responses import JSONResponse
-from runyard.api.v1 import auth_oidc, jobs, metric_charts, pools, recipes, registry_events, workers
+from runyard.api.v1 import auth_oidc, jobs, live, metric_charts, pools, recipes, registry_events, workers
 from runyard.api.workspace import artifact_path_in_workspace, current_workspace
 from runyard.scheduler.platform import Platform
 from runyard.server.assembly import build_platform
@@ -72,7 +72,7 @@ def _mlflow_router() -> APIRouter:
 
 def _platform_router() -> APIRouter:
     router = APIRouter()
-    for module in (recipes, jobs, pools, workers, registry_events, metric_charts):
+    for module in (recipes, jobs, pools, workers, registry_events, metric_charts, live):
         router.include_router(module.router)
     return router
 

@@ -59,16 +59,32 @@ def append_lines(connection: Connection, job_id: str | int, attempt: int, lines:
 
 
 def read_lines(
-    connection: Connection, job_id: str | int, *, after: int = 0, attempt: int | None = None, limit: int = 1000
+    connection: Connection,
+    job_id: str | int,
+    *,
+    after: int = 0,
+    attempt: int | None = None,
+    limit: int = 1000,
+    before: int | None = None,
+    tail: bool = False,
 ) -> list[LogLine]:
-    """Lines after line id ``after``, oldest first (pass the last id seen to follow)."""
+    """Lines after line id ``after``, oldest first (pass the last id seen to follow).
+
+    With ``tail`` or ``before``: the last ``limit`` lines of the log (before line id ``before``), still
+    oldest first, so a long log opens at its end and pages backwards.
+    """
     number = job_service.parse_job_id(job_id)
     job_service.get_job(connection, number)
     if not 1 <= limit <= 10_000:
         raise InvalidParameter("Invalid value for parameter 'limit': use 1..10000")
+    if tail or before is not None:
+        rows = store.list_log_lines_before(connection, number, before_id=before, attempt=attempt, limit=limit)
+        rows.reverse()
+    else:
+        rows = store.list_log_lines(connection, number, after_id=after, attempt=attempt, limit=limit)
     return [
         LogLine(line_id=int(row.line_id), attempt=int(row.attempt), stream=row.stream, ts=int(row.ts), line=row.line)
-        for row in store.list_log_lines(connection, number, after_id=after, attempt=attempt, limit=limit)
+        for row in rows
     ]
 
 

@@ -15,12 +15,13 @@ interface Props {
   labels?: Record<string, string>; // run id → display name
   height?: number;
   title?: string;
-  live?: boolean; // re-query every 2 s (an active run); the zoom range is kept
 }
 
 // One chart panel: every (run, key) series, downsampled on the server to this chart's pixel width.
 // Every zoom (drag across the plot) re-queries the visible range; double-click zooms back out.
-export function MetricChart({ runIds, keys, labels = {}, height = 240, title, live = false }: Props) {
+// New points arrive through the run page's live stream, which refreshes this query: the zoom range
+// is part of the query, so it is kept.
+export function MetricChart({ runIds, keys, labels = {}, height = 240, title }: Props) {
   const holder = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const [width, setWidth] = useState(0);
@@ -42,7 +43,6 @@ export function MetricChart({ runIds, keys, labels = {}, height = 240, title, li
     queryKey: ["downsample", runIds, keys, plotWidth, axis, range, smoothing],
     enabled: width > 0,
     placeholderData: keepPreviousData,
-    refetchInterval: live ? 2000 : false,
     queryFn: async ({ signal }) => {
       const ask = (ids: string[], lo?: number, hi?: number) =>
         api.get<Downsampled>(

@@ -1,27 +1,65 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useParams } from "react-router";
 import { api } from "../api/client";
 import type { Attempt, Job, JobEvent, LogLine } from "../api/types";
 import { LogView } from "../components/LogView";
 import { ErrorBox, KeyValueTable, Loading, Section, StateBadge } from "../components/common";
 import { formatTime } from "../lib/format";
-import { appendLines } from "../lib/logBuffer";
+import { useLiveEvents } from "../lib/live";
+import { appendLines, prependLines } from "../lib/logBuffer";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
-// Live log over Server-Sent Events (the server's `follow=true` stream): lines are batched and handed to
-// React at most every 100 ms, so a fast writer (thousands of lines a second) never floods rendering.
-// A dropped stream is reopened from the last line seen; a new attempt (after Retry) reopens it too.
-function useLiveLog(jobId: string, attempt: number): { lines: LogLine[]; error: string | null } {
+const TAIL = 5_000; // lines fetched when the page opens: a long log opens at its end
+const PAGE_BACK = 10_000; // lines fetched each time the user scrolls to the top of what is loaded
+
+export interface LiveLog {
+  lines: LogLine[];
+  error: string | null;
+  hasEarlier: boolean;
+  loadEarlier: () => Promise<void>;
+}
+
+// The log opens at its tail (the last lines, one request), then follows over Server-Sent Events (the
+// server's `follow=true` stream) from the last line seen; earlier lines are fetched as the user scrolls
+// up. Streamed lines are batched and handed to React at most every 100 ms, so a fast writer (thousands
+// of lines a second) never floods rendering. A dropped stream is reopened from the last line seen; a
+// new attempt (after Retry) reopens it too.
+function useLiveLog(jobId: string, attempt: number): LiveLog {
   const [lines, setLines] = useState<LogLine[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [opened, setOpened] = useState<string | null>(null); // the job whose tail is loaded
+  const [hasEarlier, setHasEarlier] = useState(false);
   const last = useRef(0);
+  const first = useRef<number | null>(null);
+  const loading = useRef(false);
   useEffect(() => {
+    let stopped = false;
     last.current = 0;
+    first.current = null;
     setLines([]);
+    setOpened(null);
+    setHasEarlier(false);
+    api
+      .getPath<{ lines: LogLine[] }>(`/api/v1/jobs/${encodeURIComponent(jobId)}/logs`, { tail: true, limit: TAIL })
+      .then(({ lines: tail }) => {
+        if (stopped) return;
+        if (tail.length) {
+          last.current = tail[tail.length - 1].line_id;
+          first.current = tail[0].line_id;
+        }
+        setLines(tail);
+        setHasEarlier(tail.length === TAIL);
+        setOpened(jobId);
+      })
+      .catch((e: Error) => !stopped && setError(e.message));
+    return () => {
+      stopped = true;
+    };
   }, [jobId]);
   useEffect(() => {
+    if (opened !== jobId) return;
     let pending: LogLine[] = [];
     let source: EventSource | null = null;
     let stopped = false;
@@ -37,6 +75,7 @@ function useLiveLog(jobId: string, attempt: number): { lines: LogLine[]; error: 
       source.addEventListener("line", (event) => {
         const line = JSON.parse((event as MessageEvent).data) as LogLine;
         last.current = Math.max(last.current, line.line_id);
+        if (first.current === null) first.current = line.line_id;
         failures = 0;
         pending.push(line);
       });
@@ -58,8 +97,25 @@ function useLiveLog(jobId: string, attempt: number): { lines: LogLine[]; error: 
       source?.close();
       window.clearInterval(flush);
     };
-  }, [jobId, attempt]);
-  return { lines, error };
+  }, [jobId, attempt, opened]);
+  const loadEarlier = useCallback(async () => {
+    if (loading.current || first.current === null) return;
+    loading.current = true;
+    try {
+      const { lines: earlier } = await api.getPath<{ lines: LogLine[] }>(
+        `/api/v1/jobs/${encodeURIComponent(jobId)}/logs`,
+        { before: first.current, limit: PAGE_BACK },
+      );
+      if (earlier.length) first.current = earlier[0].line_id;
+      setLines((current) => prependLines(current, earlier));
+      setHasEarlier(earlier.length === PAGE_BACK);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      loading.current = false;
+    }
+  }, [jobId]);
+  return { lines, error, hasEarlier, loadEarlier };
 }
 
 export function JobPage() {
@@ -68,12 +124,18 @@ export function JobPage() {
   const job = useQuery({
     queryKey: ["job", jobId],
     queryFn: () => api.getPath<{ job: Job; attempts: Attempt[] }>(`/api/v1/jobs/${jobId}`),
-    refetchInterval: (query) => (query.state.data && TERMINAL.has(query.state.data.job.state) ? false : 2000),
   });
   const events = useQuery({
     queryKey: ["job-events", jobId],
     queryFn: () => api.getPath<{ events: JobEvent[] }>(`/api/v1/jobs/${jobId}/events`),
-    refetchInterval: (query) => (job.data && TERMINAL.has(job.data.job.state) && query.state.data ? false : 2000),
+  });
+  // State changes (and the events behind them) arrive over the jobs stream.
+  useLiveEvents("/api/v1/live/jobs", {
+    jobs: (data) => {
+      if (!(data as { jobs: { job_id: string }[] }).jobs.some((j) => j.job_id === jobId)) return;
+      void client.invalidateQueries({ queryKey: ["job", jobId] });
+      void client.invalidateQueries({ queryKey: ["job-events", jobId] });
+    },
   });
   const log = useLiveLog(jobId, job.data?.job.attempt ?? 0);
   const refresh = () => void client.invalidateQueries({ queryKey: ["job", jobId] });
@@ -156,7 +218,7 @@ export function JobPage() {
       </Section>
       <Section title="Log">
         {log.error ? <div className="error">{log.error}</div> : null}
-        <LogView lines={log.lines} />
+        <LogView lines={log.lines} hasEarlier={log.hasEarlier} onLoadEarlier={log.loadEarlier} />
       </Section>
       <Section title="Events">
         <table className="grid">

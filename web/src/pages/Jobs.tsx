@@ -1,10 +1,11 @@
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router";
 import { api } from "../api/client";
 import type { Job } from "../api/types";
 import { ErrorBox, Loading, StateBadge } from "../components/common";
 import { formatDuration, formatTime } from "../lib/format";
+import { useLiveEvents } from "../lib/live";
 
 export const JOB_STATES = ["queued", "assigned", "running", "succeeded", "failed", "cancelled", "lost"];
 
@@ -22,8 +23,10 @@ export function JobsPage() {
         recipe: recipe || undefined,
         limit: 500,
       }),
-    refetchInterval: 5000,
   });
+  // Submissions and state changes arrive over the jobs stream.
+  const client = useQueryClient();
+  useLiveEvents("/api/v1/live/jobs", { jobs: () => void client.invalidateQueries({ queryKey: ["jobs"] }) });
   const shown = (jobs.data?.jobs ?? []).filter((j) => !user || (j.user_id ?? "").includes(user));
   return (
     <div>

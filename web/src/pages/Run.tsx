@@ -7,6 +7,12 @@ import { ArtifactBrowser } from "../components/ArtifactBrowser";
 import { MetricChart } from "../components/MetricChart";
 import { ErrorBox, KeyValueTable, Loading, Section, StateBadge } from "../components/common";
 import { formatDuration, formatTime, formatValue, quote } from "../lib/format";
+import { chartQueryShows, useLiveEvents } from "../lib/live";
+
+interface RunActivity {
+  status: string;
+  keys?: string[];
+}
 
 const CHARTS_SHOWN = 12;
 
@@ -16,7 +22,6 @@ export function RunPage() {
   const run = useQuery({
     queryKey: ["run", runId],
     queryFn: () => api.get<{ run: Run }>("/api/2.0/mlflow/runs/get", { run_id: runId }),
-    refetchInterval: (query) => (query.state.data?.run.info.status === "RUNNING" ? 5000 : false),
   });
   const children = useQuery({
     queryKey: ["children", runId],
@@ -26,6 +31,22 @@ export function RunPage() {
         filter: `tags.mlflow.parentRunId = ${quote(runId)}`,
         max_results: 100,
       }),
+  });
+  // Live: the run's stream says when it changed and which metrics have new latest points; only those
+  // charts re-query (each keeps its zoom). On (re)connecting, an active run's charts are refreshed once.
+  const refreshCharts = (keys: string[]) =>
+    void client.invalidateQueries({ predicate: (q) => chartQueryShows(q.queryKey, runId, keys) });
+  useLiveEvents(runId ? `/api/v1/live/metrics?run_id=${encodeURIComponent(runId)}` : null, {
+    state: (data) => {
+      if ((data as RunActivity).status === "RUNNING") {
+        void client.invalidateQueries({ queryKey: ["run", runId] });
+        refreshCharts([]);
+      }
+    },
+    activity: (data) => {
+      void client.invalidateQueries({ queryKey: ["run", runId] });
+      refreshCharts((data as RunActivity).keys ?? []);
+    },
   });
   const [tagKey, setTagKey] = useState("");
   const [tagValue, setTagValue] = useState("");
@@ -107,7 +128,7 @@ export function RunPage() {
         {!metricKeys.length ? <p className="muted">No metrics logged.</p> : null}
         <div className="charts">
           {shownCharts.slice(0, CHARTS_SHOWN).map((key) => (
-            <MetricChart key={key} runIds={[runId]} keys={[key]} live={info.status === "RUNNING"} />
+            <MetricChart key={key} runIds={[runId]} keys={[key]} />
           ))}
         </div>
         {shownCharts.length > CHARTS_SHOWN ? <p className="muted">{shownCharts.length - CHARTS_SHOWN} more: filter to see them.</p> : null}

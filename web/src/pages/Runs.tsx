@@ -1,4 +1,4 @@
-import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
 import {
   type ColumnDef,
   type SortingState,
@@ -9,11 +9,12 @@ import {
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
-import { api } from "../api/client";
+import { api, withQuery } from "../api/client";
 import type { Experiment, Run } from "../api/types";
 import { ColumnChooser } from "../components/ColumnChooser";
 import { ErrorBox, Loading, StateBadge } from "../components/common";
 import { formatDuration, formatTime, formatValue, identifier } from "../lib/format";
+import { useLiveEvents } from "../lib/live";
 import {
   type RunRow,
   availableColumns,
@@ -73,9 +74,12 @@ export function RunsPage() {
         page_token: pageParam,
       }),
     getNextPageParam: (last) => last.next_page_token || undefined,
-    // Rows update while any run is still active.
-    refetchInterval: (query) =>
-      query.state.data?.pages.some((p) => p.runs?.some((r) => r.info.status === "RUNNING")) ? 5000 : false,
+  });
+  // Rows update live: the experiments' stream names runs created, logged to or finished; the loaded
+  // pages are then fetched again in place (the scroll position stays).
+  const client = useQueryClient();
+  useLiveEvents(withQuery("/api/v1/live/runs", { experiment_ids: experimentIds }), {
+    runs: () => void client.invalidateQueries({ queryKey: ["runs", experimentId] }),
   });
 
   const rows = useMemo(() => (runs.data?.pages ?? []).flatMap((p) => p.runs ?? []).map(toRow), [runs.data]);

@@ -23,7 +23,7 @@ from runyard.domain.identity import Level
 from runyard.domain.jobs import Job, JobState, LogLine
 from runyard.domain.secrets import SECRET_PLACEHOLDER, is_secret_name
 from runyard.domain.topics import job_topic, queue_topic
-from runyard.errors import Unauthenticated
+from runyard.errors import InvalidParameter, Unauthenticated
 from runyard.services import attempts as attempt_service
 from runyard.services import job_logs as log_service
 from runyard.services import jobs as service
@@ -78,6 +78,8 @@ class LogsQuery(BaseModel):
     limit: int = Field(default=1000, ge=1, le=10_000)
     follow: bool = False
     wait_seconds: float = Field(default=0.0, ge=0, le=MAX_LOG_WAIT_SECONDS)
+    tail: bool = Field(default=False, description="The last `limit` lines (a long log opens at its end).")
+    before: int | None = Field(default=None, ge=1, description="The last `limit` lines before this line id.")
 
 
 class EventsQuery(BaseModel):
@@ -225,9 +227,22 @@ async def read_logs(job_id: str, request: Request) -> Response:
     number = str(service.parse_job_id(job_id))
 
     def read(connection: Any) -> tuple[list[LogLine], Job]:
-        lines = log_service.read_lines(connection, number, after=query.after, attempt=query.attempt, limit=query.limit)
+        lines = log_service.read_lines(
+            connection,
+            number,
+            after=query.after,
+            attempt=query.attempt,
+            limit=query.limit,
+            before=query.before,
+            tail=query.tail,
+        )
         return lines, service.get_job(connection, number)
 
+    if query.tail or query.before is not None:
+        if query.follow or query.wait_seconds:
+            raise InvalidParameter("'tail' and 'before' read what is there: use them without 'follow' or a wait")
+        lines, job = await platform.read(read)
+        return JSONResponse({"lines": [line_json(line) for line in lines], "state": job.state})
     if query.follow:
         return StreamingResponse(_follow(request, number, query), media_type="text/event-stream")
     loop = asyncio.get_running_loop()
@@ -254,7 +269,7 @@ async def _follow(request: Request, job_id: str, query: LogsQuery) -> AsyncItera
             waiter.clear()
 
             def read(connection: Any, after: int = after) -> tuple[list[LogLine], Job]:
-                lines = log_service.read_lines(connection, job_id, after=after, attempt=query.attempt, limit=1000)
+                lines = log_service.read_lines(connection, job_id, after=after, attempt=query.attempt, limit=5000)
                 return lines, service.get_job(connection, job_id)
 
             lines, job = await platform.read(read)

@@ -265,6 +265,18 @@ def list_log_lines(
     return list(connection.execute(statement))
 
 
+def list_log_lines_before(
+    connection: Connection, job_id: int, *, before_id: int | None, attempt: int | None, limit: int
+) -> list[Row[Any]]:
+    """The last ``limit`` lines before line id ``before_id`` (None: the end of the log), newest first."""
+    statement = select(job_logs).where(job_logs.c.job_id == job_id).order_by(job_logs.c.line_id.desc()).limit(limit)
+    if before_id is not None:
+        statement = statement.where(job_logs.c.line_id < before_id)
+    if attempt is not None:
+        statement = statement.where(job_logs.c.attempt == attempt)
+    return list(connection.execute(statement))
+
+
 def inactivity_candidates(connection: Connection) -> list[Row[Any]]:
     """Running jobs with their attempt's last log time and run's last activity (for the watchdog)."""
     return list(
