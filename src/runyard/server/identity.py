@@ -37,6 +37,9 @@ async def resolve_principal(request: Request) -> Principal:
             principal = (
                 ANONYMOUS if workspace is None else Principal(kind="anonymous", name="anonymous", workspace=workspace)
             )
+        elif (cached := platform.authenticator.authenticate_cached(authorization, cookie, workspace)) is not None:
+            # Verified a moment ago (within auth_cache_seconds): no database, no worker thread.
+            principal = cached
         else:
             client = request.client.host if request.client else None
             try:
