@@ -1,6 +1,6 @@
+import type { ComponentType } from "react";
 import { createHashRouter, Navigate } from "react-router";
 import { Layout } from "./components/Layout";
-import { ComparePage } from "./pages/Compare";
 import { ExperimentsPage } from "./pages/Experiments";
 import { JobPage } from "./pages/Job";
 import { JobsPage } from "./pages/Jobs";
@@ -10,12 +10,17 @@ import { ModelVersionPage } from "./pages/ModelVersion";
 import { PoolsPage } from "./pages/Pools";
 import { RecipePage } from "./pages/Recipe";
 import { RecipesPage } from "./pages/Recipes";
-import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
 import { TracesPage } from "./pages/Traces";
 
+// Pages loaded on first visit: the charts (uPlot) and the sign-in pages stay out of the initial bundle.
+function lazyPage<T extends Record<string, unknown>>(load: () => Promise<T>, name: keyof T) {
+  return async () => ({ Component: (await load())[name] as ComponentType });
+}
+
 // Hash routes: the deep links the mlflow client prints (/#/experiments/<id>/runs/<run_id>) land here.
 export const router = createHashRouter([
+  { path: "/login", lazy: lazyPage(() => import("./pages/Login"), "LoginPage") },
   {
     path: "/",
     element: <Layout />,
@@ -23,8 +28,8 @@ export const router = createHashRouter([
       { index: true, element: <Navigate to="/experiments" replace /> },
       { path: "experiments", element: <ExperimentsPage /> },
       { path: "experiments/:experimentId", element: <RunsPage /> },
-      { path: "experiments/:experimentId/runs/:runId", element: <RunPage /> },
-      { path: "compare", element: <ComparePage /> },
+      { path: "experiments/:experimentId/runs/:runId", lazy: lazyPage(() => import("./pages/Run"), "RunPage") },
+      { path: "compare", lazy: lazyPage(() => import("./pages/Compare"), "ComparePage") },
       { path: "models", element: <ModelsPage /> },
       { path: "models/:name", element: <ModelPage /> },
       { path: "models/:name/versions/:version", element: <ModelVersionPage /> },
@@ -34,6 +39,7 @@ export const router = createHashRouter([
       { path: "recipes", element: <RecipesPage /> },
       { path: "recipes/:name", element: <RecipePage /> },
       { path: "pools", element: <PoolsPage /> },
+      { path: "tokens", lazy: lazyPage(() => import("./pages/Tokens"), "TokensPage") },
       { path: "*", element: <p className="empty">No such page.</p> },
     ],
   },
