@@ -2,11 +2,13 @@
 (a non-admin user by Basic credentials, and by an API token), and MLflow 3.17.2's basic-auth app —
 same machine, same run, SQLite, the same requests from the same clients.
 
-    .venv/bin/python bench/auth.py [--requests N] [--clients K]
+    .venv/bin/python bench/auth.py [--requests N] [--clients K] [--rounds R]
 
 Each user creates its own experiment (so it manages it, on both servers) and logs one metric per
-request. Reported: server CPU (user + system, the whole process tree) per 1,000 requests, requests
-per second, and auth on relative to auth off. Writes bench/out/auth.json and prints a Markdown table.
+request. All servers run side by side and are measured in turn, ``--rounds`` times, so a change in the
+machine's load touches every case alike; each case's figure is its median round. Reported: server
+CPU (user + system, the whole process tree) per 1,000 requests, requests per second, and auth on
+relative to auth off. Writes bench/out/auth.json and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -108,45 +110,59 @@ def _token(server: Server, headers: dict[str, str]) -> dict[str, str]:
         return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
-def _measure(server: Server, headers: dict[str, str], requests: int, clients: int) -> dict[str, float]:
-    http = [make_client(server.base_url) for _ in range(clients)]
-    for client in http:
-        client.headers.update(headers)
-    name = f"auth-bench-{time.monotonic_ns()}"
-    experiment = http[0].post(f"{API}/experiments/create", json={"name": name})
-    experiment.raise_for_status()
-    experiment_id = experiment.json()["experiment_id"]
-    run_ids = []
-    for client in http:
-        run = client.post(f"{API}/runs/create", json={"experiment_id": experiment_id, "start_time": 0})
-        run.raise_for_status()
-        run_ids.append(run.json()["run"]["info"]["run_id"])
+class _Case:
+    """One server under measurement: its clients (with credentials) and its runs, set up once."""
 
-    def work(index: int, total: int = requests) -> Callable[[], None]:
-        def loop() -> None:
-            client, run_id = http[index], run_ids[index]
-            for j in range(index, total, clients):
+    def __init__(self, server: Server, headers: dict[str, str], clients: int) -> None:
+        self.server = server
+        self.http = [make_client(server.base_url) for _ in range(clients)]
+        for client in self.http:
+            client.headers.update(headers)
+        experiment = self.http[0].post(f"{API}/experiments/create", json={"name": f"auth-bench-{time.monotonic_ns()}"})
+        experiment.raise_for_status()
+        experiment_id = experiment.json()["experiment_id"]
+        self.run_ids = []
+        for client in self.http:
+            run = client.post(f"{API}/runs/create", json={"experiment_id": experiment_id, "start_time": 0})
+            run.raise_for_status()
+            self.run_ids.append(run.json()["run"]["info"]["run_id"])
+        self.step = 0
+        # Warm up (first requests pay for caches and lazily built objects on every server alike).
+        self._run(5 * clients)
+
+    def _run(self, requests: int) -> None:
+        clients, first = len(self.http), self.step
+        self.step += requests
+
+        def loop(index: int) -> None:
+            client, run_id = self.http[index], self.run_ids[index]
+            for j in range(first + index, first + requests, clients):
                 body = {"run_id": run_id, "key": "loss", "value": 1.0 / (j + 1), "timestamp": j, "step": j}
                 answer = client.post(f"{API}/runs/log-metric", json=body)
                 if answer.status_code != 200:
-                    raise RuntimeError(f"{server.name}: {answer.status_code} {answer.text[:200]}")
+                    raise RuntimeError(f"{self.server.name}: {answer.status_code} {answer.text[:200]}")
 
-        return loop
+        threads = [threading.Thread(target=loop, args=(index,)) for index in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
-    # Warm up (first requests pay for caches and lazily built objects on every server alike).
-    for index in range(clients):
-        work(index, 5 * clients)()
-    cpu_before, started = _cpu_seconds(server.pid), time.perf_counter()
-    threads = [threading.Thread(target=work(index)) for index in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    cpu = _cpu_seconds(server.pid) - cpu_before
-    for client in http:
-        client.close()
-    return {"cpu_ms_per_1000": cpu / requests * 1_000_000, "requests_per_s": requests / seconds}
+    def measure(self, requests: int) -> dict[str, float]:
+        cpu_before, started = _cpu_seconds(self.server.pid), time.perf_counter()
+        self._run(requests)
+        seconds = time.perf_counter() - started
+        cpu = _cpu_seconds(self.server.pid) - cpu_before
+        return {"cpu_ms_per_1000": cpu / requests * 1_000_000, "requests_per_s": requests / seconds}
+
+    def close(self) -> None:
+        for client in self.http:
+            client.close()
+
+
+def _median(rounds: list[dict[str, float]]) -> dict[str, float]:
+    ordered = sorted(rounds, key=lambda figures: figures["cpu_ms_per_1000"])
+    return ordered[len(ordered) // 2] | {"rounds": len(rounds)}
 
 
 def main() -> None:
@@ -155,6 +171,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
         "--mlflow-requests", type=int, default=200, help="MLflow's basic-auth app hashes the password per request"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="Measure every case this many times in turn (requests split evenly)"
     )
     parser.add_argument("--no-mlflow", action="store_true", help="Measure runyard's cases only.")
     options = parser.parse_args()
@@ -173,19 +192,35 @@ def main() -> None:
         ]  # fmt: skip
         if options.no_mlflow:
             cases = cases[:3]
-        for label, start, credentials in cases:
-            server = start()
-            try:
-                count = options.mlflow_requests if label.startswith("MLflow") else options.requests
-                results[label] = _measure(server, credentials(server), count, options.clients)
-                print(f"{label}: {results[label]}", file=sys.stderr, flush=True)
-            finally:
-                server.stop()
+        started: dict[str, _Case] = {}
+        try:
+            for label, start, credentials in cases:
+                server = start()
+                try:
+                    started[label] = _Case(server, credentials(server), options.clients)
+                except BaseException:
+                    server.stop()
+                    raise
+            rounds: dict[str, list[dict[str, float]]] = {label: [] for label in started}
+            for index in range(options.rounds):
+                for label, case in started.items():
+                    count = options.mlflow_requests if label.startswith("MLflow") else options.requests
+                    figures = case.measure(max(1, count // options.rounds))
+                    rounds[label].append(figures)
+                    print(f"round {index + 1}, {label}: {figures}", file=sys.stderr, flush=True)
+            results = {label: _median(figures) for label, figures in rounds.items()}
+        finally:
+            for case in started.values():
+                case.close()
+                case.server.stop()
     OUT.mkdir(exist_ok=True)
     (OUT / "auth.json").write_text(json.dumps({"requests": options.requests, "clients": options.clients,
-                                               "results": results}, indent=2))  # fmt: skip
+                                               "rounds": options.rounds, "results": results}, indent=2))  # fmt: skip
     baseline = results["runyard, auth off"]["cpu_ms_per_1000"]
-    print(f"log-metric, {options.requests:,} requests from {options.clients} clients, SQLite, one server process\n")
+    print(
+        f"log-metric, {options.requests:,} requests from {options.clients} clients in {options.rounds} rounds "
+        "(median round), SQLite, one server process each\n"
+    )
     print("| server | server CPU per 1,000 requests | vs runyard auth off | requests/s |")
     print("|---|---|---|---|")
     for label, figures in results.items():

@@ -72,6 +72,9 @@ def test_a_wrong_password_or_no_credential_is_a_401_the_client_raises(auth_serve
     assert answer.status_code == 401
     assert answer.json()["error_code"] == "UNAUTHENTICATED"
     assert answer.headers["www-authenticate"].startswith("Basic")
+    # The web UI's calls get the 401 without the challenge (no browser password dialog over its login page).
+    from_ui = httpx.get(f"{auth_server.url}/api/v1/auth/me", headers={"X-Requested-With": "runyard-ui"})
+    assert from_ui.status_code == 401 and "www-authenticate" not in from_ui.headers
     # Probes stay open.
     assert httpx.get(f"{auth_server.url}/health").status_code == 200
 

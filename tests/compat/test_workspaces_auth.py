@@ -55,3 +55,26 @@ def test_an_anonymous_caller_gets_401_whatever_workspace_it_names(auth_server: L
                 "/api/2.0/mlflow/experiments/search", json={}, headers={"X-MLFLOW-WORKSPACE": workspace}
             )
             assert response.status_code == 401, response.text
+
+
+def test_a_browser_without_the_header_acts_in_its_workspace_cookie(auth_server: LiveServer) -> None:
+    """What a browser fetches by itself (an image, a download) carries the UI's workspace cookie instead."""
+    team, name = unique("team"), unique("cookie-exp")
+    with httpx.Client(base_url=auth_server.url, auth=(ADMIN, ADMIN_PASSWORD), timeout=30) as admin:
+        assert admin.post("/api/3.0/mlflow/workspaces", json={"name": team}).is_success
+        in_team = {"X-MLFLOW-WORKSPACE": team}
+        made = admin.post("/api/2.0/mlflow/experiments/create", json={"name": name}, headers=in_team)
+        assert made.status_code == 200, made.text
+    with httpx.Client(base_url=auth_server.url, timeout=30) as browser:
+        assert browser.post("/api/v1/auth/login", json={"username": ADMIN, "password": ADMIN_PASSWORD}).is_success
+
+        def names(**headers: str) -> list[str]:
+            answer = browser.get("/api/2.0/mlflow/experiments/search", params={"max_results": 1000}, headers=headers)
+            assert answer.status_code == 200, answer.text
+            return [e["name"] for e in answer.json().get("experiments", [])]
+
+        assert name not in names()
+        browser.cookies.set("runyard_workspace", team)
+        assert name in names()
+        # The header, when sent, wins over the cookie.
+        assert name not in names(**{"X-MLFLOW-WORKSPACE": "default"})

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from runyard.settings import ServerSettings
 from tests.helm.conftest import NAMESPACE, RELEASE, Chart, Manifest, container, env_of
 
 Render = Callable[..., Chart]
@@ -230,6 +231,36 @@ def test_schema_rejects_unknown_keys_wrong_enums_and_latest(render_error: Render
     assert "/database/type" in render_error("defaults", "database.type=oracle")
     assert "/image/tag" in render_error("defaults", "image.tag=latest")
     assert "/computePools/0/name" in render_error("defaults", "computePools[0].name=Bad_Name")
+
+
+def test_new_users_role_workspace_and_admins_reach_the_server(render: Render, render_error: RenderError) -> None:
+    server = render("defaults").get("Deployment", SERVER)
+    assert {"configMapRef": {"name": SERVER}} in container(server)["envFrom"]
+    # Read-only by default (not admin), in the default workspace, no admins by email.
+    defaults = configmap_data(render("defaults"))
+    assert (defaults["RUNYARD_DEFAULT_ROLE"], defaults["RUNYARD_DEFAULT_WORKSPACE"]) == ("viewer", "default")
+    assert "RUNYARD_ADMINS" not in defaults
+    chosen = configmap_data(
+        render(
+            "defaults",
+            "server.auth.defaultRole=editor",
+            "server.auth.defaultWorkspace=team-a",
+            "server.auth.admins={alice@example.com,bob@example.org}",
+        )
+    )
+    assert chosen["RUNYARD_DEFAULT_ROLE"] == "editor"
+    assert chosen["RUNYARD_DEFAULT_WORKSPACE"] == "team-a"
+    assert chosen["RUNYARD_ADMINS"] == "alice@example.com,bob@example.org"
+    # What the chart renders is what the server accepts.
+    settings = ServerSettings(
+        default_role=chosen["RUNYARD_DEFAULT_ROLE"],
+        default_workspace=chosen["RUNYARD_DEFAULT_WORKSPACE"],
+        admins=chosen["RUNYARD_ADMINS"],
+    )
+    assert settings.admin_emails == {"alice@example.com", "bob@example.org"}
+    assert "/server/auth/defaultRole" in render_error("defaults", "server.auth.defaultRole=owner")
+    assert "/server/auth/defaultWorkspace" in render_error("defaults", "server.auth.defaultWorkspace=Team_A")
+    assert "/server/auth/admins/0" in render_error("defaults", "server.auth.admins={not-an-email}")
 
 
 # --- migrations -----------------------------------------------------------------------------------------

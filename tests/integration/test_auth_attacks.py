@@ -345,3 +345,58 @@ def test_live_streams_report_only_what_the_caller_may_read(server: LiveServer, a
         own = reader.get(runs, params={"experiment_ids": [mine], "wait_seconds": 0, "since": 0})
         assert own.status_code == 200 and my_run in own.text and their_run not in own.text
         assert reader.get(metrics, params={"run_id": my_run, "wait_seconds": 0}).status_code == 200
+
+
+def _model_with_files(admin: httpx.Client, run_id: str, run_uri: str) -> tuple[str, str]:
+    """A registered model whose version 1 holds a copy of the run's ``img/`` files; (name, registry path)."""
+    name = unique("model")
+    assert admin.post(f"{API}/registered-models/create", json={"name": name}).status_code == 200
+    version = {"name": name, "source": f"{run_uri}/img", "run_id": run_id}
+    created = admin.post(f"{API}/model-versions/create", json=version)
+    assert created.status_code == 200, created.text
+    uri = admin.get(f"{API}/model-versions/get-download-uri", params={"name": name, "version": "1"}).json()
+    return name, uri["artifact_uri"].removeprefix("mlflow-artifacts:/")
+
+
+def test_registry_files_follow_their_model_not_only_the_workspace(server: LiveServer, admin: httpx.Client) -> None:
+    """A viewer of the workspace denied model X (or given only model Y) reads Y's files, never X's, by any route."""
+    experiment_id = _experiment(admin)
+    run = admin.post(f"{API}/runs/create", json={"experiment_id": experiment_id}).json()["run"]["info"]
+    uploaded = admin.post(
+        "/ajax-api/2.0/mlflow/upload-artifact", params={"run_uuid": run["run_id"], "path": "img/a.png"}, content=b"PNG"
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    denied_model, denied_path = _model_with_files(admin, run["run_id"], run["artifact_uri"])
+    open_model, open_path = _model_with_files(admin, run["run_id"], run["artifact_uri"])
+
+    viewer = _user(admin, "viewer")
+    deny = {"username": viewer, "resource_type": "registered_model", "resource_id": denied_model, "permission": "DENY"}
+    assert admin.post("/api/3.0/mlflow/users/permissions/grant", json=deny).is_success
+    # No role at all in the workspace, READ on the open model only.
+    reader = _user(admin, None)
+    grant = {"username": reader, "resource_type": "registered_model", "resource_id": open_model, "permission": "READ"}
+    assert admin.post("/api/3.0/mlflow/users/permissions/grant", json=grant).is_success
+
+    proxy = "/api/2.0/mlflow-artifacts/artifacts"
+    for name in (viewer, reader):
+        with _as(server, name) as client:
+            for model, path, expected in ((denied_model, denied_path, 403), (open_model, open_path, 200)):
+                download = client.get(f"{proxy}/{path}/a.png")
+                assert download.status_code == expected, (name, download.text)
+                assert client.get(proxy, params={"path": path}).status_code == expected
+                version_file = client.get(
+                    "/model-versions/get-artifact", params={"name": model, "version": "1", "path": "a.png"}
+                )
+                assert version_file.status_code == expected, version_file.text
+                if expected == 200:
+                    assert download.content == version_file.content == b"PNG"
+                else:
+                    assert model in download.json()["message"]
+            # Writes under the registry stay refused for everyone.
+            assert client.put(f"{proxy}/{open_path}/b.png", content=b"x").status_code == 403
+    # The viewer still reads the run's own files; the reader, with no grant on the experiment, does not.
+    with _as(server, viewer) as client:
+        assert client.get(proxy, params={"path": f"{experiment_id}/{run['run_id']}/artifacts/img"}).status_code == 200
+    with _as(server, reader) as client:
+        assert client.get(proxy, params={"path": f"{experiment_id}/{run['run_id']}/artifacts/img"}).status_code == 403
+    assert admin.get(f"{proxy}/{denied_path}/a.png").content == b"PNG"

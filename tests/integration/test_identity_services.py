@@ -7,6 +7,7 @@ Each test opens the database twice where it matters (two ``Database`` objects = 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -213,6 +214,40 @@ def test_basic_credentials_are_verified_once_then_cached(database: Database, mon
     assert calls == []
     with pytest.raises(Unauthenticated):
         auth.authenticate(header[:-2] + "==", None, None)
+
+
+def test_the_memory_only_path_knows_recent_credentials_and_forgets_revoked_ones(database: Database) -> None:
+    """``authenticate_cached`` (run on the event loop) answers only for credentials verified within the TTL."""
+    alice = make_user(database, "alice")
+    with database.write() as connection:
+        secret, _ = identity_tokens.create_token(connection, alice, "ci")
+    auth = DatabaseAuthenticator(database, settings(auth_cache_seconds=60))
+    bearer = f"Bearer {secret}"
+    basic = "Basic " + __import__("base64").b64encode(f"alice:{PASSWORD}".encode()).decode()
+    # Never seen: authenticate must decide (and a session or a job token always goes there).
+    assert auth.authenticate_cached(bearer, None, None) is None
+    assert auth.authenticate_cached(basic, None, None) is None
+    assert auth.authenticate_cached(None, "a-session-cookie", None) is None
+    assert auth.authenticate_cached("Basic !!not-base64", None, None) is None
+    auth.authenticate(bearer, None, None)
+    auth.authenticate(basic, None, None)
+    from_token = auth.authenticate_cached(bearer, None, "team-a")
+    assert from_token is not None and (from_token.name, from_token.workspace) == ("alice", "team-a")
+    from_password = auth.authenticate_cached(basic, None, None)
+    assert from_password is not None and from_password.name == "alice"
+    assert auth.authenticate_cached("Basic " + basic[6:-4] + "AAAA", None, None) is None  # another password
+    # Revoked on this replica: forgotten at once, then refused by the database.
+    with database.write() as connection:
+        identity_tokens.revoke_token(connection, alice, "ci")
+    auth.forget_all()
+    assert auth.authenticate_cached(bearer, None, None) is None
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(bearer, None, None)
+    # Past the TTL (a change made on another replica): authenticate decides again.
+    short = DatabaseAuthenticator(database, settings(auth_cache_seconds=0.05))
+    short.authenticate(basic, None, None)
+    time.sleep(0.1)
+    assert short.authenticate_cached(basic, None, None) is None
 
 
 def test_sessions_end_on_logout_password_change_and_disable_on_every_replica(

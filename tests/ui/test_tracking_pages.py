@@ -15,7 +15,7 @@ from tests.ui.seed import seed_experiment
 def test_every_navigation_name_opens_its_page(page: Page) -> None:
     page.goto("/")
     expect(page.get_by_role("heading", name="Experiments")).to_be_visible()
-    expect(page.get_by_title("Signed in")).to_have_count(0)  # auth off: no user menu
+    expect(page.get_by_role("button", name="User menu")).to_have_count(0)  # auth off: no user menu
     for name in ["Models", "Traces", "Jobs", "Recipes", "Pools", "Experiments"]:
         page.get_by_role("navigation").get_by_role("link", name=name, exact=True).click()
         expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()

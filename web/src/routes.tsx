@@ -1,7 +1,6 @@
-import { lazy, Suspense, type ReactNode } from "react";
+import type { ComponentType } from "react";
 import { createHashRouter, Navigate, useParams } from "react-router";
 import { Layout } from "./components/Layout";
-import { ComparePage } from "./pages/Compare";
 import { ExperimentsPage } from "./pages/Experiments";
 import { JobPage } from "./pages/Job";
 import { JobsPage } from "./pages/Jobs";
@@ -11,14 +10,7 @@ import { ModelVersionPage } from "./pages/ModelVersion";
 import { PoolsPage } from "./pages/Pools";
 import { RecipePage } from "./pages/Recipe";
 import { RecipesPage } from "./pages/Recipes";
-import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
-import { Loading } from "./components/common";
-
-// Pages few visits need are loaded on first use, keeping the initial bundle small.
-const TracesPage = lazy(() => import("./pages/Traces"));
-const TracePage = lazy(() => import("./pages/Trace"));
-const later = (page: ReactNode) => <Suspense fallback={<Loading />}>{page}</Suspense>;
 
 // Another experiment's runs table starts afresh (its own filter, sort, columns and selection).
 function RunsRoute() {
@@ -26,8 +18,14 @@ function RunsRoute() {
   return <RunsPage key={experimentId} />;
 }
 
+// Pages loaded on first visit: the charts (uPlot), traces and the sign-in pages stay out of the initial bundle.
+function lazyPage<T extends Record<string, unknown>>(load: () => Promise<T>, name: keyof T) {
+  return async () => ({ Component: (await load())[name] as ComponentType });
+}
+
 // Hash routes: the deep links the mlflow client prints (/#/experiments/<id>/runs/<run_id>) land here.
 export const router = createHashRouter([
+  { path: "/login", lazy: lazyPage(() => import("./pages/Login"), "LoginPage") },
   {
     path: "/",
     element: <Layout />,
@@ -35,18 +33,19 @@ export const router = createHashRouter([
       { index: true, element: <Navigate to="/experiments" replace /> },
       { path: "experiments", element: <ExperimentsPage /> },
       { path: "experiments/:experimentId", element: <RunsRoute /> },
-      { path: "experiments/:experimentId/runs/:runId", element: <RunPage /> },
-      { path: "compare", element: <ComparePage /> },
+      { path: "experiments/:experimentId/runs/:runId", lazy: lazyPage(() => import("./pages/Run"), "RunPage") },
+      { path: "compare", lazy: lazyPage(() => import("./pages/Compare"), "ComparePage") },
       { path: "models", element: <ModelsPage /> },
       { path: "models/:name", element: <ModelPage /> },
       { path: "models/:name/versions/:version", element: <ModelVersionPage /> },
-      { path: "traces", element: later(<TracesPage />) },
-      { path: "traces/:traceId", element: later(<TracePage />) },
+      { path: "traces", lazy: lazyPage(() => import("./pages/Traces"), "TracesPage") },
+      { path: "traces/:traceId", lazy: lazyPage(() => import("./pages/Trace"), "TracePage") },
       { path: "jobs", element: <JobsPage /> },
       { path: "jobs/:jobId", element: <JobPage /> },
       { path: "recipes", element: <RecipesPage /> },
       { path: "recipes/:name", element: <RecipePage /> },
       { path: "pools", element: <PoolsPage /> },
+      { path: "tokens", lazy: lazyPage(() => import("./pages/Tokens"), "TokensPage") },
       { path: "*", element: <p className="empty">No such page.</p> },
     ],
   },

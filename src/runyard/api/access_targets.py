@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX
 from runyard.services.access_checks import Target
 
 # Routes whose body is a file or a stream, never a JSON document naming the resource.
@@ -45,9 +46,7 @@ async def extract(request: Request) -> Target:
         experiment_name=_text(params.get("experiment_name")),
         run_id=_text(params.get("run_id") or params.get("run_uuid")),
         model_name=_text(params.get("name"))
-        if "/registered-models/" in request.url.path
-        or "/model-versions/" in request.url.path
-        or "/_registry/" in request.url.path
+        if "/registered-models/" in request.url.path or "/model-versions/" in request.url.path
         else None,
         logged_model_id=_text(params.get("model_id") or path.get("model_id")),
         queue=_text(params.get("queue")),
@@ -100,6 +99,14 @@ async def extract(request: Request) -> Target:
         target.artifact_path = str(artifact_path)
     elif "/mlflow-artifacts/" in request.url.path and params.get("path"):
         target.artifact_path = str(params["path"])
+    if target.artifact_path is not None and f"/artifacts/{REGISTRY_ARTIFACT_PREFIX}/" in request.url.path:
+        # Registry downloads are routed with the ``_registry/`` prefix taken off the path.
+        if not target.artifact_path.strip("/").startswith(REGISTRY_ARTIFACT_PREFIX + "/"):
+            target.artifact_path = f"{REGISTRY_ARTIFACT_PREFIX}/{target.artifact_path.lstrip('/')}"
+    if target.artifact_path is not None:
+        segments = [segment for segment in target.artifact_path.split("/") if segment]
+        if len(segments) >= 2 and segments[0] == REGISTRY_ARTIFACT_PREFIX:
+            target.registry_storage_id = segments[1]
     if request.url.path.endswith("/jobs") and request.method == "POST" and target.queue is None:
         target.queue = "default"
     return target

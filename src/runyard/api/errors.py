@@ -29,11 +29,13 @@ def error_response(error_code: str, message: str, status: int | None = None) -> 
     )
 
 
-async def _domain_error(_request: Request, error: Exception) -> Response:
+async def _domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RunyardError)
     response = error_response(error.error_code, error.message)
-    if isinstance(error, Unauthenticated):
+    if isinstance(error, Unauthenticated) and "x-requested-with" not in request.headers:
         # Browsers and HTTP clients learn from this which scheme to answer with (as MLflow's basic-auth app).
+        # Not for the web UI's own calls (marked X-Requested-With): the browser would hold them behind its
+        # password dialog instead of letting the UI show its login page.
         response.headers["WWW-Authenticate"] = 'Basic realm="runyard"'
     return response
 

@@ -1,5 +1,9 @@
 """The workspace a request acts in: its ``X-MLFLOW-WORKSPACE`` header, ``default`` without one.
 
+The web UI sends the header on its API calls and also keeps the choice in the ``runyard_workspace``
+cookie, for what a browser requests by itself (an image, a download link, a log stream): a request
+without the header acts in the cookie's workspace. Clients other than a browser never send it.
+
 Installed once, as an app-wide dependency, so every route runs in its request's workspace. A name
 MLflow would refuse is a 400; a workspace that does not exist is a 404 in MLflow's error shape (the
 client raises ``RestException`` with ``RESOURCE_DOES_NOT_EXIST``).
@@ -15,10 +19,17 @@ from runyard.domain.workspaces import DEFAULT_WORKSPACE, WORKSPACE_HEADER, works
 from runyard.services import artifact_scope
 from runyard.services import workspaces as service
 
+WORKSPACE_COOKIE = "runyard_workspace"
+
+
+def requested_workspace(request: Request) -> str | None:
+    """The workspace the request names (header first, then the web UI's cookie), unvalidated."""
+    return request.headers.get(WORKSPACE_HEADER) or request.cookies.get(WORKSPACE_COOKIE) or None
+
 
 async def current_workspace(request: Request) -> str:
     """Validate the request's workspace, check it exists, and bind it for the services."""
-    name = workspace_from_header(request.headers.get(WORKSPACE_HEADER))
+    name = workspace_from_header(requested_workspace(request))
     # No probe for a caller who is not signed in: the route's access rule answers 401 first, and
     # whether a workspace exists is not told to anonymous callers.
     if name != DEFAULT_WORKSPACE and current_principal(request).is_authenticated:

@@ -14,12 +14,12 @@ from starlette.requests import Request
 
 from runyard.api.auth.guards import check_host, check_origin
 from runyard.api.deps import platform_of
+from runyard.api.workspace import requested_workspace
 from runyard.domain.identity import ANONYMOUS, LOCAL_PRINCIPAL, Principal
 from runyard.errors import Unauthenticated
 from runyard.services.identity_sessions import COOKIE_NAME
 
 SESSION_COOKIE = COOKIE_NAME
-WORKSPACE_HEADER = "x-mlflow-workspace"
 
 
 async def resolve_principal(request: Request) -> Principal:
@@ -31,12 +31,15 @@ async def resolve_principal(request: Request) -> Principal:
         check_host(request, settings)
         authorization = request.headers.get("authorization")
         cookie = request.cookies.get(SESSION_COOKIE)
-        workspace = request.headers.get(WORKSPACE_HEADER)
+        workspace = requested_workspace(request)
         if authorization is None and cookie is None:
             # No credential: nothing to look up (anonymous; the route's rule decides).
             principal = (
                 ANONYMOUS if workspace is None else Principal(kind="anonymous", name="anonymous", workspace=workspace)
             )
+        elif (cached := platform.authenticator.authenticate_cached(authorization, cookie, workspace)) is not None:
+            # Verified a moment ago (within auth_cache_seconds): no database, no worker thread.
+            principal = cached
         else:
             client = request.client.host if request.client else None
             try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 
 from runyard.domain.identity import Grant, Level, Principal
+from runyard.domain.registry import REGISTRY_ARTIFACT_PREFIX
 from runyard.errors import NotFound, PermissionDenied
 from runyard.services import identity_permissions as permissions
 from runyard.stores.metadata import evaluation_datasets as dataset_store
@@ -25,6 +26,7 @@ from runyard.stores.metadata import experiments as experiment_store
 from runyard.stores.metadata import gateway as gateway_store
 from runyard.stores.metadata import jobs as job_store
 from runyard.stores.metadata import logged_models as logged_model_store
+from runyard.stores.metadata import registry as registry_store
 from runyard.stores.metadata import runs as run_store
 from runyard.stores.metadata import scorers as scorer_store
 from runyard.stores.metadata import traces as trace_store
@@ -45,6 +47,8 @@ class Target:
     model_name: str | None = None
     logged_model_id: str | None = None
     artifact_path: str | None = None
+    # The storage id of a registered model whose files a ``_registry/<storage id>/…`` path names.
+    registry_storage_id: str | None = None
     queue: str | None = None
     job_id: str | None = None
     recipe: str | None = None
@@ -61,8 +65,8 @@ class Target:
         """No single resource named: a search, a list or a create."""
         return not any(
             (self.experiment_id, self.experiment_name, self.experiment_ids, self.run_id, self.run_ids,
-             self.trace_ids, self.model_name, self.logged_model_id, self.artifact_path, self.job_id,
-             self.dataset_id, self.scorer_ids)
+             self.trace_ids, self.model_name, self.logged_model_id, self.artifact_path, self.registry_storage_id,
+             self.job_id, self.dataset_id, self.scorer_ids)
         )  # fmt: skip
 
 
@@ -147,7 +151,11 @@ class AccessChecker:
                     f"Permission denied: {level.name} on {what} is needed; {principal.name} has {have.name}"
                 )
 
-        if resource in ("experiment", "run", "artifact", "logged_model"):
+        if target.registry_storage_id is not None and resource in ("artifact", "registered_model"):
+            # Registry files follow their model: READ on it (DENY overriding), not only the workspace.
+            name = self._model_of_storage(connection, target.registry_storage_id, principal.workspace)
+            need("registered_model", name, f"registered model '{name}'")
+        elif resource in ("experiment", "run", "artifact", "logged_model"):
             experiment_ids = self._experiments_named(connection, target, principal.workspace)
             if not experiment_ids:
                 self._need_create(principal, grants, "experiment", level)
@@ -170,14 +178,14 @@ class AccessChecker:
         elif resource == "recipe":
             need("recipe", target.recipe, f"recipe '{target.recipe}'" if target.recipe else "recipes")
         elif resource == "gateway_endpoint":
-            endpoint_id, name = target.gateway_endpoint_id, target.gateway_endpoint
-            if endpoint_id is None and name is None:
+            endpoint_id, endpoint_name = target.gateway_endpoint_id, target.gateway_endpoint
+            if endpoint_id is None and endpoint_name is None:
                 # An endpoint list: it shows only the endpoints the principal may use or read (the handler filters).
                 self._need_create(principal, grants, "gateway_endpoint", Level.READ)
                 return
-            row = gateway_store.get_endpoint_row(connection, principal.workspace, endpoint_id=endpoint_id, name=name)
+            row = gateway_store.get_endpoint_row(connection, principal.workspace, endpoint_id=endpoint_id, name=endpoint_name)
             if row is None:
-                shown = f"endpoint_id='{endpoint_id}'" if endpoint_id else f"name='{name}'"
+                shown = f"endpoint_id='{endpoint_id}'" if endpoint_id else f"name='{endpoint_name}'"
                 raise NotFound(f"GatewayEndpoint not found ({shown})")
             need("gateway_endpoint", str(row.endpoint_id), f"gateway endpoint '{row.name}'")
         elif resource == "workspace":
@@ -288,6 +296,12 @@ class AccessChecker:
             return [first] if first.isdigit() else []
         return list(target.experiment_ids)
 
+    def _model_of_storage(self, connection: Connection, storage_id: str, workspace: str) -> str:
+        name = registry_store.model_name_of_storage(connection, storage_id, workspace)
+        if name is None:
+            raise NotFound(f"No artifacts at '{REGISTRY_ARTIFACT_PREFIX}/{storage_id}'")
+        return name
+
     def _queue_of_job(self, connection: Connection, job_id: str) -> str:
         try:
             row = job_store.get_job(connection, int(job_id))
@@ -305,8 +319,8 @@ class AccessChecker:
             if target.recipe != scope.recipe:
                 raise refused
             return
-        if resource == "registered_model":
-            return  # jobs may load registered models (declared readable for jobs)
+        if resource == "registered_model" or target.registry_storage_id is not None:
+            return  # jobs may load registered models (declared readable for jobs), their files included
         if resource not in ("experiment", "run", "artifact", "logged_model"):
             raise refused
         if resource == "experiment" and target.names_nothing():

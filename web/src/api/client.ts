@@ -1,5 +1,6 @@
 // A small typed fetch client for runyard's APIs. Errors carry MLflow's {error_code, message}.
 import type { paths } from "./schema";
+import { apiHeaders, reportUnauthenticated } from "./session";
 
 export type ApiPath = keyof paths & string;
 
@@ -27,13 +28,21 @@ export function withQuery(path: string, query?: Query): string {
   return text ? `${path}?${text}` : path;
 }
 
+// fetch with the workspace header; a 401 (auth on, not signed in or the session ended) sends the UI to
+// its login page, except from the sign-in endpoints themselves, which answer it to the login form.
+export async function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = apiHeaders(Object.fromEntries(new Headers(init.headers).entries()));
+  const response = await fetch(path, { ...init, headers, credentials: "same-origin" });
+  if (response.status === 401 && !path.startsWith("/api/v1/auth/")) reportUnauthenticated();
+  return response;
+}
+
 async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const response = await fetch(path, {
+  const response = await apiFetch(path, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal,
-    credentials: "same-origin",
   });
   const text = await response.text();
   let data: unknown = {};
@@ -59,6 +68,7 @@ export const api = {
   postPath: <T>(path: string, body: unknown = {}) => request<T>("POST", path, body),
   patch: <T>(path: ApiPath, body: unknown) => request<T>("PATCH", path, body),
   delete: <T>(path: ApiPath, body: unknown) => request<T>("DELETE", path, body),
+  deletePath: <T>(path: string) => request<T>("DELETE", path),
 };
 
 export const MLFLOW = "/api/2.0/mlflow";

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { api } from "../api/client";
+import { api, apiFetch } from "../api/client";
 import type { FileInfo } from "../api/types";
 import { formatBytes } from "../lib/format";
 import { ErrorBox, Loading } from "./common";
@@ -64,7 +64,7 @@ function Preview({ url, path, size }: { url: string; path: string; size?: number
     queryKey: ["artifact", url],
     enabled: kind !== null && kind !== "image" && (size ?? 0) <= PREVIEW_BYTES,
     queryFn: async () => {
-      const response = await fetch(url);
+      const response = await apiFetch(url);
       if (!response.ok) throw new Error(`download failed: HTTP ${response.status}`);
       return response.text();
     },

@@ -138,4 +138,3 @@ export function TracePage() {
   );
 }
 
-export default TracePage;

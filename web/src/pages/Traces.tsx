@@ -110,4 +110,3 @@ export function TracesPage() {
   );
 }
 
-export default TracesPage;

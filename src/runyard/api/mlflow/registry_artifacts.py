@@ -48,7 +48,8 @@ def _registry_part(path: str | None) -> str | None:
 
 @router.get(
     "/artifacts",
-    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    # Listings under ``_registry/`` follow their model, every other one its run's experiment.
+    dependencies=[access.requires("artifact", Level.READ, jobs=True)],
     openapi_extra=query(ListQuery),
 )
 async def list_artifacts(request: Request) -> Response:

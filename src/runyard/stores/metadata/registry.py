@@ -51,6 +51,15 @@ def storage_in_workspace(connection: Connection, storage_id: str, workspace: str
     return connection.execute(statement).first() is not None
 
 
+def model_name_of_storage(connection: Connection, storage_id: str, workspace: str) -> str | None:
+    """The name of the model in ``workspace`` whose files live under ``storage_id``."""
+    statement = select(registered_models.c.name).where(
+        registered_models.c.storage_id == storage_id, registered_models.c.workspace == workspace
+    )
+    row = connection.execute(statement).first()
+    return None if row is None else str(row.name)
+
+
 def get_model_row_by_id(connection: Connection, model_id: int) -> Row[Any] | None:
     return connection.execute(select(registered_models).where(registered_models.c.id == model_id)).first()
 
