@@ -183,7 +183,9 @@ class AccessChecker:
                 # An endpoint list: it shows only the endpoints the principal may use or read (the handler filters).
                 self._need_create(principal, grants, "gateway_endpoint", Level.READ)
                 return
-            row = gateway_store.get_endpoint_row(connection, principal.workspace, endpoint_id=endpoint_id, name=endpoint_name)
+            row = gateway_store.get_endpoint_row(
+                connection, principal.workspace, endpoint_id=endpoint_id, name=endpoint_name
+            )
             if row is None:
                 shown = f"endpoint_id='{endpoint_id}'" if endpoint_id else f"name='{endpoint_name}'"
                 raise NotFound(f"GatewayEndpoint not found ({shown})")
