@@ -400,3 +400,43 @@ def test_registry_files_follow_their_model_not_only_the_workspace(server: LiveSe
     with _as(server, reader) as client:
         assert client.get(proxy, params={"path": f"{experiment_id}/{run['run_id']}/artifacts/img"}).status_code == 403
     assert admin.get(f"{proxy}/{denied_path}/a.png").content == b"PNG"
+
+
+def test_registry_searches_return_only_the_models_the_caller_may_read(server: LiveServer, admin: httpx.Client) -> None:
+    """A member given READ on one model (or denied one) finds only what it may read, page by page."""
+    prefix = unique("listed")
+    names = [f"{prefix}-{index}" for index in range(3)]
+    run_id = admin.post(f"{API}/runs/create", json={"experiment_id": _experiment(admin)}).json()["run"]["info"][
+        "run_id"
+    ]
+    for name in names:
+        assert admin.post(f"{API}/registered-models/create", json={"name": name}).status_code == 200
+        version = {"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id}
+        assert admin.post(f"{API}/model-versions/create", json=version).status_code == 200
+    reader = _user(admin, None)
+    viewer = _user(admin, "viewer")
+    grants = [
+        {"username": reader, "resource_type": "registered_model", "resource_id": names[0], "permission": "READ"},
+        {"username": viewer, "resource_type": "registered_model", "resource_id": names[1], "permission": "DENY"},
+    ]
+    for grant in grants:
+        assert admin.post("/api/3.0/mlflow/users/permissions/grant", json=grant).is_success
+    filter_string = f"name LIKE '{prefix}-%'"
+
+    def found(client: httpx.Client, route: str, key: str) -> list[str]:
+        seen: list[str] = []
+        params: dict[str, object] = {"filter": filter_string, "max_results": 1}
+        while True:
+            answer = client.get(f"{API}/{route}/search", params=params)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            seen += [item["name"] for item in body.get(key, [])]
+            if not body.get("next_page_token"):
+                return sorted(seen)
+            params["page_token"] = body["next_page_token"]
+
+    for name, expected in ((reader, [names[0]]), (viewer, [names[0], names[2]])):
+        with _as(server, name) as client:
+            assert found(client, "registered-models", "registered_models") == expected
+            assert found(client, "model-versions", "model_versions") == expected
+    assert found(admin, "registered-models", "registered_models") == names

@@ -163,6 +163,16 @@ async def authorize(request: Request, resource: str, level: Level, target: Targe
         await platform_of(request).read(lambda c: checker.authorize(c, principal, resource, level, target))
 
 
+async def readable_for(request: Request, resource: str) -> Readable | None:
+    """What the acting principal may read of ``resource`` (a ``LISTED`` type), for a handler that
+    searches without a ``requires(..., listing=True)`` rule; None: everything."""
+    principal = current_principal(request)
+    checker = _checker(request)
+    if principal.kind == "local" or principal.is_admin or checker is None:
+        return None
+    return await platform_of(request).read(lambda c: checker.readable(c, principal, LISTED[resource]))
+
+
 async def permitted(request: Request, resource_type: str, ids: list[str], level: Level) -> set[str]:
     """Those of ``ids`` on which the acting principal holds ``level`` (all of them with auth off)."""
     principal = current_principal(request)

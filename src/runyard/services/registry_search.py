@@ -18,6 +18,7 @@ from runyard.domain.registry_search import MODEL_VERSIONS, REGISTERED_MODELS
 from runyard.domain.search_filter import parse_filter, parse_order_by
 from runyard.domain.tracking import Page
 from runyard.errors import InvalidParameter
+from runyard.services.identity_permissions import Readable
 from runyard.services.metric_history import decode_offset_token, encode_offset_token
 from runyard.services.workspaces import workspace_scope
 from runyard.stores.metadata import registry as store
@@ -49,6 +50,16 @@ def _in_workspace(statement: Select[Any]) -> Select[Any]:
     return statement if workspace is None else statement.where(registered_models.c.workspace == workspace)
 
 
+def _readable_only(statement: Select[Any], readable: Readable | None) -> Select[Any]:
+    """Only the models the acting principal may read (grants name registered models by name)."""
+    if readable is None:
+        return statement
+    name = registered_models.c.name
+    if readable.everything:
+        return statement.where(name.not_in(sorted(readable.denied))) if readable.denied else statement
+    return statement.where(name.in_(sorted(readable.ids - readable.denied)))
+
+
 def search_registered_models(
     connection: Connection,
     *,
@@ -56,7 +67,9 @@ def search_registered_models(
     max_results: int | None = None,
     order_by: Sequence[str] = (),
     page_token: str | None = None,
+    readable: Readable | None = None,
 ) -> Page[RegisteredModel]:
+    """``readable`` limits the search to what the acting principal may read (None: everything)."""
     limit = _limit(max_results, MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_LIMIT)
     expr = parse_filter(filter_string, REGISTERED_MODELS)
     columns = {
@@ -79,7 +92,7 @@ def search_registered_models(
     statement = select(registered_models).where(conditions.registered_model_condition(expr, connection.dialect.name))
     if not conditions.mentions_prompt_tag(expr):
         statement = statement.where(~conditions.is_prompt_model())
-    statement = _in_workspace(statement)
+    statement = _readable_only(_in_workspace(statement), readable)
     rows = connection.execute(statement.order_by(*ordering).offset(offset).limit(limit + 1)).all()
     token = encode_offset_token(offset + limit) if len(rows) > limit else None
     return Page(store.load_registered_models(connection, rows[:limit]), token)
@@ -92,7 +105,9 @@ def search_model_versions(
     max_results: int | None = None,
     order_by: Sequence[str] = (),
     page_token: str | None = None,
+    readable: Readable | None = None,
 ) -> Page[ModelVersion]:
+    """``readable`` limits the search to versions of models the acting principal may read."""
     limit = _limit(max_results, VERSIONS_MAX_RESULTS_DEFAULT, VERSIONS_MAX_RESULTS_LIMIT)
     expr = parse_filter(filter_string, MODEL_VERSIONS)
     columns = {
@@ -115,7 +130,7 @@ def search_model_versions(
     statement = store.version_select().where(conditions.model_version_condition(expr, connection.dialect.name))
     if not conditions.mentions_prompt_tag(expr):
         statement = statement.where(~conditions.is_prompt_model())
-    statement = _in_workspace(statement)
+    statement = _readable_only(_in_workspace(statement), readable)
     rows = connection.execute(statement.order_by(*ordering).offset(offset).limit(limit + 1)).all()
     token = encode_offset_token(offset + limit) if len(rows) > limit else None
     return Page(store.load_versions(connection, rows[:limit]), token)

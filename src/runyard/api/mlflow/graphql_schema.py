@@ -170,7 +170,10 @@ async def list_artifacts(_source: Any, info: GraphQLResolveInfo, **arguments: An
 
 async def _model_versions(context: Context, filter_string: str | None, **paging: Any) -> Any:
     await context.authorize("registered_model", Level.READ, Target())
-    return await context.read(lambda c: registry_search.search_model_versions(c, filter_string=filter_string, **paging))
+    readable = await access.readable_for(context.request, "registered_model")
+    return await context.read(
+        lambda c: registry_search.search_model_versions(c, filter_string=filter_string, readable=readable, **paging)
+    )
 
 
 @_reported

@@ -168,16 +168,17 @@ async def get_model_version_download_uri(request: Request) -> Response:
 
 @router.get(
     "/search",
-    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True, listing=True)],
     openapi_extra=query(VersionSearch),
 )
 async def search_model_versions(request: Request) -> Response:
     """Search model versions (filter, order_by, paging)."""
     query = await parse_request(request, VersionSearch)
+    readable = access.readable_of(request)
     page = await platform_of(request).read(
         lambda c: registry_search.search_model_versions(
             c, filter_string=query.filter, max_results=query.max_results, order_by=query.order_by,
-            page_token=query.page_token,
+            page_token=query.page_token, readable=readable,
         )
     )  # fmt: skip
     data: dict[str, object] = {"model_versions": [model_version_json(v) for v in page.items]}

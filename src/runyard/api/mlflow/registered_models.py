@@ -155,12 +155,13 @@ async def delete_registered_model(request: Request) -> Response:
 
 @router.get(
     "/search",
-    dependencies=[access.requires("registered_model", Level.READ, jobs=True)],
+    dependencies=[access.requires("registered_model", Level.READ, jobs=True, listing=True)],
     openapi_extra=query(ModelSearch),
 )
 async def search_registered_models(request: Request) -> Response:
     """Search registered models (filter, order_by, paging)."""
     query = await parse_request(request, ModelSearch)
+    readable = access.readable_of(request)
     page = await platform_of(request).read(
         lambda c: registry_search.search_registered_models(
             c,
@@ -168,6 +169,7 @@ async def search_registered_models(request: Request) -> Response:
             max_results=query.max_results,
             order_by=query.order_by,
             page_token=query.page_token,
+            readable=readable,
         )
     )
     data: dict[str, object] = {"registered_models": [registered_model_json(m) for m in page.items]}
