@@ -123,6 +123,45 @@ def test_prompt_versions_link_to_a_trace(server: LiveServer, tracing: MlflowClie
     assert bad_version.status_code == 400
 
 
+@pytest.mark.parametrize("prefix", ["api", "ajax-api"])
+def test_unified_trace_search_pages_and_keeps_a_logged_models_traces(
+    server: LiveServer, tracing: MlflowClient, experiment_id: str, prefix: str
+) -> None:
+    plain = [_trace() for _ in range(2)]
+    model = tracing.create_logged_model(experiment_id, name="agent")
+    mlflow.set_active_model(model_id=model.model_id)
+    try:
+        produced = _trace()
+    finally:
+        mlflow.clear_active_model()
+    url = f"{server.url}/{prefix}/2.0/mlflow/unified-traces"
+    with httpx.Client(timeout=60) as http:
+        every = http.get(url, params={"experiment_ids": experiment_id})
+        assert every.status_code == 200
+        assert sorted(t["request_id"] for t in every.json()["traces"]) == sorted([*plain, produced])
+        assert {t["experiment_id"] for t in every.json()["traces"]} == {experiment_id}
+
+        paged = {"experiment_ids": experiment_id, "max_results": "2", "order_by": "timestamp_ms ASC"}
+        first = http.get(url, params=paged)
+        assert [t["request_id"] for t in first.json()["traces"]] == plain
+        rest = http.get(url, params={**paged, "page_token": first.json()["next_page_token"]})
+        assert [t["request_id"] for t in rest.json()["traces"]] == [produced]
+        assert "next_page_token" not in rest.json()
+
+        by_model = http.get(url, params={"model_id": model.model_id})
+        assert [t["request_id"] for t in by_model.json()["traces"]] == [produced]
+        filtered = http.get(url, params={"model_id": model.model_id, "filter": "trace.status = 'ERROR'"})
+        assert filtered.json()["traces"] == []
+
+        missing = http.get(url)
+        assert missing.status_code == 400 and "experiment_ids" in missing.json()["message"]
+        other = tracing.create_experiment(unique("other"))
+        mixed = http.get(url, params={"model_id": model.model_id, "experiment_ids": other})
+        assert mixed.status_code == 400 and f"belongs to experiment {experiment_id}" in mixed.json()["message"]
+        unknown = http.get(url, params={"model_id": "m-none"})
+        assert unknown.status_code == 404
+
+
 def test_trace_counts_and_latency_through_the_clients_metric_query(
     server: LiveServer, tracing: MlflowClient, experiment_id: str
 ) -> None:
@@ -218,10 +257,14 @@ def test_a_caller_without_read_cannot_download_a_traces_artifact(
     as_member = (member, "member password long")
     refused = httpx.get(url, params={"request_id": trace_id}, auth=as_member, timeout=60)
     assert refused.status_code == 403
+    unified = f"{server.url}/api/2.0/mlflow/unified-traces"
+    assert httpx.get(unified, params={"experiment_ids": experiment_id}, auth=as_member, timeout=60).status_code == 403
     link = f"{server.url}/api/2.0/mlflow/traces/link-prompts"
     body = {"trace_id": trace_id, "prompt_versions": [{"name": "p", "version": "1"}]}
     assert httpx.post(link, json=body, auth=as_member, timeout=60).status_code == 403
     auth.grant_user_permission(member, "experiment", experiment_id, "READ")
     allowed = httpx.get(url, params={"request_id": trace_id}, auth=as_member, timeout=60)
     assert allowed.status_code == 200 and json.loads(allowed.content)["spans"]
+    found = httpx.get(unified, params={"experiment_ids": experiment_id}, auth=as_member, timeout=60)
+    assert [t["request_id"] for t in found.json()["traces"]] == [trace_id]
     assert httpx.post(link, json=body, auth=as_member, timeout=60).status_code == 403  # READ does not edit
