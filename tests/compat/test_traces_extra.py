@@ -224,10 +224,47 @@ def test_trace_counts_and_latency_through_the_clients_metric_query(
     base = {"experiment_ids": [experiment_id], "view_type": "TRACES", "aggregations": [{"aggregation_type": "COUNT"}]}
     refused = httpx.post(url, json={**base, "metric_name": "input_tokens"}, timeout=60)
     assert refused.status_code == 400 and "metric_name must be one of" in refused.json()["message"]
-    spans = httpx.post(url, json={**base, "metric_name": "span_count", "view_type": "SPANS"}, timeout=60)
-    assert spans.status_code == 400 and "TRACES" in spans.json()["message"]
+    span_latency = httpx.post(url, json={**base, "metric_name": "latency", "view_type": "SPANS"}, timeout=60)
+    assert span_latency.status_code == 400 and "['span_count'] for SPANS" in span_latency.json()["message"]
+    assessments = httpx.post(url, json={**base, "metric_name": "assessment_count", "view_type": 3}, timeout=60)
+    assert assessments.status_code == 400 and "TRACES and SPANS" in assessments.json()["message"]
     no_range = httpx.post(url, json={**base, "metric_name": "trace_count", "time_interval_seconds": 60}, timeout=60)
     assert no_range.status_code == 400 and "start_time_ms and end_time_ms are required" in no_range.json()["message"]
+
+
+def test_span_counts_through_the_clients_metric_query(
+    server: LiveServer, tracing: MlflowClient, experiment_id: str
+) -> None:
+    from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    traces = [_trace() for _ in range(2)]
+    store = _get_store()
+    count = [MetricAggregation(AggregationType.COUNT)]
+    by_name = store.query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.SPANS, metric_name="span_count",
+        aggregations=count, dimensions=["span_name", "span_type", "span_status"],
+    )  # fmt: skip
+    assert sorted(
+        (p.dimensions["span_name"], p.dimensions["span_type"], p.dimensions["span_status"], p.values["COUNT"])
+        for p in by_name
+    ) == [("answer", "UNKNOWN", "OK", 2.0), ("look", "RETRIEVER", "OK", 2.0)]
+    one_trace = store.query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.SPANS, metric_name="span_count",
+        aggregations=count, filters=[f"trace.request_id = '{traces[0]}'"],
+    )  # fmt: skip
+    assert [p.values for p in one_trace] == [{"COUNT": 2.0}]
+    start = min(tracing.get_trace(t).info.request_time for t in traces) - 60_000
+    bucketed = store.query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.SPANS, metric_name="span_count",
+        aggregations=count, time_interval_seconds=3600, start_time_ms=start, end_time_ms=start + 7_200_000,
+    )  # fmt: skip
+    assert sum(p.values["COUNT"] for p in bucketed) == 4.0 and all("time_bucket" in p.dimensions for p in bucketed)
+    empty = store.query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.SPANS, metric_name="span_count",
+        aggregations=count, start_time_ms=0, end_time_ms=1,
+    )  # fmt: skip
+    assert [p.values for p in empty] == [{"COUNT": 0.0}]  # no spans in range: a count of none, as for traces
 
 
 def test_a_caller_without_read_cannot_download_a_traces_artifact(
