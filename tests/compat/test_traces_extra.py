@@ -226,8 +226,10 @@ def test_trace_counts_and_latency_through_the_clients_metric_query(
     assert refused.status_code == 400 and "metric_name must be one of" in refused.json()["message"]
     span_latency = httpx.post(url, json={**base, "metric_name": "latency", "view_type": "SPANS"}, timeout=60)
     assert span_latency.status_code == 400 and "['span_count'] for SPANS" in span_latency.json()["message"]
-    assessments = httpx.post(url, json={**base, "metric_name": "assessment_count", "view_type": 3}, timeout=60)
-    assert assessments.status_code == 400 and "TRACES and SPANS" in assessments.json()["message"]
+    values = httpx.post(url, json={**base, "metric_name": "assessment_value", "view_type": 3}, timeout=60)
+    assert values.status_code == 400 and "['assessment_count'] for ASSESSMENTS" in values.json()["message"]
+    unknown_view = httpx.post(url, json={**base, "metric_name": "trace_count", "view_type": "SESSIONS"}, timeout=60)
+    assert unknown_view.status_code == 400 and "view_type" in unknown_view.json()["message"]
     no_range = httpx.post(url, json={**base, "metric_name": "trace_count", "time_interval_seconds": 60}, timeout=60)
     assert no_range.status_code == 400 and "start_time_ms and end_time_ms are required" in no_range.json()["message"]
 
@@ -265,6 +267,27 @@ def test_span_counts_through_the_clients_metric_query(
         aggregations=count, start_time_ms=0, end_time_ms=1,
     )  # fmt: skip
     assert [p.values for p in empty] == [{"COUNT": 0.0}]  # no spans in range: a count of none, as for traces
+
+
+def test_assessment_counts_through_the_clients_metric_query(
+    server: LiveServer, tracing: MlflowClient, experiment_id: str
+) -> None:
+    from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    traces = [_trace() for _ in range(3)]
+    for trace_id, verdict in zip(traces, ["yes", "yes", "no"], strict=True):
+        mlflow.log_feedback(trace_id=trace_id, name="correct", value=verdict)
+    first = mlflow.log_feedback(trace_id=traces[0], name="relevance", value=0.5)
+    mlflow.override_feedback(trace_id=traces[0], assessment_id=first.assessment_id, value=0.9)
+    counts = _get_store().query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.ASSESSMENTS, metric_name="assessment_count",
+        aggregations=[MetricAggregation(AggregationType.COUNT)], dimensions=["assessment_name", "assessment_value"],
+    )  # fmt: skip
+    found = sorted(
+        (p.dimensions["assessment_name"], p.dimensions["assessment_value"], p.values["COUNT"]) for p in counts
+    )
+    assert found == [("correct", '"no"', 1.0), ("correct", '"yes"', 2.0), ("relevance", "0.9", 1.0)]
 
 
 def test_a_caller_without_read_cannot_download_a_traces_artifact(

@@ -1,10 +1,12 @@
-"""Trace metrics (MLflow's ``QueryTraceMetrics``): trace counts and latency, span counts.
+"""Trace metrics (MLflow's ``QueryTraceMetrics``): trace counts and latency, span and assessment counts.
 
 Supported: view ``TRACES``: ``trace_count`` (``COUNT``, by ``trace_name`` and/or ``trace_status``)
 and ``latency`` (``AVG``/``MIN``/``MAX``/``PERCENTILE`` of the execution time, by ``trace_name``);
 view ``SPANS``: ``span_count`` (``COUNT``, by ``span_name``, ``span_type`` and/or ``span_status``);
-optionally per time bucket, with search-traces filters. Other views and metrics (span latency and
-cost, assessments, tokens, sessions) are refused with a message naming what is supported.
+view ``ASSESSMENTS``: ``assessment_count`` (``COUNT`` of valid assessments, by ``assessment_name``
+and/or ``assessment_value``); optionally per time bucket, with search-traces filters. Other metrics
+(span latency and cost, assessment values, tokens, sessions) are refused with a message naming what
+is supported.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SUPPORTED_BY_VIEW = {
         "latency": (frozenset({"AVG", "MIN", "MAX", "PERCENTILE"}), frozenset({"trace_name"})),
     },
     "SPANS": {"span_count": (frozenset({"COUNT"}), frozenset({"span_name", "span_type", "span_status"}))},
+    "ASSESSMENTS": {"assessment_count": (frozenset({"COUNT"}), frozenset({"assessment_name", "assessment_value"}))},
 }
 
 
@@ -59,7 +62,8 @@ class DataPoint:
 def _validate(view_type: str, metric_name: str, aggregations: Sequence[Aggregation], dimensions: Sequence[str]) -> None:
     if view_type not in SUPPORTED_BY_VIEW:
         raise InvalidParameter(
-            f"view_type '{view_type}' is not supported; runyard serves trace metrics for TRACES and SPANS."
+            f"view_type '{view_type}' is not supported; runyard serves trace metrics for "
+            f"{', '.join(SUPPORTED_BY_VIEW)}."
         )
     supported = SUPPORTED_BY_VIEW[view_type]
     if metric_name not in supported:

@@ -5,7 +5,7 @@
 - ``POST /{api,ajax-api}/2.0/mlflow/traces/link-prompts``: record prompt versions a trace used.
 - ``GET /{api,ajax-api}/2.0/mlflow/unified-traces``: MLflow's ``SearchUnifiedTraces``, a search of the
   stored traces of experiments (optionally of one logged model), answered with v2 trace infos.
-- ``POST /{api,ajax-api}/3.0/mlflow/traces/metrics``: trace counts and latency and span counts, grouped
+- ``POST /{api,ajax-api}/3.0/mlflow/traces/metrics``: trace counts and latency, span and assessment counts, grouped
   (MLflow's ``QueryTraceMetrics``; see ``services/trace_metrics.py`` for what is supported).
 """
 
