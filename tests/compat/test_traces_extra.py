@@ -123,6 +123,45 @@ def test_prompt_versions_link_to_a_trace(server: LiveServer, tracing: MlflowClie
     assert bad_version.status_code == 400
 
 
+@pytest.mark.parametrize("prefix", ["api", "ajax-api"])
+def test_unified_trace_search_pages_and_keeps_a_logged_models_traces(
+    server: LiveServer, tracing: MlflowClient, experiment_id: str, prefix: str
+) -> None:
+    plain = [_trace() for _ in range(2)]
+    model = tracing.create_logged_model(experiment_id, name="agent")
+    mlflow.set_active_model(model_id=model.model_id)
+    try:
+        produced = _trace()
+    finally:
+        mlflow.clear_active_model()
+    url = f"{server.url}/{prefix}/2.0/mlflow/unified-traces"
+    with httpx.Client(timeout=60) as http:
+        every = http.get(url, params={"experiment_ids": experiment_id})
+        assert every.status_code == 200
+        assert sorted(t["request_id"] for t in every.json()["traces"]) == sorted([*plain, produced])
+        assert {t["experiment_id"] for t in every.json()["traces"]} == {experiment_id}
+
+        paged = {"experiment_ids": experiment_id, "max_results": "2", "order_by": "timestamp_ms ASC"}
+        first = http.get(url, params=paged)
+        assert [t["request_id"] for t in first.json()["traces"]] == plain
+        rest = http.get(url, params={**paged, "page_token": first.json()["next_page_token"]})
+        assert [t["request_id"] for t in rest.json()["traces"]] == [produced]
+        assert "next_page_token" not in rest.json()
+
+        by_model = http.get(url, params={"model_id": model.model_id})
+        assert [t["request_id"] for t in by_model.json()["traces"]] == [produced]
+        filtered = http.get(url, params={"model_id": model.model_id, "filter": "trace.status = 'ERROR'"})
+        assert filtered.json()["traces"] == []
+
+        missing = http.get(url)
+        assert missing.status_code == 400 and "experiment_ids" in missing.json()["message"]
+        other = tracing.create_experiment(unique("other"))
+        mixed = http.get(url, params={"model_id": model.model_id, "experiment_ids": other})
+        assert mixed.status_code == 400 and f"belongs to experiment {experiment_id}" in mixed.json()["message"]
+        unknown = http.get(url, params={"model_id": "m-none"})
+        assert unknown.status_code == 404
+
+
 def test_trace_counts_and_latency_through_the_clients_metric_query(
     server: LiveServer, tracing: MlflowClient, experiment_id: str
 ) -> None:
@@ -185,10 +224,70 @@ def test_trace_counts_and_latency_through_the_clients_metric_query(
     base = {"experiment_ids": [experiment_id], "view_type": "TRACES", "aggregations": [{"aggregation_type": "COUNT"}]}
     refused = httpx.post(url, json={**base, "metric_name": "input_tokens"}, timeout=60)
     assert refused.status_code == 400 and "metric_name must be one of" in refused.json()["message"]
-    spans = httpx.post(url, json={**base, "metric_name": "span_count", "view_type": "SPANS"}, timeout=60)
-    assert spans.status_code == 400 and "TRACES" in spans.json()["message"]
+    span_latency = httpx.post(url, json={**base, "metric_name": "latency", "view_type": "SPANS"}, timeout=60)
+    assert span_latency.status_code == 400 and "['span_count'] for SPANS" in span_latency.json()["message"]
+    values = httpx.post(url, json={**base, "metric_name": "assessment_value", "view_type": 3}, timeout=60)
+    assert values.status_code == 400 and "['assessment_count'] for ASSESSMENTS" in values.json()["message"]
+    unknown_view = httpx.post(url, json={**base, "metric_name": "trace_count", "view_type": "SESSIONS"}, timeout=60)
+    assert unknown_view.status_code == 400 and "view_type" in unknown_view.json()["message"]
     no_range = httpx.post(url, json={**base, "metric_name": "trace_count", "time_interval_seconds": 60}, timeout=60)
     assert no_range.status_code == 400 and "start_time_ms and end_time_ms are required" in no_range.json()["message"]
+
+
+def test_span_counts_through_the_clients_metric_query(
+    server: LiveServer, tracing: MlflowClient, experiment_id: str
+) -> None:
+    from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    traces = [_trace() for _ in range(2)]
+    store = _get_store()
+    count = [MetricAggregation(AggregationType.COUNT)]
+    by_name = store.query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.SPANS, metric_name="span_count",
+        aggregations=count, dimensions=["span_name", "span_type", "span_status"],
+    )  # fmt: skip
+    assert sorted(
+        (p.dimensions["span_name"], p.dimensions["span_type"], p.dimensions["span_status"], p.values["COUNT"])
+        for p in by_name
+    ) == [("answer", "UNKNOWN", "OK", 2.0), ("look", "RETRIEVER", "OK", 2.0)]
+    one_trace = store.query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.SPANS, metric_name="span_count",
+        aggregations=count, filters=[f"trace.request_id = '{traces[0]}'"],
+    )  # fmt: skip
+    assert [p.values for p in one_trace] == [{"COUNT": 2.0}]
+    start = min(tracing.get_trace(t).info.request_time for t in traces) - 60_000
+    bucketed = store.query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.SPANS, metric_name="span_count",
+        aggregations=count, time_interval_seconds=3600, start_time_ms=start, end_time_ms=start + 7_200_000,
+    )  # fmt: skip
+    assert sum(p.values["COUNT"] for p in bucketed) == 4.0 and all("time_bucket" in p.dimensions for p in bucketed)
+    empty = store.query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.SPANS, metric_name="span_count",
+        aggregations=count, start_time_ms=0, end_time_ms=1,
+    )  # fmt: skip
+    assert [p.values for p in empty] == [{"COUNT": 0.0}]  # no spans in range: a count of none, as for traces
+
+
+def test_assessment_counts_through_the_clients_metric_query(
+    server: LiveServer, tracing: MlflowClient, experiment_id: str
+) -> None:
+    from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    traces = [_trace() for _ in range(3)]
+    for trace_id, verdict in zip(traces, ["yes", "yes", "no"], strict=True):
+        mlflow.log_feedback(trace_id=trace_id, name="correct", value=verdict)
+    first = mlflow.log_feedback(trace_id=traces[0], name="relevance", value=0.5)
+    mlflow.override_feedback(trace_id=traces[0], assessment_id=first.assessment_id, value=0.9)
+    counts = _get_store().query_trace_metrics(
+        experiment_ids=[experiment_id], view_type=MetricViewType.ASSESSMENTS, metric_name="assessment_count",
+        aggregations=[MetricAggregation(AggregationType.COUNT)], dimensions=["assessment_name", "assessment_value"],
+    )  # fmt: skip
+    found = sorted(
+        (p.dimensions["assessment_name"], p.dimensions["assessment_value"], p.values["COUNT"]) for p in counts
+    )
+    assert found == [("correct", '"no"', 1.0), ("correct", '"yes"', 2.0), ("relevance", "0.9", 1.0)]
 
 
 def test_a_caller_without_read_cannot_download_a_traces_artifact(
@@ -218,10 +317,14 @@ def test_a_caller_without_read_cannot_download_a_traces_artifact(
     as_member = (member, "member password long")
     refused = httpx.get(url, params={"request_id": trace_id}, auth=as_member, timeout=60)
     assert refused.status_code == 403
+    unified = f"{server.url}/api/2.0/mlflow/unified-traces"
+    assert httpx.get(unified, params={"experiment_ids": experiment_id}, auth=as_member, timeout=60).status_code == 403
     link = f"{server.url}/api/2.0/mlflow/traces/link-prompts"
     body = {"trace_id": trace_id, "prompt_versions": [{"name": "p", "version": "1"}]}
     assert httpx.post(link, json=body, auth=as_member, timeout=60).status_code == 403
     auth.grant_user_permission(member, "experiment", experiment_id, "READ")
     allowed = httpx.get(url, params={"request_id": trace_id}, auth=as_member, timeout=60)
     assert allowed.status_code == 200 and json.loads(allowed.content)["spans"]
+    found = httpx.get(unified, params={"experiment_ids": experiment_id}, auth=as_member, timeout=60)
+    assert [t["request_id"] for t in found.json()["traces"]] == [trace_id]
     assert httpx.post(link, json=body, auth=as_member, timeout=60).status_code == 403  # READ does not edit

@@ -137,6 +137,7 @@ def create_app_for(platform: Platform) -> FastAPI:
     for prefix in MLFLOW_PREFIXES:
         app.include_router(traces.v2_router, prefix=prefix)
         app.include_router(traces_extra.v2_router, prefix=prefix)
+        app.include_router(traces_extra.unified_router, prefix=prefix)
     app.include_router(traces_extra.ui_router)
     app.include_router(otlp.router)
     app.include_router(graphql_api.router)

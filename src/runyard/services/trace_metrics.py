@@ -1,9 +1,12 @@
-"""Trace metrics (MLflow's ``QueryTraceMetrics``) for the traces view: counts and latency.
+"""Trace metrics (MLflow's ``QueryTraceMetrics``): trace counts and latency, span and assessment counts.
 
-Supported: view ``TRACES``; ``trace_count`` (``COUNT``, by ``trace_name`` and/or ``trace_status``)
-and ``latency`` (``AVG``/``MIN``/``MAX``/``PERCENTILE`` of the execution time, by ``trace_name``),
-optionally per time bucket, with search-traces filters. Other views and metrics (spans,
-assessments, tokens, sessions) are refused with a message naming what is supported.
+Supported: view ``TRACES``: ``trace_count`` (``COUNT``, by ``trace_name`` and/or ``trace_status``)
+and ``latency`` (``AVG``/``MIN``/``MAX``/``PERCENTILE`` of the execution time, by ``trace_name``);
+view ``SPANS``: ``span_count`` (``COUNT``, by ``span_name``, ``span_type`` and/or ``span_status``);
+view ``ASSESSMENTS``: ``assessment_count`` (``COUNT`` of valid assessments, by ``assessment_name``
+and/or ``assessment_value``); optionally per time bucket, with search-traces filters. Other metrics
+(span latency and cost, assessment values, tokens, sessions) are refused with a message naming what
+is supported.
 """
 
 from __future__ import annotations
@@ -26,10 +29,15 @@ from runyard.stores.metadata import trace_metrics as store
 
 MAX_RESULTS = 1000
 MAX_BUCKETS = 10_000
-# metric → (aggregations, dimensions) it supports, as MLflow's TRACES_METRICS_CONFIGS.
-SUPPORTED = {
-    "trace_count": (frozenset({"COUNT"}), frozenset({"trace_name", "trace_status"})),
-    "latency": (frozenset({"AVG", "MIN", "MAX", "PERCENTILE"}), frozenset({"trace_name"})),
+
+# view → metric → (aggregations, dimensions) it supports, as MLflow's *_METRICS_CONFIGS.
+SUPPORTED_BY_VIEW = {
+    "TRACES": {
+        "trace_count": (frozenset({"COUNT"}), frozenset({"trace_name", "trace_status"})),
+        "latency": (frozenset({"AVG", "MIN", "MAX", "PERCENTILE"}), frozenset({"trace_name"})),
+    },
+    "SPANS": {"span_count": (frozenset({"COUNT"}), frozenset({"span_name", "span_type", "span_status"}))},
+    "ASSESSMENTS": {"assessment_count": (frozenset({"COUNT"}), frozenset({"assessment_name", "assessment_value"}))},
 }
 
 
@@ -52,11 +60,15 @@ class DataPoint:
 
 
 def _validate(view_type: str, metric_name: str, aggregations: Sequence[Aggregation], dimensions: Sequence[str]) -> None:
-    if view_type != "TRACES":
-        raise InvalidParameter(f"view_type '{view_type}' is not supported; runyard serves trace metrics for TRACES.")
-    if metric_name not in SUPPORTED:
-        raise InvalidParameter(f"metric_name must be one of {sorted(SUPPORTED)}, got '{metric_name}'")
-    kinds, dims = SUPPORTED[metric_name]
+    if view_type not in SUPPORTED_BY_VIEW:
+        raise InvalidParameter(
+            f"view_type '{view_type}' is not supported; runyard serves trace metrics for "
+            f"{', '.join(SUPPORTED_BY_VIEW)}."
+        )
+    supported = SUPPORTED_BY_VIEW[view_type]
+    if metric_name not in supported:
+        raise InvalidParameter(f"metric_name must be one of {sorted(supported)} for {view_type}, got '{metric_name}'")
+    kinds, dims = supported[metric_name]
     if not aggregations:
         raise InvalidParameter("Missing value for required parameter 'aggregations'.")
     if invalid := sorted({a.kind for a in aggregations} - kinds):
@@ -126,7 +138,7 @@ def query_trace_metrics(
     parsed = [p for p in (parse_filter(f, TRACES) for f in filters) if p is not None]
     expr: Expr | None = None if not parsed else parsed[0] if len(parsed) == 1 else And(tuple(parsed))
     names = (["time_bucket"] if bucket_ms is not None else []) + list(dimensions)
-    scope = store.Scope(ids, expr, dimensions, bucket_ms, start_time_ms, end_time_ms)
+    scope = store.Scope(ids, expr, dimensions, bucket_ms, start_time_ms, end_time_ms, view_type)
     points: dict[tuple[Any, ...], DataPoint] = {}
     simple = [a for a in aggregations if a.kind != "PERCENTILE"]
     if simple:

@@ -120,10 +120,10 @@ async def search_traces(request: Request) -> Response:
         if isinstance(location, dict) and wire.field(location, "mlflow_experiment")
     ]
     experiment_ids += _string_list(data, "experiment_ids")
-    return await _search_traces(request, data, experiment_ids, wire.trace_info_json)
+    return await search_traces_page(request, data, experiment_ids, wire.trace_info_json)
 
 
-async def _search_traces(
+async def search_traces_page(
     request: Request,
     data: dict[str, Any],
     experiment_ids: list[str],
@@ -381,7 +381,7 @@ async def get_trace_info_v2(request: Request, request_id: str) -> Response:
 async def search_traces_v2(request: Request) -> Response:
     """Search traces (the v2 query-string form)."""
     data = await _params(request)
-    return await _search_traces(request, data, _string_list(data, "experiment_ids"), wire.trace_info_v2_json)
+    return await search_traces_page(request, data, _string_list(data, "experiment_ids"), wire.trace_info_v2_json)
 
 
 @v2_router.post(

@@ -3,8 +3,10 @@
 - ``GET /ajax-api/{2.0,3.0}/mlflow/get-trace-artifact``: a trace's spans as MLflow's ``traces.json``
   artifact (``{"spans": [Span.to_dict(), …]}``), or with ``path`` one of its attachments.
 - ``POST /{api,ajax-api}/2.0/mlflow/traces/link-prompts``: record prompt versions a trace used.
-- ``POST /{api,ajax-api}/3.0/mlflow/traces/metrics``: trace counts and latency, grouped (MLflow's
-  ``QueryTraceMetrics``; the traces view only, see ``services/trace_metrics.py``).
+- ``GET /{api,ajax-api}/2.0/mlflow/unified-traces``: MLflow's ``SearchUnifiedTraces``, a search of the
+  stored traces of experiments (optionally of one logged model), answered with v2 trace infos.
+- ``POST /{api,ajax-api}/3.0/mlflow/traces/metrics``: trace counts and latency, span and assessment counts, grouped
+  (MLflow's ``QueryTraceMetrics``; see ``services/trace_metrics.py`` for what is supported).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from starlette.responses import Response
 
 from runyard.api import access
 from runyard.api.deps import platform_of
+from runyard.api.mlflow import traces as core
+from runyard.api.mlflow import traces_wire as wire
 from runyard.api.mlflow.artifacts import file_response
 from runyard.api.openapi import json_body, query
 from runyard.api.otlp_decode import span_with_ids
@@ -26,6 +30,7 @@ from runyard.api.requests import parse_json, parse_query
 from runyard.api.responses import JSONResponse
 from runyard.domain.identity import Level
 from runyard.errors import InvalidParameter
+from runyard.services import logged_models as logged_model_service
 from runyard.services import trace_extras as service
 from runyard.services import trace_metrics
 from runyard.services import traces as trace_service
@@ -35,11 +40,24 @@ TRACE_DATA_FILE = "traces.json"
 ui_router = APIRouter(tags=["mlflow-traces"])
 v2_router = APIRouter(prefix="/traces", tags=["mlflow-traces-v2"])
 v3_router = APIRouter(prefix="/traces", tags=["mlflow-traces"])
+unified_router = APIRouter(tags=["mlflow-traces-v2"])
+
+MODEL_ID_METADATA = "mlflow.modelId"
 
 
 class TraceArtifactQuery(BaseModel):
     request_id: str | None = None
     path: str | None = None
+
+
+class UnifiedTracesQuery(BaseModel):
+    experiment_ids: list[str] = Field(default_factory=list)
+    model_id: str | None = None
+    sql_warehouse_id: str | None = None
+    filter: str | None = None
+    max_results: int | None = None
+    order_by: list[str] = Field(default_factory=list)
+    page_token: str | None = None
 
 
 class PromptVersionIn(BaseModel):
@@ -232,3 +250,40 @@ async def query_trace_metrics(request: Request) -> Response:
             ]
         }
     )
+
+
+@unified_router.get(
+    "/unified-traces",
+    dependencies=[access.requires("experiment", Level.READ, jobs=True)],
+    openapi_extra=query(UnifiedTracesQuery),
+)
+async def search_unified_traces(request: Request) -> Response:
+    """Search traces (``SearchUnifiedTraces``); ``model_id`` keeps the traces a logged model produced.
+
+    runyard stores every trace itself, so there is no separate online store to merge and
+    ``sql_warehouse_id`` is accepted and ignored.
+    """
+    params = parse_query(request, UnifiedTracesQuery)
+    experiment_ids = params.experiment_ids
+    filter_string = params.filter
+    if params.model_id:
+        # The access check reads the logged model's experiment: the search stays inside it.
+        model_id = params.model_id
+        model = await platform_of(request).read(lambda c: logged_model_service.get_logged_model(c, model_id))
+        outside = [e for e in experiment_ids if e != model.experiment_id]
+        if outside:
+            raise InvalidParameter(
+                f"Logged model '{model_id}' belongs to experiment {model.experiment_id}, not {', '.join(outside)}."
+            )
+        experiment_ids = [model.experiment_id]
+        by_model = f"metadata.`{MODEL_ID_METADATA}` = '{model.model_id}'"
+        filter_string = f"({filter_string}) AND {by_model}" if filter_string else by_model
+    if not experiment_ids:
+        raise InvalidParameter("Missing value for required parameter 'experiment_ids'.")
+    data = {
+        "filter": filter_string,
+        "max_results": params.max_results,
+        "order_by": params.order_by,
+        "page_token": params.page_token,
+    }
+    return await core.search_traces_page(request, data, experiment_ids, wire.trace_info_v2_json)

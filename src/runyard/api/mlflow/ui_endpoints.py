@@ -1,7 +1,8 @@
 """The endpoints MLflow's own web UI and fluent helpers call outside the REST services.
 
-``/get-artifact`` and ``/model-versions/get-artifact`` stream one file of a run or a registered
-version; ``/ajax-api/2.0/mlflow/metrics/get-history-bulk`` returns one metric's history for several
+``/get-artifact``, ``/model-versions/get-artifact`` and
+``/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files`` stream one file of a run, a registered
+version or a logged model; ``/ajax-api/2.0/mlflow/metrics/get-history-bulk`` returns one metric's history for several
 runs; ``/ajax-api/2.0/mlflow/upload-artifact`` stores a small file (the UI's image upload) in a run.
 Paths, limits and messages follow ``mlflow/server/handlers.py``.
 """
@@ -25,6 +26,7 @@ from runyard.domain.identity import Level
 from runyard.errors import InvalidParameter, LimitExceeded
 from runyard.services import artifacts as artifact_service
 from runyard.services import dataset_summaries, metric_history
+from runyard.services import logged_models as logged_model_service
 from runyard.services import registry_versions as version_service
 from runyard.services import runs as run_service
 
@@ -85,6 +87,25 @@ async def get_model_version_artifact(request: Request) -> Response:
     # The storage path is relative to the registry store, as a run's proxied root is to the artifact store.
     path = artifact_service.run_file_path(f"mlflow-artifacts:/{version.storage_path}", params.path)
     return await file_response(platform_of(request).registry, path)
+
+
+class LoggedModelFileQuery(BaseModel):
+    artifact_file_path: str | None = None
+
+
+@router.get(
+    "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+    dependencies=[access.requires("logged_model", Level.READ, jobs=True)],
+    openapi_extra=query(LoggedModelFileQuery),
+)
+async def get_logged_model_artifact(request: Request, model_id: str) -> Response:
+    """One file of a logged model's artifacts (the UI's model file viewer and download)."""
+    params = parse_query(request, LoggedModelFileQuery)
+    if not params.artifact_file_path:
+        raise InvalidParameter('Request must include the "artifact_file_path" query parameter.')
+    model = await platform_of(request).read(lambda c: logged_model_service.get_logged_model(c, model_id))
+    path = artifact_service.run_file_path(model.artifact_location, params.artifact_file_path)
+    return await file_response(platform_of(request).artifacts, path)
 
 
 @router.get(
