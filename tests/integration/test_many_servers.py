@@ -29,6 +29,10 @@ from tests.support.servers import LiveServer, make_server
 from tests.support.services import REDIS_URL, fresh_database
 
 JOBS = 2000
+# Each test runs three replicas whose pools may hold 20 PostgreSQL connections each; two such tests at
+# once on the two workers would pass the server's max_connections (100), so they take turns.
+pytestmark = pytest.mark.xdist_group("many-servers")
+
 REPLICAS = 3
 AGENTS = 6
 LOOPS_PER_AGENT = 3
