@@ -15,7 +15,8 @@ from sqlalchemy import create_engine, insert
 
 from runyard.services.metric_downsample import RawPoint, XAxis, downsample, downsample_in_database
 from runyard.stores.metadata import metrics as metric_store
-from runyard.stores.metadata.tables import metadata, metrics
+from runyard.stores.metadata import metric_blocks as block_store
+from runyard.stores.metadata.tables import metadata, metric_blocks, metrics
 
 
 def _timed(label: str, call, repeat: int = 3) -> None:  # type: ignore[no-untyped-def]
@@ -32,7 +33,7 @@ def main() -> None:
     width = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     with tempfile.TemporaryDirectory() as root:
         engine = create_engine(f"sqlite:///{Path(root) / 'bench.db'}")
-        metadata.create_all(engine, tables=[metrics])
+        metadata.create_all(engine, tables=[metrics, metric_blocks])
         with engine.begin() as connection:
             rows = [
                 {
@@ -47,6 +48,7 @@ def main() -> None:
             ]
             for offset in range(0, count, 100_000):
                 connection.execute(insert(metrics), rows[offset : offset + 100_000])
+            block_store.rebuild(connection, "r", "loss")  # what ingestion writes beside the points
         print(f"{count} points, width {width}, SQLite")
         zoom = (count * 0.4, count * 0.5)
         with engine.connect() as connection:

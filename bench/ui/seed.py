@@ -16,7 +16,23 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runyard.stores.metadata import metric_blocks as block_summaries
+
 BASE_TIME_MS = 1_780_000_000_000
+BLOCK_COLUMNS = (
+    "run_uuid",
+    "key",
+    "level",
+    "block",
+    "points",
+    "first_step",
+    "last_step",
+    "min_value",
+    "min_step",
+    "max_value",
+    "max_step",
+    "nonfinite",
+)
 CHUNK = 20_000
 
 
@@ -167,7 +183,30 @@ class Loader:
                 yield (*row, False)
 
         columns = ("run_uuid", "key", "step", "timestamp", "value", "is_nan")
-        self._many("metrics", columns, tracked())
+        if self.flavour != "runyard":
+            self._many("metrics", columns, tracked())
+        else:
+            # runyard stores block summaries beside the points (what its ingestion writes), computed
+            # here as the points stream past.
+            pending: list[tuple[object, ...]] = []
+            insert = f"INSERT INTO metrics ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+            def points_of_series() -> Iterator[tuple[str, str, int, float, bool]]:
+                for row in tracked():
+                    pending.append(row)
+                    if len(pending) >= CHUNK:
+                        self.connection.executemany(insert, pending)
+                        pending.clear()
+                    yield row[0], row[1], row[2], row[4], False  # type: ignore[misc]
+
+            self._many(
+                "metric_blocks",
+                BLOCK_COLUMNS,
+                (tuple(block[c] for c in BLOCK_COLUMNS) for block in block_summaries.summaries_of(points_of_series())),
+            )
+            if pending:
+                self.connection.executemany(insert, pending)
+            self.connection.commit()
         if latest:
             self._many("latest_metrics", columns, ((*row, False) for row in newest.values()))
 

@@ -29,7 +29,9 @@ def upgrade(
         total = len(pending)
         position = iter(range(1, total + 1))
         runner.upgrade(
-            engine, progress=lambda revision: console.print(f"[{next(position)}/{total}] applying {revision}")
+            engine,
+            progress=lambda revision: console.print(f"[{next(position)}/{total}] applying {revision}"),
+            report=lambda line: console.print(f"      {line}"),
         )
         console.print(f"[green]upgraded to {runner.current_revision(engine)}[/]")
     except SQLAlchemyError as error:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 
 from runyard.errors import InvalidParameter, NotFound
 from runyard.services.workspaces import workspace_scope
-from runyard.stores.metadata import metric_buckets
+from runyard.stores.metadata import metric_blocks, metric_buckets
 from runyard.stores.metadata import metrics as metric_store
 from runyard.stores.metadata import runs as run_store
 
@@ -385,8 +385,8 @@ def _series_in_database(
         )
         return _one_series(prepared, width, lo, hi)
     result = SeriesResult(stats.run_id, stats.key, stats.total, stats.in_range, downsampled=True)
-    if axis is XAxis.STEP and connection.dialect.name == "sqlite":
-        return _step_series_sqlite(connection, stats, result, width, lo, hi)
+    if axis is XAxis.STEP:
+        return _step_series_from_blocks(connection, stats, result, width, lo, hi)
     # The database finds each column's x and value extremes in one aggregate pass (counting the
     # non-finite points on the way); only the points holding them come back, and the per-column choice
     # (ties to the earliest point in chart order) is made here exactly as m4_indices makes it.
@@ -423,11 +423,21 @@ def _series_in_database(
     return result
 
 
-def _step_series_sqlite(
+def _step_series_from_blocks(
     connection: Connection, stats: _Stats, result: SeriesResult, width: int, lo: float, hi: float
 ) -> SeriesResult:
-    """SQLite on the step axis: M4 candidates column by column, without a GROUP BY over the range."""
-    odd = metric_buckets.rows_in_range(connection, stats.run_id, stats.key, stats.x, lo, hi, finite=False)
+    """The step axis: M4 candidates column by column from the block summaries, no scan of the range."""
+    bounds = metric_buckets.step_column_bounds(lo, hi, width, lambda step: bucket_of(float(step), lo, hi, width))
+    odd: list[metric_buckets.Row] = []
+    if bounds:
+        for first, last in metric_blocks.nonfinite_spans(
+            connection, stats.run_id, stats.key, bounds[0][1], bounds[-1][2]
+        ):
+            odd.extend(
+                metric_buckets.rows_in_range(
+                    connection, stats.run_id, stats.key, stats.x, float(first), float(last), finite=False
+                )
+            )
     result.markers = _markers(
         [float(step) for step, _, _, _ in odd],
         [step for step, _, _, _ in odd],
@@ -436,8 +446,29 @@ def _step_series_sqlite(
         hi,
         width,
     )
-    bounds = metric_buckets.step_column_bounds(lo, hi, width, lambda step: bucket_of(float(step), lo, hi, width))
-    steps = metric_buckets.step_candidates_sqlite(connection, stats.run_id, stats.key, bounds)
+    steps = metric_buckets.column_first_last(connection, stats.run_id, stats.key, bounds)
+    # Each column's lowest and highest point: the best of the arms covering its steps, ties to the
+    # earlier step (the first such point in chart order, as the reference keeps).
+    arms: list[metric_blocks.Arm] = []
+    owners: list[int] = []
+    for column, start, end in bounds:
+        for arm in metric_blocks.cover(start, end):
+            arms.append(arm)
+            owners.append(column)
+    lowest: dict[int, tuple[float, int]] = {}
+    highest: dict[int, tuple[float, int]] = {}
+    for column, found in zip(
+        owners, metric_blocks.arm_extremes(connection, stats.run_id, stats.key, arms), strict=True
+    ):
+        if found is None:
+            continue
+        v0, s0, v1, s1 = found
+        if column not in lowest or (v0, s0) < lowest[column]:
+            lowest[column] = (v0, s0)
+        if column not in highest or (-v1, s1) < (-highest[column][0], highest[column][1]):
+            highest[column] = (v1, s1)
+    steps.update(step for _, step in lowest.values())
+    steps.update(step for _, step in highest.values())
     rows = metric_buckets.rows_at_steps(connection, stats.run_id, stats.key, steps)
     # Every candidate column's extremes are among its candidates: all points at its first, last,
     # lowest and highest steps came back.

@@ -190,6 +190,11 @@ def fetch_tuples(connection: Connection, statement: ClauseElement, parameters: M
         return list(cursor.fetchall())
 
 
+def marker(connection: Connection) -> str:
+    """The driver's positional parameter marker, for statements passed straight to the driver."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
 def _driver_sql_parts(connection: Connection, table: Table, columns: Sequence[str]) -> tuple[str, str, list[str]]:
     """(quoted table, parameter marker, quoted columns) for SQL sent straight to the driver."""
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"

@@ -25,9 +25,9 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    text,
 )
 
+from runyard.stores.metadata import dialects, metric_blocks
 from runyard.stores.metadata.tables import metrics
 
 # Infinities are stored clamped to the largest double; anything at the clamp is not finite.
@@ -88,22 +88,19 @@ def series_stats(
     """(total points, points in range, smallest x in range, largest x in range)."""
     conditions = _in_range(x, x_min, x_max)
     if x is metrics.c.step:
-        # Step follows (run, key) in the primary key: the bounds are two index seeks and the count is
-        # a scan of the range only.
+        # Step follows (run, key) in the primary key: the bounds are two index seeks, and the counts
+        # come from the block summaries (a few dozen rows) rather than a scan of the range.
         def bound(aggregate: Any) -> Any:
             return select(aggregate(metrics.c.step)).where(_series(run_id, key), *conditions).scalar_subquery()
 
-        in_range, first, last = connection.execute(
-            select(
-                select(func.count()).where(_series(run_id, key), *conditions).scalar_subquery(),
-                bound(func.min),
-                bound(func.max),
-            )
-        ).one()
-        total = in_range
+        first, last = connection.execute(select(bound(func.min), bound(func.max))).one()
+        total = metric_blocks.series_points(connection, run_id, key)
+        if first is None:
+            return total, 0, None, None
+        in_range = total
         if conditions:
-            total = connection.execute(select(func.count()).where(_series(run_id, key))).scalar_one()
-        return int(total), int(in_range), first, last
+            in_range, _ = metric_blocks.range_totals(connection, run_id, key, metric_blocks.cover(first, last))
+        return total, in_range, first, last
     # One scan: the range is a CASE inside the aggregates, not a WHERE.
     inside = and_(*conditions) if conditions else None
     if inside is None:
@@ -252,38 +249,24 @@ def step_column_bounds(lo: float, hi: float, width: int, column_of: Any) -> list
     return bounds
 
 
-def step_candidates_sqlite(
-    connection: Connection, run_id: str, key: str, bounds: list[tuple[int, int, int]]
-) -> set[int]:
-    """SQLite, step axis: per pixel column, the steps of its first, last, lowest and highest finite point.
-
-    Each column is answered by index range scans of its own steps (no sort of the whole range, which
-    a GROUP BY over a computed column costs SQLite). The lowest and highest points come from SQLite's
-    bare columns beside ``min()``/``max()``: the row holding the extreme, the first one in index
-    order (step, then timestamp) among equals, which is the reference's tie rule.
-    """
-    finite = "is_nan = 0 AND value < :pos_inf AND value > :neg_inf"
-    where = f"run_uuid = :run AND key = :key AND step BETWEEN c.s0 AND c.s1 AND {finite}"
+def column_first_last(connection: Connection, run_id: str, key: str, bounds: list[tuple[int, int, int]]) -> set[int]:
+    """Step axis: the steps of each pixel column's first and last finite point (index seeks)."""
+    quote = connection.dialect.identifier_preparer.quote
+    m = dialects.marker(connection)
+    finite = f"is_nan = {m} AND value < {m} AND value > {m}"
+    where = f"run_uuid = {m} AND {quote('key')} = {m} AND step BETWEEN c.s0 AND c.s1 AND {finite}"
+    per_subquery = (run_id, key, False, STORED_INFINITY, -STORED_INFINITY)
     steps: set[int] = set()
     for offset in range(0, len(bounds), _COLUMNS_PER_STATEMENT):
         chunk = bounds[offset : offset + _COLUMNS_PER_STATEMENT]
-        values = ", ".join(f"(:b{i}, :s{i}, :e{i})" for i in range(len(chunk)))
+        values = ", ".join([f"({m}, {m})"] * len(chunk))
+        # Straight to the driver: thousands of parameters cost SQLAlchemy's text() more than the query.
         sql = (
-            f"WITH c(b, s0, s1) AS (VALUES {values}) SELECT "
-            f"(SELECT min(step) FROM metrics WHERE {where}), "
-            f"(SELECT max(step) FROM metrics WHERE {where}), "
-            f"(SELECT step FROM (SELECT min(value), step FROM metrics WHERE {where})), "
-            f"(SELECT step FROM (SELECT max(value), step FROM metrics WHERE {where})) FROM c"
+            f"WITH c(s0, s1) AS (VALUES {values}) SELECT "
+            f"(SELECT min(step) FROM metrics WHERE {where}), (SELECT max(step) FROM metrics WHERE {where}) FROM c"
         )
-        parameters: dict[str, Any] = {
-            "run": run_id,
-            "key": key,
-            "pos_inf": STORED_INFINITY,
-            "neg_inf": -STORED_INFINITY,
-        }
-        for i, (column, start, end) in enumerate(chunk):
-            parameters[f"b{i}"], parameters[f"s{i}"], parameters[f"e{i}"] = column, start, end
-        for row in connection.execute(text(sql), parameters):
+        parameters = [bound for _, start, end in chunk for bound in (start, end)] + list(per_subquery * 2)
+        for row in connection.exec_driver_sql(sql, tuple(parameters)).all():
             steps.update(int(step) for step in row if step is not None)
     return steps
 

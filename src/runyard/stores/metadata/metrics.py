@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
-from runyard.stores.metadata import dialects
+from runyard.stores.metadata import dialects, metric_blocks
 from runyard.stores.metadata.tables import latest_metrics, metrics
 
 # (key, value, timestamp, step, is_nan) — the stored form of one point.
@@ -21,7 +21,10 @@ POINT_COLUMNS = ("run_uuid", "key", "value", "timestamp", "step", "is_nan")
 
 
 def insert_points(connection: Connection, run_id: str, points: Sequence[PointRow]) -> None:
-    """Store new points of one run, skipping ones already stored. The caller holds the run's lock."""
+    """Store new points of one run, skipping ones already stored, and their block summaries.
+
+    The caller holds the run's lock.
+    """
     dialects.executemany_ignoring_duplicates(
         connection,
         metrics,
@@ -29,6 +32,10 @@ def insert_points(connection: Connection, run_id: str, points: Sequence[PointRow
         [(run_id, *point) for point in points],
         writers_serialized=True,
     )
+    steps_by_key: dict[str, set[int]] = {}
+    for key, _, _, step, _ in points:
+        steps_by_key.setdefault(key, set()).add(step)
+    metric_blocks.refresh(connection, run_id, steps_by_key)
 
 
 def _order_key(point: PointRow) -> tuple[int, int, float]:

@@ -155,6 +155,26 @@ metrics = Table(
     Column("is_nan", Boolean, primary_key=True, server_default="0"),
 )
 
+# Summaries of aligned step blocks of one series, written with its points: level L covers the steps
+# [block·16^L, (block+1)·16^L). Charts merge them instead of scanning a million points (metric_blocks.py).
+metric_blocks = Table(
+    "metric_blocks",
+    metadata,
+    Column("run_uuid", String(RUN_ID_LENGTH), primary_key=True),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("points", BigInteger, nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    # The finite extremes and the first step holding each; NULL when the block holds no finite point.
+    Column("min_value", Double(), nullable=True),
+    Column("min_step", BigInteger, nullable=True),
+    Column("max_value", Double(), nullable=True),
+    Column("max_step", BigInteger, nullable=True),
+    Column("nonfinite", BigInteger, nullable=False),
+)
+
 # The point with the largest (step, timestamp, value) per (run, key): what search and the run view show.
 latest_metrics = Table(
     "latest_metrics",

@@ -43,8 +43,17 @@ def pending_revisions(engine: Engine, target: str = "heads") -> list[str]:
     return list(reversed(pending))
 
 
-def upgrade(engine: Engine, *, target: str = "heads", progress: Callable[[str], None] | None = None) -> list[str]:
-    """Bring the database to ``target`` (default: head), one revision at a time; returns those applied."""
+def upgrade(
+    engine: Engine,
+    *,
+    target: str = "heads",
+    progress: Callable[[str], None] | None = None,
+    report: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Bring the database to ``target`` (default: head), one revision at a time; returns those applied.
+
+    ``progress`` hears each revision as it starts; ``report`` how far a long data migration got.
+    """
     applied = pending_revisions(engine, target)
     config = _config()
     with engine.connect() as connection:
@@ -57,6 +66,7 @@ def upgrade(engine: Engine, *, target: str = "heads", progress: Callable[[str], 
         try:
             with connection.begin():
                 config.attributes["connection"] = connection
+                config.attributes["report"] = report
                 for revision in applied:
                     if progress is not None:
                         progress(revision)

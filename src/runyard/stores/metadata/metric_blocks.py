@@ -1,0 +1,393 @@
+"""Block summaries of metric series: the first, last, lowest and highest point of aligned step blocks.
+
+A chart of a million-point series asks, for each of ~1,000 pixel columns, the column's first, last,
+lowest and highest point (M4). Scanning the million points for that costs most of a second; merging
+summaries costs a few thousand small reads. Level ``L`` (1 to ``LEVELS``) summarises the steps
+``[block·16^L, (block+1)·16^L)``, so any step range splits into at most 15 raw steps and 15 blocks
+per level at each end plus whole top-level blocks between (:func:`cover`).
+
+Summaries are recomputed from the stored points (level 1) and from the level below (higher levels)
+for every block a write touches, inside the writer's transaction: exact whatever the order of the
+points, and duplicates ignored by the insert are not counted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from runyard.stores.metadata import dialects
+from runyard.stores.metadata.tables import metric_blocks, metrics
+
+FANOUT_BITS = 4  # 16 children per block
+LEVELS = 4  # blocks of 16, 256, 4,096 and 65,536 steps
+# Infinities are stored clamped to the largest double; anything at the clamp is not finite.
+STORED_INFINITY = 1.7976931348623157e308
+
+_SUMMARY_COLUMNS = (
+    "points",
+    "first_step",
+    "last_step",
+    "min_value",
+    "min_step",
+    "max_value",
+    "max_step",
+    "nonfinite",
+)
+
+
+@dataclass(slots=True)
+class Summary:
+    points: int
+    first_step: int
+    last_step: int
+    min_value: float | None
+    min_step: int | None
+    max_value: float | None
+    max_step: int | None
+    nonfinite: int
+
+    def add(self, other: Summary) -> None:
+        """Merge ``other``, which holds later steps (ties keep the earlier step)."""
+        self.points += other.points
+        self.first_step = min(self.first_step, other.first_step)
+        self.last_step = max(self.last_step, other.last_step)
+        self.nonfinite += other.nonfinite
+        if other.min_value is not None and (self.min_value is None or other.min_value < self.min_value):
+            self.min_value, self.min_step = other.min_value, other.min_step
+        if other.max_value is not None and (self.max_value is None or other.max_value > self.max_value):
+            self.max_value, self.max_step = other.max_value, other.max_step
+
+
+def is_finite(value: float, is_nan: bool) -> bool:
+    return not is_nan and -STORED_INFINITY < value < STORED_INFINITY
+
+
+def _point_summary(step: int, value: float, is_nan: bool) -> Summary:
+    if is_finite(value, is_nan):
+        return Summary(1, step, step, value, step, value, step, 0)
+    return Summary(1, step, step, None, None, None, None, 1)
+
+
+def _spans(blocks: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted blocks as runs of consecutive numbers: ``[(first, last), ...]``."""
+    spans: list[tuple[int, int]] = []
+    for block in sorted(set(blocks)):
+        if spans and spans[-1][1] == block - 1:
+            spans[-1] = (spans[-1][0], block)
+        else:
+            spans.append((block, block))
+    return spans
+
+
+def _children(span: tuple[int, int]) -> tuple[int, int]:
+    """The first and last child (one level down) of the blocks in ``span``."""
+    return span[0] << FANOUT_BITS, ((span[1] + 1) << FANOUT_BITS) - 1
+
+
+def refresh(connection: Connection, run_id: str, steps_by_key: Mapping[str, Iterable[int]]) -> None:
+    """Recompute every block holding one of the given steps, at every level. The caller holds the run's lock."""
+    touched = {key: _spans(step >> FANOUT_BITS for step in steps) for key, steps in steps_by_key.items()}
+    for level in range(1, LEVELS + 1):
+        summaries: dict[tuple[str, int], Summary] = {}
+        # Keys touched over the same blocks (a batch logged at one step) are read by one statement.
+        by_spans: dict[tuple[tuple[int, int], ...], list[str]] = {}
+        for key, key_spans in touched.items():
+            by_spans.setdefault(tuple(key_spans), []).append(key)
+        for shared, keys in by_spans.items():
+            sources = (
+                _level_one_sources(connection, run_id, keys, shared)
+                if level == 1
+                else _upper_sources(connection, run_id, keys, shared, level)
+            )
+            for key, block, summary in sources:
+                current = summaries.get((key, block))
+                if current is None:
+                    summaries[(key, block)] = summary
+                else:
+                    current.add(summary)
+        dialects.upsert(
+            connection,
+            metric_blocks,
+            [
+                {"run_uuid": run_id, "key": key, "level": level, "block": block, **_as_row(summary)}
+                for (key, block), summary in summaries.items()
+            ],
+            key_columns=("run_uuid", "key", "level", "block"),
+            update_columns=_SUMMARY_COLUMNS,
+        )
+        touched = {key: _parent_spans(spans) for key, spans in touched.items()}
+
+
+def _parent_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The blocks one level up holding the blocks of ``spans``, as spans."""
+    parents: list[tuple[int, int]] = []
+    for first, last in spans:
+        lo, hi = first >> FANOUT_BITS, last >> FANOUT_BITS
+        if parents and parents[-1][1] >= lo - 1:
+            parents[-1] = (parents[-1][0], max(parents[-1][1], hi))
+        else:
+            parents.append((lo, hi))
+    return parents
+
+
+def _as_row(summary: Summary) -> dict[str, Any]:
+    return {column: getattr(summary, column) for column in _SUMMARY_COLUMNS}
+
+
+def _level_one_sources(
+    connection: Connection, run_id: str, keys: Sequence[str], spans: Sequence[tuple[int, int]]
+) -> Iterator[tuple[str, int, Summary]]:
+    """Every stored point of the blocks in ``spans``, in step order, as one-point summaries."""
+    for chunk in _chunks(spans):
+        ranges = [and_(metrics.c.step >= lo, metrics.c.step <= hi) for lo, hi in map(_children, chunk)]
+        statement = (
+            select(metrics.c.key, metrics.c.step, metrics.c.value, metrics.c.is_nan)
+            .where(metrics.c.run_uuid == run_id, metrics.c.key.in_(keys), or_(*ranges))
+            .order_by(metrics.c.key, metrics.c.step, metrics.c.timestamp)
+        )
+        for key, step, value, is_nan in connection.execute(statement):
+            yield key, int(step) >> FANOUT_BITS, _point_summary(int(step), float(value), bool(is_nan))
+
+
+# Spans per statement: SQLite parses a chain of OR terms as a tree at most 1,000 deep.
+_SPANS_PER_STATEMENT = 250
+
+
+def _chunks(spans: Sequence[tuple[int, int]]) -> Iterator[Sequence[tuple[int, int]]]:
+    for offset in range(0, len(spans), _SPANS_PER_STATEMENT):
+        yield spans[offset : offset + _SPANS_PER_STATEMENT]
+
+
+def _upper_sources(
+    connection: Connection, run_id: str, keys: Sequence[str], spans: Sequence[tuple[int, int]], level: int
+) -> Iterator[tuple[str, int, Summary]]:
+    """The level-below summaries of the blocks in ``spans``, in block order."""
+    b = metric_blocks.c
+    for chunk in _chunks(spans):
+        ranges = [and_(b.block >= lo, b.block <= hi) for lo, hi in map(_children, chunk)]
+        statement = (
+            select(b.key, b.block, *(b[column] for column in _SUMMARY_COLUMNS))
+            .where(b.run_uuid == run_id, b.key.in_(keys), b.level == level - 1, or_(*ranges))
+            .order_by(b.key, b.block)
+        )
+        for key, block, *values in connection.execute(statement):
+            yield key, int(block) >> FANOUT_BITS, _summary_of(values)
+
+
+def _summary_of(values: Sequence[Any]) -> Summary:
+    points, first, last, v0, s0, v1, s1, nonfinite = values
+    return Summary(
+        int(points),
+        int(first),
+        int(last),
+        None if v0 is None else float(v0),
+        None if s0 is None else int(s0),
+        None if v1 is None else float(v1),
+        None if s1 is None else int(s1),
+        int(nonfinite),
+    )
+
+
+def rebuild(connection: Connection, run_id: str, key: str) -> None:
+    """Summaries of one whole series from its stored points (for points loaded around ``refresh``)."""
+    connection.execute(metric_blocks.delete().where(metric_blocks.c.run_uuid == run_id, metric_blocks.c.key == key))
+    steps = connection.execute(
+        select(metrics.c.step).where(metrics.c.run_uuid == run_id, metrics.c.key == key).distinct()
+    ).scalars()
+    refresh(connection, run_id, {key: [int(step) for step in steps]})
+
+
+def summaries_of(points: Iterable[tuple[str, str, int, float, bool]]) -> Iterator[dict[str, Any]]:
+    """Block rows of every level for ``(run, key, step, value, is_nan)`` points given series by series in
+    step order: what :func:`refresh` would store for them, computed as they stream (for bulk loads)."""
+    open_blocks: list[tuple[int, Summary] | None] = [None] * (LEVELS + 1)
+    series: tuple[str, str] | None = None
+
+    def close(level: int) -> Iterator[dict[str, Any]]:
+        current = open_blocks[level]
+        if current is None or series is None:
+            return
+        open_blocks[level] = None
+        block, summary = current
+        yield {"run_uuid": series[0], "key": series[1], "level": level, "block": block, **_as_row(summary)}
+        if level < LEVELS:
+            yield from feed(level + 1, block >> FANOUT_BITS, Summary(**_as_row(summary)))
+
+    def feed(level: int, block: int, summary: Summary) -> Iterator[dict[str, Any]]:
+        current = open_blocks[level]
+        if current is not None and current[0] != block:
+            yield from close(level)
+            current = None
+        if current is None:
+            open_blocks[level] = (block, summary)
+        else:
+            current[1].add(summary)
+
+    for run_id, key, step, value, is_nan in points:
+        if series != (run_id, key):
+            for level in range(1, LEVELS + 1):
+                yield from close(level)
+            series = (run_id, key)
+        yield from feed(1, step >> FANOUT_BITS, _point_summary(step, value, is_nan))
+    for level in range(1, LEVELS + 1):
+        yield from close(level)
+
+
+# An arm of a cover: (level, first, last) — level 0 is raw steps, level L blocks of 16^L steps.
+Arm = tuple[int, int, int]
+
+
+def cover(first_step: int, last_step: int, levels: int = LEVELS) -> list[Arm]:
+    """Arms in step order that together hold exactly the steps ``[first_step, last_step]``."""
+    arms: list[Arm] = []
+    right: list[Arm] = []
+    level, lo, hi = 0, first_step, last_step
+    while lo <= hi:
+        if level == levels:
+            arms.append((level, lo, hi))
+            break
+        parent_lo = -((-lo) >> FANOUT_BITS)  # the first parent starting at or after lo
+        parent_hi = ((hi + 1) >> FANOUT_BITS) - 1  # the last parent ending at or before hi
+        if parent_lo > parent_hi:
+            arms.append((level, lo, hi))
+            break
+        if lo < parent_lo << FANOUT_BITS:
+            arms.append((level, lo, (parent_lo << FANOUT_BITS) - 1))
+        if (parent_hi + 1) << FANOUT_BITS <= hi:
+            right.append((level, (parent_hi + 1) << FANOUT_BITS, hi))
+        level, lo, hi = level + 1, parent_lo, parent_hi
+    return arms + right[::-1]
+
+
+# Arms per statement: four bound values each, well under SQLite's limit of 32,766.
+_ARMS_PER_STATEMENT = 2_000
+
+
+def _arm_sql(connection: Connection, raw: bool, count: int) -> str:
+    """Per arm row ``(i, level, lo, hi)``: the arm's lowest value and its step, its highest and its step.
+
+    Written for the driver (positional markers): a statement of thousands of parameters costs more
+    to build through SQLAlchemy's text() than the database takes to answer it.
+    """
+    quote = connection.dialect.identifier_preparer.quote
+    m = dialects.marker(connection)
+    values = ", ".join([f"({m}, {m}, {m}, {m})"] * count)
+    series = f"run_uuid = {m} AND {quote('key')} = {m}"
+    if raw:
+        finite = f"is_nan = {m} AND value < {m} AND value > {m}"
+        where = f"{series} AND step BETWEEN a.lo AND a.hi AND {finite}"
+        table, low_value, low_step, high_value, high_step = "metrics", "value", "step", "value", "step"
+    else:
+        where = f"{series} AND {quote('level')} = a.lvl AND block BETWEEN a.lo AND a.hi AND min_value IS NOT NULL"
+        table, low_value, low_step, high_value, high_step = (
+            "metric_blocks",
+            "min_value",
+            "min_step",
+            "max_value",
+            "max_step",
+        )
+    # Ties go to the earlier step: the reference keeps the first point of a column's extreme.
+    order_low = f"ORDER BY {low_value}, {low_step} LIMIT 1"
+    order_high = f"ORDER BY {high_value} DESC, {high_step} LIMIT 1"
+    return (
+        f"WITH a(i, lvl, lo, hi) AS (VALUES {values}) SELECT a.i, "
+        f"(SELECT {low_value} FROM {table} WHERE {where} {order_low}), "
+        f"(SELECT {low_step} FROM {table} WHERE {where} {order_low}), "
+        f"(SELECT {high_value} FROM {table} WHERE {where} {order_high}), "
+        f"(SELECT {high_step} FROM {table} WHERE {where} {order_high}) FROM a"
+    )
+
+
+def arm_extremes(
+    connection: Connection, run_id: str, key: str, arms: Sequence[Arm]
+) -> list[tuple[float, int, float, int] | None]:
+    """Per arm: its lowest finite value and the first step holding it, its highest and the first step holding it."""
+    found: list[tuple[float, int, float, int] | None] = [None] * len(arms)
+    for raw in (True, False):
+        indices = [i for i, arm in enumerate(arms) if (arm[0] == 0) == raw]
+        # The series (and for raw points the finiteness bounds) once per subquery, after the arm rows.
+        per_subquery: tuple[Any, ...] = (
+            (run_id, key, False, STORED_INFINITY, -STORED_INFINITY) if raw else (run_id, key)
+        )
+        for offset in range(0, len(indices), _ARMS_PER_STATEMENT):
+            chunk = indices[offset : offset + _ARMS_PER_STATEMENT]
+            parameters: list[Any] = []
+            for index in chunk:
+                parameters.extend((index, *arms[index]))
+            parameters.extend(per_subquery * 4)
+            sql = _arm_sql(connection, raw, len(chunk))
+            for i, v0, s0, v1, s1 in connection.exec_driver_sql(sql, tuple(parameters)).all():
+                if v0 is not None:
+                    found[int(i)] = (float(v0), int(s0), float(v1), int(s1))
+    return found
+
+
+def range_totals(connection: Connection, run_id: str, key: str, arms: Sequence[Arm]) -> tuple[int, int]:
+    """(points, non-finite points) in the steps the arms cover."""
+    points = nonfinite = 0
+    b = metric_blocks.c
+    raw = [and_(metrics.c.step >= lo, metrics.c.step <= hi) for level, lo, hi in arms if level == 0]
+    if raw:
+        for value, is_nan in connection.execute(
+            select(metrics.c.value, metrics.c.is_nan).where(
+                metrics.c.run_uuid == run_id, metrics.c.key == key, or_(*raw)
+            )
+        ):
+            points += 1
+            nonfinite += 0 if is_finite(float(value), bool(is_nan)) else 1
+    blocks = [and_(b.level == level, b.block >= lo, b.block <= hi) for level, lo, hi in arms if level > 0]
+    if blocks:
+        row = connection.execute(
+            select(func.coalesce(func.sum(b.points), 0), func.coalesce(func.sum(b.nonfinite), 0)).where(
+                b.run_uuid == run_id, b.key == key, or_(*blocks)
+            )
+        ).one()
+        points += int(row[0])
+        nonfinite += int(row[1])
+    return points, nonfinite
+
+
+def nonfinite_spans(
+    connection: Connection, run_id: str, key: str, first_step: int, last_step: int
+) -> list[tuple[int, int]]:
+    """Step ranges (level-1 blocks, clipped to the range) that hold non-finite points."""
+    b = metric_blocks.c
+    series = (b.run_uuid == run_id, b.key == key)
+    top = LEVELS * FANOUT_BITS
+    # Most series hold no NaN or infinity: the top level (a handful of rows) says so at once.
+    any_nonfinite = connection.execute(
+        select(func.coalesce(func.sum(b.nonfinite), 0)).where(
+            *series, b.level == LEVELS, b.block >= first_step >> top, b.block <= last_step >> top
+        )
+    ).scalar_one()
+    if not any_nonfinite:
+        return []
+    blocks = connection.execute(
+        select(b.block)
+        .where(
+            *series,
+            b.level == 1,
+            b.nonfinite > 0,
+            b.block >= first_step >> FANOUT_BITS,
+            b.block <= last_step >> FANOUT_BITS,
+        )
+        .order_by(b.block)
+    ).scalars()
+    spans = []
+    for first, last in _spans(int(block) for block in blocks):
+        lo, hi = _children((first, last))
+        spans.append((max(lo, first_step), min(hi, last_step)))
+    return spans
+
+
+def series_points(connection: Connection, run_id: str, key: str) -> int:
+    """Every point of the series, from its top-level blocks."""
+    b = metric_blocks.c
+    value = connection.execute(
+        select(func.coalesce(func.sum(b.points), 0)).where(b.run_uuid == run_id, b.key == key, b.level == LEVELS)
+    ).scalar_one()
+    return int(value)
