@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, insert
 
 from runyard.services.metric_downsample import RawPoint, XAxis, downsample, downsample_in_database
-from runyard.stores.metadata import metrics as metric_store
 from runyard.stores.metadata import metric_blocks as block_store
+from runyard.stores.metadata import metrics as metric_store
 from runyard.stores.metadata.tables import metadata, metric_blocks, metrics
 
 
