@@ -34,8 +34,10 @@ def executemany_ignoring_duplicates(
     rows: Sequence[tuple[Any, ...]],
     *,
     writers_serialized: bool = False,
-) -> None:
+) -> int:
     """Insert many rows given as tuples, skipping existing primary keys, straight through the driver.
+
+    Returns how many rows were inserted (fewer than given when some were already there).
 
     This is the ingestion hot path: it bypasses SQLAlchemy's per-row parameter processing (which costs
     more than the insert itself for a 1000-row batch) while still running inside the caller's transaction.
@@ -46,7 +48,7 @@ def executemany_ignoring_duplicates(
     without such a lock two writers could both find a key absent, and only ``ON CONFLICT`` is safe.
     """
     if not rows:
-        return
+        return 0
     name = connection.dialect.name
     target, marker, quoted = _driver_sql_parts(connection, table, columns)
     column_list = ", ".join(quoted)
@@ -69,18 +71,18 @@ def executemany_ignoring_duplicates(
             f"INSERT INTO {target} ({column_list}) SELECT * FROM ({rows_sql}) AS new ({column_list}) "
             f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS existing WHERE {matches})"
         )
-        _pg_execute(connection, sql, parameters)
-        return
+        return _pg_execute(connection, sql, parameters)
     if name == "postgresql":
         rows_sql, parameters = _pg_unnest(connection, table, columns, rows)
-        _pg_execute(connection, f"INSERT INTO {target} ({column_list}) {rows_sql} ON CONFLICT DO NOTHING", parameters)
-        return
+        return _pg_execute(
+            connection, f"INSERT INTO {target} ({column_list}) {rows_sql} ON CONFLICT DO NOTHING", parameters
+        )
     if name == "mysql":
         # PyMySQL turns this executemany into multi-row INSERT statements.
         sql = f"INSERT IGNORE INTO {target} ({column_list}) VALUES ({values})"
     else:
         sql = f"INSERT INTO {target} ({column_list}) VALUES ({values}) ON CONFLICT DO NOTHING"
-    connection.exec_driver_sql(sql, list(rows))
+    return int(connection.exec_driver_sql(sql, list(rows)).rowcount)
 
 
 def _pg_unnest(
@@ -120,12 +122,13 @@ def _array_literal(column_type: TypeEngine[Any], values: Sequence[Any]) -> str |
     return None
 
 
-def _pg_execute(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> None:
+def _pg_execute(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> int:
     # Straight through the raw cursor (SQLAlchemy would inspect every array element); it shares the
-    # connection, hence the caller's transaction.
+    # connection, hence the caller's transaction. Returns the rows the statement wrote.
     dbapi_connection: Any = connection.connection.dbapi_connection
     with dbapi_connection.cursor() as cursor:
         cursor.execute(sql, parameters)
+        return int(cursor.rowcount)
 
 
 def upsert_if_newer(

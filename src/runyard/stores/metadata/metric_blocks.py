@@ -51,14 +51,18 @@ class Summary:
     nonfinite: int
 
     def add(self, other: Summary) -> None:
-        """Merge ``other``, which holds later steps (ties keep the earlier step)."""
+        """Merge ``other`` (in any order: equal extremes keep the earlier step)."""
         self.points += other.points
         self.first_step = min(self.first_step, other.first_step)
         self.last_step = max(self.last_step, other.last_step)
         self.nonfinite += other.nonfinite
-        if other.min_value is not None and (self.min_value is None or other.min_value < self.min_value):
+        if other.min_value is not None and (
+            self.min_value is None or (other.min_value, other.min_step) < (self.min_value, self.min_step)
+        ):
             self.min_value, self.min_step = other.min_value, other.min_step
-        if other.max_value is not None and (self.max_value is None or other.max_value > self.max_value):
+        if other.max_value is not None and (
+            self.max_value is None or (-other.max_value, other.max_step) < (-self.max_value, self.max_step)
+        ):
             self.max_value, self.max_step = other.max_value, other.max_step
 
 
@@ -86,6 +90,83 @@ def _spans(blocks: Iterable[int]) -> list[tuple[int, int]]:
 def _children(span: tuple[int, int]) -> tuple[int, int]:
     """The first and last child (one level down) of the blocks in ``span``."""
     return span[0] << FANOUT_BITS, ((span[1] + 1) << FANOUT_BITS) - 1
+
+
+def record(
+    connection: Connection, run_id: str, points: Sequence[tuple[str, float, int, int, bool]], *, all_new: bool
+) -> None:
+    """Fold newly stored ``(key, value, timestamp, step, is_nan)`` points into their blocks, every level.
+
+    ``all_new``: every point was inserted (none was already stored). Then each block's summary is
+    merged with the batch's in one upsert statement; otherwise a re-logged point would be counted
+    twice, and the touched blocks are recomputed from the stored points instead.
+    """
+    if not points:
+        return
+    if not all_new:
+        steps_by_key: dict[str, set[int]] = {}
+        for key, _, _, step, _ in points:
+            steps_by_key.setdefault(key, set()).add(step)
+        refresh(connection, run_id, steps_by_key)
+        return
+    batch: dict[tuple[str, int, int], Summary] = {}
+    for key, value, _, step, is_nan in points:
+        for level in range(1, LEVELS + 1):
+            point = _point_summary(step, value, is_nan)
+            current = batch.get((key, level, step >> (FANOUT_BITS * level)))
+            if current is None:
+                batch[(key, level, step >> (FANOUT_BITS * level))] = point
+            else:
+                current.add(point)
+    rows = [
+        (run_id, key, level, block, *(getattr(summary, column) for column in _SUMMARY_COLUMNS))
+        for (key, level, block), summary in batch.items()
+    ]
+    connection.exec_driver_sql(_merge_sql(connection), rows)
+
+
+def _merge_sql(connection: Connection) -> str:
+    """An upsert merging a block's new summary into the stored one (driver markers, for executemany)."""
+    quote = connection.dialect.identifier_preparer.quote
+    name = connection.dialect.name
+    columns = ("run_uuid", "key", "level", "block", *_SUMMARY_COLUMNS)
+    insert = (
+        f"INSERT INTO metric_blocks ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([dialects.marker(connection)] * len(columns))})"
+    )
+    lowest, highest = ("min", "max") if name == "sqlite" else ("LEAST", "GREATEST")
+
+    def new(column: str) -> str:
+        return f"VALUES({column})" if name == "mysql" else f"excluded.{column}"
+
+    def old(column: str) -> str:
+        return f"metric_blocks.{column}"
+
+    def takes(value: str, step: str, better: str) -> str:
+        return (
+            f"{new(value)} IS NOT NULL AND ({old(value)} IS NULL OR {new(value)} {better} {old(value)} "
+            f"OR ({new(value)} = {old(value)} AND {new(step)} < {old(step)}))"
+        )
+
+    take_min = takes("min_value", "min_step", "<")
+    take_max = takes("max_value", "max_step", ">")
+    # MariaDB applies the assignments in order, each seeing the ones before: a step is assigned
+    # before its value, so its condition still reads the stored value (the value's condition then
+    # differs only where the two values are equal).
+    assignments = [
+        f"points = {old('points')} + {new('points')}",
+        f"first_step = {lowest}({old('first_step')}, {new('first_step')})",
+        f"last_step = {highest}({old('last_step')}, {new('last_step')})",
+        f"nonfinite = {old('nonfinite')} + {new('nonfinite')}",
+        f"min_step = CASE WHEN {take_min} THEN {new('min_step')} ELSE {old('min_step')} END",
+        f"min_value = CASE WHEN {take_min} THEN {new('min_value')} ELSE {old('min_value')} END",
+        f"max_step = CASE WHEN {take_max} THEN {new('max_step')} ELSE {old('max_step')} END",
+        f"max_value = CASE WHEN {take_max} THEN {new('max_value')} ELSE {old('max_value')} END",
+    ]
+    if name == "mysql":
+        return f"{insert} ON DUPLICATE KEY UPDATE {', '.join(assignments)}"
+    keys = ", ".join(quote(c) for c in ("run_uuid", "key", "level", "block"))
+    return f"{insert} ON CONFLICT ({keys}) DO UPDATE SET {', '.join(assignments)}"
 
 
 def refresh(connection: Connection, run_id: str, steps_by_key: Mapping[str, Iterable[int]]) -> None:

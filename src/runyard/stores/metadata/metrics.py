@@ -25,17 +25,14 @@ def insert_points(connection: Connection, run_id: str, points: Sequence[PointRow
 
     The caller holds the run's lock.
     """
-    dialects.executemany_ignoring_duplicates(
+    inserted = dialects.executemany_ignoring_duplicates(
         connection,
         metrics,
         POINT_COLUMNS,
         [(run_id, *point) for point in points],
         writers_serialized=True,
     )
-    steps_by_key: dict[str, set[int]] = {}
-    for key, _, _, step, _ in points:
-        steps_by_key.setdefault(key, set()).add(step)
-    metric_blocks.refresh(connection, run_id, steps_by_key)
+    metric_blocks.record(connection, run_id, points, all_new=inserted == len(points))
 
 
 def _order_key(point: PointRow) -> tuple[int, int, float]:
