@@ -76,6 +76,17 @@ def _point_summary(step: int, value: float, is_nan: bool) -> Summary:
     return Summary(1, step, step, None, None, None, None, 1)
 
 
+def _summary_of_points(points: Sequence[tuple[int, float, bool]]) -> Summary:
+    """The summary of ``(step, value, is_nan)`` points of one block, in any order."""
+    steps = [step for step, _, _ in points]
+    finite = [(value, step) for step, value, is_nan in points if is_finite(value, is_nan)]
+    if not finite:
+        return Summary(len(points), min(steps), max(steps), None, None, None, None, len(points))
+    low = min(finite)  # the lowest value, then the earliest step holding it
+    high = max(finite, key=lambda pair: (pair[0], -pair[1]))
+    return Summary(len(points), min(steps), max(steps), low[0], low[1], high[0], high[1], len(points) - len(finite))
+
+
 def _spans(blocks: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted blocks as runs of consecutive numbers: ``[(first, last), ...]``."""
     spans: list[tuple[int, int]] = []
@@ -109,15 +120,25 @@ def record(
             steps_by_key.setdefault(key, set()).add(step)
         refresh(connection, run_id, steps_by_key)
         return
-    batch: dict[tuple[str, int, int], Summary] = {}
+    # Level 1 straight from the points (grouped, then min/max over each group); each level above
+    # from the one below, so the per-point work is one dict append.
+    groups: dict[tuple[str, int], list[tuple[int, float, bool]]] = {}
     for key, value, _, step, is_nan in points:
-        for level in range(1, LEVELS + 1):
-            point = _point_summary(step, value, is_nan)
-            current = batch.get((key, level, step >> (FANOUT_BITS * level)))
-            if current is None:
-                batch[(key, level, step >> (FANOUT_BITS * level))] = point
+        groups.setdefault((key, step >> FANOUT_BITS), []).append((step, value, is_nan))
+    level_summaries = {group: _summary_of_points(members) for group, members in groups.items()}
+    batch: dict[tuple[str, int, int], Summary] = {
+        (key, 1, block): summary for (key, block), summary in level_summaries.items()
+    }
+    for level in range(2, LEVELS + 1):
+        parents: dict[tuple[str, int], Summary] = {}
+        for (key, block), summary in level_summaries.items():
+            parent = parents.get((key, block >> FANOUT_BITS))
+            if parent is None:
+                parents[(key, block >> FANOUT_BITS)] = Summary(**_as_row(summary))
             else:
-                current.add(point)
+                parent.add(summary)
+        batch.update(((key, level, block), summary) for (key, block), summary in parents.items())
+        level_summaries = parents
     rows = [
         (run_id, key, level, block, *(getattr(summary, column) for column in _SUMMARY_COLUMNS))
         for (key, level, block), summary in batch.items()
