@@ -447,28 +447,10 @@ def _step_series_from_blocks(
         width,
     )
     steps = metric_buckets.column_first_last(connection, stats.run_id, stats.key, bounds)
-    # Each column's lowest and highest point: the best of the arms covering its steps, ties to the
-    # earlier step (the first such point in chart order, as the reference keeps).
-    arms: list[metric_blocks.Arm] = []
-    owners: list[int] = []
-    for column, start, end in bounds:
-        for arm in metric_blocks.cover(start, end):
-            arms.append(arm)
-            owners.append(column)
-    lowest: dict[int, tuple[float, int]] = {}
-    highest: dict[int, tuple[float, int]] = {}
-    for column, found in zip(
-        owners, metric_blocks.arm_extremes(connection, stats.run_id, stats.key, arms), strict=True
-    ):
-        if found is None:
-            continue
-        v0, s0, v1, s1 = found
-        if column not in lowest or (v0, s0) < lowest[column]:
-            lowest[column] = (v0, s0)
-        if column not in highest or (-v1, s1) < (-highest[column][0], highest[column][1]):
-            highest[column] = (v1, s1)
-    steps.update(step for _, step in lowest.values())
-    steps.update(step for _, step in highest.values())
+    # Each column's lowest and highest point is the extreme of one of the arms covering its steps:
+    # the points at every arm's extreme steps are fetched, and compared below.
+    arms = [arm for _, start, end in bounds for arm in metric_blocks.cover(start, end)]
+    steps.update(metric_blocks.arm_extreme_steps(connection, stats.run_id, stats.key, arms))
     rows = metric_buckets.rows_at_steps(connection, stats.run_id, stats.key, steps)
     # Every candidate column's extremes are among its candidates: all points at its first, last,
     # lowest and highest steps came back.

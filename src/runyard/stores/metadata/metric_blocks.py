@@ -370,7 +370,7 @@ _ARMS_PER_STATEMENT = 2_000
 
 
 def _arm_sql(connection: Connection, raw: bool, count: int) -> str:
-    """Per arm row ``(i, level, lo, hi)``: the arm's lowest value and its step, its highest and its step.
+    """Per arm row ``(i, level, lo, hi)``: the first step holding its lowest value, and its highest.
 
     Written for the driver (positional markers): a statement of thousands of parameters costs more
     to build through SQLAlchemy's text() than the database takes to answer it.
@@ -393,39 +393,36 @@ def _arm_sql(connection: Connection, raw: bool, count: int) -> str:
             "max_step",
         )
     # Ties go to the earlier step: the reference keeps the first point of a column's extreme.
-    order_low = f"ORDER BY {low_value}, {low_step} LIMIT 1"
-    order_high = f"ORDER BY {high_value} DESC, {high_step} LIMIT 1"
     return (
-        f"WITH a(i, lvl, lo, hi) AS (VALUES {values}) SELECT a.i, "
-        f"(SELECT {low_value} FROM {table} WHERE {where} {order_low}), "
-        f"(SELECT {low_step} FROM {table} WHERE {where} {order_low}), "
-        f"(SELECT {high_value} FROM {table} WHERE {where} {order_high}), "
-        f"(SELECT {high_step} FROM {table} WHERE {where} {order_high}) FROM a"
+        f"WITH a(i, lvl, lo, hi) AS (VALUES {values}) SELECT "
+        f"(SELECT {low_step} FROM {table} WHERE {where} ORDER BY {low_value}, {low_step} LIMIT 1), "
+        f"(SELECT {high_step} FROM {table} WHERE {where} ORDER BY {high_value} DESC, {high_step} LIMIT 1) FROM a"
     )
 
 
-def arm_extremes(
-    connection: Connection, run_id: str, key: str, arms: Sequence[Arm]
-) -> list[tuple[float, int, float, int] | None]:
-    """Per arm: its lowest finite value and the first step holding it, its highest and the first step holding it."""
-    found: list[tuple[float, int, float, int] | None] = [None] * len(arms)
+def arm_extreme_steps(connection: Connection, run_id: str, key: str, arms: Sequence[Arm]) -> set[int]:
+    """Per arm, the first step holding its lowest finite value and the first holding its highest.
+
+    A range's extremes are among the extremes of the arms covering it, so the points at these steps
+    hold every column's lowest and highest point (the caller compares their values).
+    """
+    steps: set[int] = set()
     for raw in (True, False):
         indices = [i for i, arm in enumerate(arms) if (arm[0] == 0) == raw]
         # The series (and for raw points the finiteness bounds) once per subquery, after the arm rows.
-        per_subquery: tuple[Any, ...] = (
-            (run_id, key, False, STORED_INFINITY, -STORED_INFINITY) if raw else (run_id, key)
-        )
+        per_subquery: tuple[Any, ...] = (run_id, key)
+        if raw:
+            per_subquery += (False, STORED_INFINITY, -STORED_INFINITY)
         for offset in range(0, len(indices), _ARMS_PER_STATEMENT):
             chunk = indices[offset : offset + _ARMS_PER_STATEMENT]
             parameters: list[Any] = []
             for index in chunk:
                 parameters.extend((index, *arms[index]))
-            parameters.extend(per_subquery * 4)
+            parameters.extend(per_subquery * 2)
             sql = _arm_sql(connection, raw, len(chunk))
-            for i, v0, s0, v1, s1 in connection.exec_driver_sql(sql, tuple(parameters)).all():
-                if v0 is not None:
-                    found[int(i)] = (float(v0), int(s0), float(v1), int(s1))
-    return found
+            for row in connection.exec_driver_sql(sql, tuple(parameters)).all():
+                steps.update(int(step) for step in row if step is not None)
+    return steps
 
 
 def range_totals(connection: Connection, run_id: str, key: str, arms: Sequence[Arm]) -> tuple[int, int]:
