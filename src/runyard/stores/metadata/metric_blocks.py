@@ -483,6 +483,19 @@ def nonfinite_spans(
     return spans
 
 
+def series_totals(connection: Connection, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Every point of each (run, key) series, from the top-level blocks (absent: no point)."""
+    if not pairs:
+        return {}
+    b = metric_blocks.c
+    statement = (
+        select(b.run_uuid, b.key, func.sum(b.points))
+        .where(b.run_uuid.in_({run for run, _ in pairs}), b.key.in_({key for _, key in pairs}), b.level == LEVELS)
+        .group_by(b.run_uuid, b.key)
+    )
+    return {(run, key): int(total) for run, key, total in connection.execute(statement)}
+
+
 def series_points(connection: Connection, run_id: str, key: str) -> int:
     """Every point of the series, from its top-level blocks."""
     b = metric_blocks.c

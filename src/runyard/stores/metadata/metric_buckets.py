@@ -10,6 +10,7 @@ column on SQLite, PostgreSQL and MariaDB as it does in Python.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -269,6 +270,21 @@ def column_first_last(connection: Connection, run_id: str, key: str, bounds: lis
         for row in connection.exec_driver_sql(sql, tuple(parameters)).all():
             steps.update(int(step) for step in row if step is not None)
     return steps
+
+
+def rows_of_series(
+    connection: Connection, pairs: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, int, int, float, bool]]:
+    """Every point of each (run, key) series: ``(run, key, step, timestamp, value, is_nan)``, unordered."""
+    wanted = set(pairs)
+    statement = select(
+        metrics.c.run_uuid, metrics.c.key, metrics.c.step, metrics.c.timestamp, metrics.c.value, metrics.c.is_nan
+    ).where(metrics.c.run_uuid.in_({run for run, _ in pairs}), metrics.c.key.in_({key for _, key in pairs}))
+    return [
+        (r, k, int(s), int(t), float(v), bool(n))
+        for r, k, s, t, v, n in connection.execute(statement)
+        if (r, k) in wanted
+    ]
 
 
 def rows_at_steps(connection: Connection, run_id: str, key: str, steps: set[int]) -> list[Row]:

@@ -106,6 +106,14 @@ def get_run_row(connection: Connection, run_id: str, *, workspace: str | None) -
     return connection.execute(select(runs).where(runs.c.run_uuid == run_id, _in_workspace(workspace))).first()
 
 
+def start_times(connection: Connection, run_ids: Sequence[str], *, workspace: str | None) -> dict[str, int | None]:
+    """The start time of each of ``run_ids`` that exists (in ``workspace``)."""
+    statement = select(runs.c.run_uuid, runs.c.start_time).where(runs.c.run_uuid.in_(run_ids), _in_workspace(workspace))
+    return {
+        row.run_uuid: None if row.start_time is None else int(row.start_time) for row in connection.execute(statement)
+    }
+
+
 def update_run(connection: Connection, run_id: str, **values: Any) -> None:
     connection.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
 
