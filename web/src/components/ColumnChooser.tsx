@@ -1,6 +1,6 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useMemo, useRef, useState } from "react";
-import { type ColumnId, columnName, searchColumns } from "../lib/runs";
+import { type ColumnId, columnName } from "../lib/runs";
 
 // A searchable list of every param/metric/tag key (virtualised: 12,000 keys stay responsive).
 export function ColumnChooser({
@@ -14,7 +14,16 @@ export function ColumnChooser({
 }) {
   const [open, setOpen] = useState(false);
   const [text, setText] = useState("");
-  const found = useMemo(() => searchColumns(columns, text, columns.length), [columns, text]);
+  // Names and their lowercase forms are computed once per set of columns, not on every keystroke.
+  const names = useMemo(() => columns.map(columnName), [columns]);
+  const lower = useMemo(() => names.map((name) => name.toLowerCase()), [names]);
+  const found = useMemo(() => {
+    const needle = text.trim().toLowerCase();
+    if (!needle) return { matches: names, total: names.length };
+    const matches: string[] = [];
+    for (let i = 0; i < lower.length; i++) if (lower[i].includes(needle)) matches.push(names[i]);
+    return { matches, total: matches.length };
+  }, [names, lower, text]);
   const parent = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({
     count: found.matches.length,
@@ -22,7 +31,7 @@ export function ColumnChooser({
     estimateSize: () => 24,
     overscan: 10,
   });
-  const selected = new Set(chosen);
+  const selected = useMemo(() => new Set(chosen), [chosen]);
   const toggle = (name: string) =>
     onChange(selected.has(name) ? chosen.filter((c) => c !== name) : [...chosen, name]);
   return (
@@ -46,7 +55,7 @@ export function ColumnChooser({
           <div ref={parent} className="chooser-list">
             <div style={{ height: virtual.getTotalSize(), position: "relative" }}>
               {virtual.getVirtualItems().map((item) => {
-                const name = columnName(found.matches[item.index]);
+                const name = found.matches[item.index];
                 return (
                   <label
                     key={name}
