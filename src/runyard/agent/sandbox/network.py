@@ -98,8 +98,32 @@ def has_default_route(pid: int) -> bool:
         return any(line.split()[1:2] == ["00000000"] for line in routes.readlines()[1:])
 
 
+def listening_ports(pid: int) -> set[int]:
+    """TCP ports with a listening socket in the network namespace of ``pid``."""
+    ports: set[int] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as sockets:
+                for line in sockets.readlines()[1:]:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
+
+
+def _network_ready(pid: int, loopback_ports: tuple[int, ...]) -> bool:
+    # The default route comes with --config-net; the forwarders of the handed-over ports are bound
+    # a moment later, and a job connecting in between would be refused.
+    return has_default_route(pid) and set(loopback_ports) <= listening_ports(pid)
+
+
 def attach(pid: int, user: tuple[int, int], spec: SandboxSpec) -> subprocess.Popen[bytes]:
     """Start pasta on ``pid`` (a sandbox's init) and wait until its network is configured.
+
+    Configured means a default route and a listener inside the namespace for every handed-over
+    loopback port.
 
     Raises:
         SandboxError: pasta did not set the network up in time.
@@ -112,7 +136,7 @@ def attach(pid: int, user: tuple[int, int], spec: SandboxSpec) -> subprocess.Pop
     deadline = time.monotonic() + SETUP_TIMEOUT_SECONDS
     while True:
         try:
-            if has_default_route(pid):
+            if _network_ready(pid, tuple(spec.loopback_ports)):
                 return process
         except OSError:
             pass
