@@ -19,20 +19,6 @@ from pathlib import Path
 from runyard.stores.metadata import metric_blocks as block_summaries
 
 BASE_TIME_MS = 1_780_000_000_000
-BLOCK_COLUMNS = (
-    "run_uuid",
-    "key",
-    "level",
-    "block",
-    "points",
-    "first_step",
-    "last_step",
-    "min_value",
-    "min_step",
-    "max_value",
-    "max_step",
-    "nonfinite",
-)
 CHUNK = 20_000
 
 
@@ -201,8 +187,11 @@ class Loader:
 
             self._many(
                 "metric_blocks",
-                BLOCK_COLUMNS,
-                (tuple(block[c] for c in BLOCK_COLUMNS) for block in block_summaries.summaries_of(points_of_series())),
+                block_summaries.ROW_COLUMNS,
+                (
+                    tuple(block[c] for c in block_summaries.ROW_COLUMNS)
+                    for block in block_summaries.summaries_of(points_of_series())
+                ),
             )
             if pending:
                 self.connection.executemany(insert, pending)

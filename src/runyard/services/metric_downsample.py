@@ -414,13 +414,6 @@ def _start_times(connection: Connection, run_ids: Sequence[str]) -> dict[str, in
     return found
 
 
-def _start_time(connection: Connection, run_id: str) -> int | None:
-    row = run_store.get_run_row(connection, run_id, workspace=workspace_scope())
-    if row is None:
-        raise NotFound(f"Run with id={run_id} not found")
-    return int(row.start_time) if row.start_time is not None else None
-
-
 def _x_of(axis: XAxis, origin: int, step: int, timestamp: int) -> float:
     if axis is XAxis.STEP:
         return float(step)

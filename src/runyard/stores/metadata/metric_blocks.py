@@ -37,6 +37,8 @@ _SUMMARY_COLUMNS = (
     "max_step",
     "nonfinite",
 )
+# A stored block row: its key columns, then its summary.
+ROW_COLUMNS = ("run_uuid", "key", "level", "block", *_SUMMARY_COLUMNS)
 
 
 @dataclass(slots=True)
@@ -150,7 +152,7 @@ def _merge_sql(connection: Connection) -> str:
     """An upsert merging a block's new summary into the stored one (driver markers, for executemany)."""
     quote = connection.dialect.identifier_preparer.quote
     name = connection.dialect.name
-    columns = ("run_uuid", "key", "level", "block", *_SUMMARY_COLUMNS)
+    columns = ROW_COLUMNS
     insert = (
         f"INSERT INTO metric_blocks ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join([dialects.marker(connection)] * len(columns))})"

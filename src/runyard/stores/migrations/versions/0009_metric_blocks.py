@@ -30,10 +30,8 @@ _FLUSH_ROWS = 5_000
 _REPORT_EVERY = 1_000_000
 
 
-def _table() -> sa.Table:
-    return sa.Table(
-        "metric_blocks",
-        sa.MetaData(),
+def _columns() -> list[sa.Column[Any]]:
+    return [
         sa.Column("run_uuid", sa.String(length=32), primary_key=True),
         sa.Column("key", sa.String(length=250), primary_key=True),
         sa.Column("level", sa.Integer(), primary_key=True, autoincrement=False),
@@ -46,24 +44,13 @@ def _table() -> sa.Table:
         sa.Column("max_value", sa.Double(), nullable=True),
         sa.Column("max_step", sa.BigInteger(), nullable=True),
         sa.Column("nonfinite", sa.BigInteger(), nullable=False),
-    )
+    ]
 
 
 def upgrade() -> None:
     op.create_table(
         "metric_blocks",
-        sa.Column("run_uuid", sa.String(length=32), nullable=False),
-        sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("block", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("points", sa.BigInteger(), nullable=False),
-        sa.Column("first_step", sa.BigInteger(), nullable=False),
-        sa.Column("last_step", sa.BigInteger(), nullable=False),
-        sa.Column("min_value", sa.Double(), nullable=True),
-        sa.Column("min_step", sa.BigInteger(), nullable=True),
-        sa.Column("max_value", sa.Double(), nullable=True),
-        sa.Column("max_step", sa.BigInteger(), nullable=True),
-        sa.Column("nonfinite", sa.BigInteger(), nullable=False),
+        *_columns(),
         sa.PrimaryKeyConstraint("run_uuid", "key", "level", "block", name=op.f("pk_metric_blocks")),
     )
     _summarise_stored_points()
@@ -100,7 +87,7 @@ def _summarise_stored_points() -> None:
     total = bind.execute(sa.text("SELECT count(*) FROM metrics")).scalar_one()
     if not total:
         return
-    table = _table()
+    table = sa.Table("metric_blocks", sa.MetaData(), *_columns())
     metrics = sa.table(
         "metrics",
         sa.column("run_uuid"),
