@@ -1,6 +1,6 @@
-"""Chart downsampling of one 1,000,000-point series on SQLite: Python reference vs database bucketing.
+"""Chart downsampling of one 1,000,000-point series: Python reference vs database bucketing.
 
-Usage: .venv/bin/python bench/downsample.py [points] [width]
+Usage: .venv/bin/python bench/downsample.py [points] [width] [sqlite|postgresql|mariadb]
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert
+from sqlalchemy import insert
 
 from runyard.services.metric_downsample import RawPoint, XAxis, downsample, downsample_in_database
 from runyard.stores.metadata import metric_blocks as block_store
 from runyard.stores.metadata import metrics as metric_store
+from runyard.stores.metadata.engine import make_engine
 from runyard.stores.metadata.tables import metadata, metric_blocks, metrics
+from servers import fresh_database, refresh_statistics
 
 
 def _timed(label: str, call, repeat: int = 3) -> None:  # type: ignore[no-untyped-def]
@@ -31,8 +33,9 @@ def _timed(label: str, call, repeat: int = 3) -> None:  # type: ignore[no-untype
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     width = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    with tempfile.TemporaryDirectory() as root:
-        engine = create_engine(f"sqlite:///{Path(root) / 'bench.db'}")
+    backend = sys.argv[3] if len(sys.argv) > 3 else "sqlite"
+    with tempfile.TemporaryDirectory() as root, fresh_database(backend, Path(root)) as url:
+        engine = make_engine(url)
         metadata.create_all(engine, tables=[metrics, metric_blocks])
         with engine.begin() as connection:
             rows = [
@@ -49,7 +52,8 @@ def main() -> None:
             for offset in range(0, count, 100_000):
                 connection.execute(insert(metrics), rows[offset : offset + 100_000])
             block_store.rebuild(connection, "r", "loss")  # what ingestion writes beside the points
-        print(f"{count} points, width {width}, SQLite")
+        refresh_statistics(url)
+        print(f"{count} points, width {width}, {backend}")
         zoom = (count * 0.4, count * 0.5)
         with engine.connect() as connection:
 
@@ -63,10 +67,10 @@ def main() -> None:
 
             _timed("python reference, full range (step)", python, repeat=1)
             _timed("database, full range (step)", database)
-            pass  # the reference is timed on the full range only
             _timed("database, zoom 10% (step)", lambda: database(*zoom))
             _timed("database, full range (wall)", lambda: database(axis=XAxis.WALL))
             _timed("database, full range (relative)", lambda: database(axis=XAxis.RELATIVE))
+        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -17,11 +17,13 @@ from pathlib import Path
 import httpx
 import psutil
 import psycopg
+import pymysql
 
 REPO = Path(__file__).resolve().parent.parent
 RUNYARD_BIN = REPO / ".venv" / "bin" / "runyard"
 MLFLOW_BIN = REPO / "bench" / ".venv-mlflow" / "bin" / "mlflow"
 POSTGRES_ADMIN = os.environ.get("BENCH_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
 START_TIMEOUT = 180.0
 
 
@@ -33,13 +35,22 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def fresh_database(kind: str, scratch: Path) -> Iterator[str]:
-    """A new, empty database URL: a SQLite file in ``scratch`` or ``bench_<random>`` on local PostgreSQL."""
+    """A new, empty database URL: a SQLite file in ``scratch`` or ``bench_<random>`` on local PostgreSQL or MariaDB."""
     if kind == "sqlite":
         yield f"sqlite:///{scratch / 'bench.db'}"
         return
+    name = f"bench_{secrets.token_hex(6)}"
+    if kind == "mariadb":
+        with _mariadb_admin() as admin:
+            admin.execute(f"CREATE DATABASE `{name}`")
+        try:
+            yield f"mysql://root@{MARIADB_HOST}:{MARIADB_PORT}/{name}"
+        finally:
+            with _mariadb_admin() as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        return
     if kind != "postgresql":
         raise ValueError(f"unknown database {kind}")
-    name = f"bench_{secrets.token_hex(6)}"
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -47,6 +58,16 @@ def fresh_database(kind: str, scratch: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def _mariadb_admin() -> Iterator[pymysql.cursors.Cursor]:
+    connection = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", autocommit=True)
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    finally:
+        connection.close()
 
 
 def refresh_statistics(database_url: str) -> None:

@@ -198,6 +198,46 @@ def marker(connection: Connection) -> str:
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
+# MariaDB's default eq_range_index_dive_limit: from this many IN values on, it guesses the rows of
+# each from index statistics, and a guess can make it read the whole series instead of seeking.
+_MARIADB_INDEX_DIVE_LIMIT = 200
+
+
+def in_list_seek_limit(connection: Connection) -> int | None:
+    """The longest IN list the database is sure to answer with one index seek per value (None: no limit)."""
+    return _MARIADB_INDEX_DIVE_LIMIT - 1 if connection.dialect.name == "mysql" else None
+
+
+def subqueries_per_row(
+    connection: Connection,
+    names: Sequence[str],
+    rows: Sequence[Sequence[int]],
+    subqueries: Sequence[str],
+    shared: Sequence[Any],
+) -> tuple[str, tuple[Any, ...]]:
+    """One driver statement answering each scalar subquery for every row of integers, row by row.
+
+    A subquery names the row's integers as ``{name}`` placeholders and takes the ``shared``
+    parameters (in order) after them. SQLite and PostgreSQL get the rows as a VALUES list the
+    subqueries correlate with: they seek the index for a range bound read from the outer row.
+    MariaDB does not (it reads the whole series for every row), so there each row's integers are
+    written into its own subqueries, joined with UNION ALL, and every subquery seeks its range.
+    """
+    m = marker(connection)
+    if connection.dialect.name != "mysql":
+        outer = {name: f"r.{name}" for name in names}
+        columns = ", ".join(f"({subquery.format(**outer)})" for subquery in subqueries)
+        row_values = ", ".join(["(" + ", ".join([m] * len(names)) + ")"] * len(rows))
+        sql = f"WITH r({', '.join(names)}) AS (VALUES {row_values}) SELECT {columns} FROM r"
+        return sql, (*[value for row in rows for value in row], *(tuple(shared) * len(subqueries)))
+    selects = []
+    for row in rows:
+        # int() keeps anything but an integer out of the statement text.
+        inline = {name: str(int(value)) for name, value in zip(names, row, strict=True)}
+        selects.append("SELECT " + ", ".join(f"({subquery.format(**inline)})" for subquery in subqueries))
+    return " UNION ALL ".join(selects), tuple(shared) * (len(subqueries) * len(rows))
+
+
 def _driver_sql_parts(connection: Connection, table: Table, columns: Sequence[str]) -> tuple[str, str, list[str]]:
     """(quoted table, parameter marker, quoted columns) for SQL sent straight to the driver."""
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"

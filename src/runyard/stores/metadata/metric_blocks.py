@@ -367,26 +367,26 @@ def cover(first_step: int, last_step: int, levels: int = LEVELS) -> list[Arm]:
     return arms + right[::-1]
 
 
-# Arms per statement: four bound values each, well under SQLite's limit of 32,766.
+# Arms per statement: at most fourteen bound values each (MariaDB's inline form), under SQLite's
+# limit of 32,766 and the 65,535 of PostgreSQL and MariaDB.
 _ARMS_PER_STATEMENT = 2_000
 
 
-def _arm_sql(connection: Connection, raw: bool, count: int) -> str:
-    """Per arm row ``(i, level, lo, hi)``: the first step holding its lowest value, and its highest.
+def _arm_subqueries(connection: Connection, raw: bool) -> list[str]:
+    """For an arm ``{lvl}, {lo}, {hi}``: the first step holding its lowest value, and its highest.
 
-    Written for the driver (positional markers): a statement of thousands of parameters costs more
-    to build through SQLAlchemy's text() than the database takes to answer it.
+    Sent straight to the driver (positional markers): a statement of thousands of parameters costs
+    more to build through SQLAlchemy's text() than the database takes to answer it.
     """
     quote = connection.dialect.identifier_preparer.quote
     m = dialects.marker(connection)
-    values = ", ".join([f"({m}, {m}, {m}, {m})"] * count)
     series = f"run_uuid = {m} AND {quote('key')} = {m}"
     if raw:
         finite = f"is_nan = {m} AND value < {m} AND value > {m}"
-        where = f"{series} AND step BETWEEN a.lo AND a.hi AND {finite}"
+        where = f"{series} AND step BETWEEN {{lo}} AND {{hi}} AND {finite}"
         table, low_value, low_step, high_value, high_step = "metrics", "value", "step", "value", "step"
     else:
-        where = f"{series} AND {quote('level')} = a.lvl AND block BETWEEN a.lo AND a.hi AND min_value IS NOT NULL"
+        where = f"{series} AND {quote('level')} = {{lvl}} AND block BETWEEN {{lo}} AND {{hi}} AND min_value IS NOT NULL"
         table, low_value, low_step, high_value, high_step = (
             "metric_blocks",
             "min_value",
@@ -395,11 +395,10 @@ def _arm_sql(connection: Connection, raw: bool, count: int) -> str:
             "max_step",
         )
     # Ties go to the earlier step: the reference keeps the first point of a column's extreme.
-    return (
-        f"WITH a(i, lvl, lo, hi) AS (VALUES {values}) SELECT "
-        f"(SELECT {low_step} FROM {table} WHERE {where} ORDER BY {low_value}, {low_step} LIMIT 1), "
-        f"(SELECT {high_step} FROM {table} WHERE {where} ORDER BY {high_value} DESC, {high_step} LIMIT 1) FROM a"
-    )
+    return [
+        f"SELECT {low_step} FROM {table} WHERE {where} ORDER BY {low_value}, {low_step} LIMIT 1",
+        f"SELECT {high_step} FROM {table} WHERE {where} ORDER BY {high_value} DESC, {high_step} LIMIT 1",
+    ]
 
 
 def arm_extreme_steps(connection: Connection, run_id: str, key: str, arms: Sequence[Arm]) -> set[int]:
@@ -410,19 +409,17 @@ def arm_extreme_steps(connection: Connection, run_id: str, key: str, arms: Seque
     """
     steps: set[int] = set()
     for raw in (True, False):
-        indices = [i for i, arm in enumerate(arms) if (arm[0] == 0) == raw]
-        # The series (and for raw points the finiteness bounds) once per subquery, after the arm rows.
-        per_subquery: tuple[Any, ...] = (run_id, key)
+        chosen = [arm for arm in arms if (arm[0] == 0) == raw]
+        # The series (and for raw points the finiteness bounds) once per subquery.
+        shared: tuple[Any, ...] = (run_id, key)
         if raw:
-            per_subquery += (False, STORED_INFINITY, -STORED_INFINITY)
-        for offset in range(0, len(indices), _ARMS_PER_STATEMENT):
-            chunk = indices[offset : offset + _ARMS_PER_STATEMENT]
-            parameters: list[Any] = []
-            for index in chunk:
-                parameters.extend((index, *arms[index]))
-            parameters.extend(per_subquery * 2)
-            sql = _arm_sql(connection, raw, len(chunk))
-            for row in connection.exec_driver_sql(sql, tuple(parameters)).all():
+            shared += (False, STORED_INFINITY, -STORED_INFINITY)
+        subqueries = _arm_subqueries(connection, raw)
+        for offset in range(0, len(chosen), _ARMS_PER_STATEMENT):
+            sql, parameters = dialects.subqueries_per_row(
+                connection, ("lvl", "lo", "hi"), chosen[offset : offset + _ARMS_PER_STATEMENT], subqueries, shared
+            )
+            for row in connection.exec_driver_sql(sql, parameters).all():
                 steps.update(int(step) for step in row if step is not None)
     return steps
 

@@ -222,7 +222,7 @@ def rows_matching(
     return list(found)
 
 
-# Columns per statement on SQLite's column-wise path: three bound values each, well under its limit.
+# Columns per statement: at most ten bound values each (MariaDB's inline form), under SQLite's limit.
 _COLUMNS_PER_STATEMENT = 2_000
 
 
@@ -255,19 +255,20 @@ def column_first_last(connection: Connection, run_id: str, key: str, bounds: lis
     quote = connection.dialect.identifier_preparer.quote
     m = dialects.marker(connection)
     finite = f"is_nan = {m} AND value < {m} AND value > {m}"
-    where = f"run_uuid = {m} AND {quote('key')} = {m} AND step BETWEEN c.s0 AND c.s1 AND {finite}"
-    per_subquery = (run_id, key, False, STORED_INFINITY, -STORED_INFINITY)
+    where = f"run_uuid = {m} AND {quote('key')} = {m} AND step BETWEEN {{s0}} AND {{s1}} AND {finite}"
+    # ORDER BY … LIMIT 1 stops at the first finite point: min()/max() would read the whole column
+    # on databases that cannot seek past the finiteness test.
+    subqueries = [
+        f"SELECT step FROM metrics WHERE {where} ORDER BY step LIMIT 1",
+        f"SELECT step FROM metrics WHERE {where} ORDER BY step DESC LIMIT 1",
+    ]
+    shared = (run_id, key, False, STORED_INFINITY, -STORED_INFINITY)
     steps: set[int] = set()
     for offset in range(0, len(bounds), _COLUMNS_PER_STATEMENT):
-        chunk = bounds[offset : offset + _COLUMNS_PER_STATEMENT]
-        values = ", ".join([f"({m}, {m})"] * len(chunk))
+        rows = [(start, end) for _, start, end in bounds[offset : offset + _COLUMNS_PER_STATEMENT]]
         # Straight to the driver: thousands of parameters cost SQLAlchemy's text() more than the query.
-        sql = (
-            f"WITH c(s0, s1) AS (VALUES {values}) SELECT "
-            f"(SELECT min(step) FROM metrics WHERE {where}), (SELECT max(step) FROM metrics WHERE {where}) FROM c"
-        )
-        parameters = [bound for _, start, end in chunk for bound in (start, end)] + list(per_subquery * 2)
-        for row in connection.exec_driver_sql(sql, tuple(parameters)).all():
+        sql, parameters = dialects.subqueries_per_row(connection, ("s0", "s1"), rows, subqueries, shared)
+        for row in connection.exec_driver_sql(sql, parameters).all():
             steps.update(int(step) for step in row if step is not None)
     return steps
 
@@ -291,16 +292,21 @@ def rows_at_steps(connection: Connection, run_id: str, key: str, steps: set[int]
     """Every finite point at one of ``steps`` (index seeks)."""
     quote = connection.dialect.identifier_preparer.quote
     m = dialects.marker(connection)
+    per_select = dialects.in_list_seek_limit(connection) or _IN_CHUNK
     found: list[Row] = []
     members = sorted(steps)
     for offset in range(0, len(members), _IN_CHUNK):
         chunk = members[offset : offset + _IN_CHUNK]
+        parts = [chunk[start : start + per_select] for start in range(0, len(chunk), per_select)]
         # Straight to the driver: an expanding IN of thousands of steps costs SQLAlchemy more than the query.
-        sql = (
+        sql = " UNION ALL ".join(
             f"SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = {m} AND {quote('key')} = {m} "
-            f"AND is_nan = {m} AND value < {m} AND value > {m} AND step IN ({', '.join([m] * len(chunk))})"
+            f"AND is_nan = {m} AND value < {m} AND value > {m} AND step IN ({', '.join([m] * len(part))})"
+            for part in parts
         )
-        parameters = (run_id, key, False, STORED_INFINITY, -STORED_INFINITY, *chunk)
+        parameters = tuple(
+            value for part in parts for value in (run_id, key, False, STORED_INFINITY, -STORED_INFINITY, *part)
+        )
         found.extend((int(s), int(t), float(v), bool(n)) for s, t, v, n in connection.exec_driver_sql(sql, parameters))
     return found
 
