@@ -4,6 +4,7 @@ import { Layout } from "./components/Layout";
 import { ExperimentsPage } from "./pages/Experiments";
 import { JobPage } from "./pages/Job";
 import { JobsPage } from "./pages/Jobs";
+import { loadRunPage } from "./pages/loaders";
 import { ModelPage } from "./pages/Model";
 import { ModelsPage } from "./pages/Models";
 import { ModelVersionPage } from "./pages/ModelVersion";
@@ -33,7 +34,7 @@ export const router = createHashRouter([
       { index: true, element: <Navigate to="/experiments" replace /> },
       { path: "experiments", element: <ExperimentsPage /> },
       { path: "experiments/:experimentId", element: <RunsRoute /> },
-      { path: "experiments/:experimentId/runs/:runId", lazy: lazyPage(() => import("./pages/Run"), "RunPage") },
+      { path: "experiments/:experimentId/runs/:runId", lazy: lazyPage(loadRunPage, "RunPage") },
       { path: "compare", lazy: lazyPage(() => import("./pages/Compare"), "ComparePage") },
       { path: "models", element: <ModelsPage /> },
       { path: "models/:name", element: <ModelPage /> },

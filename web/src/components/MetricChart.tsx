@@ -1,5 +1,5 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { api } from "../api/client";
@@ -21,6 +21,12 @@ interface Props {
 // Every zoom (drag across the plot) re-queries the visible range; double-click zooms back out.
 // New points arrive through the run page's live stream, which refreshes this query: the zoom range
 // is part of the query, so it is kept.
+// contentRect excludes padding; clientWidth includes it.
+function paddingOf(element: HTMLElement): number {
+  const style = getComputedStyle(element);
+  return parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+}
+
 export function MetricChart({ runIds, keys, labels = {}, height = 240, title }: Props) {
   const holder = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -30,9 +36,13 @@ export function MetricChart({ runIds, keys, labels = {}, height = 240, title }: 
   const [smoothing, setSmoothing] = useState(0);
   const [range, setRange] = useState<[number, number] | null>(null);
 
-  useEffect(() => {
+  // The width is read before the first paint, so the chart's query starts in the same frame it
+  // mounts rather than when the resize observer first reports (a frame or more later).
+  useLayoutEffect(() => {
     const element = holder.current;
     if (!element) return;
+    const measured = element.clientWidth - paddingOf(element);
+    if (measured > 0) setWidth(Math.max(100, Math.floor(measured)));
     const observer = new ResizeObserver(([entry]) => setWidth(Math.max(100, Math.floor(entry.contentRect.width))));
     observer.observe(element);
     return () => observer.disconnect();

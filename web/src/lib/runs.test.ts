@@ -1,6 +1,7 @@
+import { QueryClient } from "@tanstack/react-query";
 import { describe, expect, it } from "vitest";
 import type { Run } from "../api/types";
-import { availableColumns, differingKeys, groupRows, parseColumnName, searchColumns, toRow } from "./runs";
+import { availableColumns, cachedRun, differingKeys, groupRows, parseColumnName, searchColumns, toRow } from "./runs";
 
 function run(id: string, params: Record<string, string>, metrics: Record<string, number>): Run {
   return {
@@ -44,5 +45,18 @@ describe("runs table helpers", () => {
   it("parses column names with dots in the key", () => {
     expect(parseColumnName("metrics.val.loss")).toEqual({ kind: "metrics", key: "val.loss" });
     expect(parseColumnName("bogus")).toBeNull();
+  });
+});
+
+describe("a run from the runs table's cache", () => {
+  it("is found in any page of any cached runs search, with when that search was fetched", () => {
+    const client = new QueryClient();
+    const pages = { pages: [{ runs: [run("a", {}, {})] }, { runs: [run("b", {}, { loss: 2 })] }], pageParams: [undefined, "t"] };
+    client.setQueryData(["runs", "1", "", []], pages, { updatedAt: 1234 });
+    client.setQueryData(["experiment", "1"], { experiment: {} });
+    const found = cachedRun(client, "b");
+    expect(found?.run.data.metrics?.[0].value).toBe(2);
+    expect(found?.updatedAt).toBe(1234);
+    expect(cachedRun(client, "missing")).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 // Run rows for the runs table and compare page: flattening a Run and choosing columns.
+import type { InfiniteData, QueryClient } from "@tanstack/react-query";
 import type { Run } from "../api/types";
 
 export type ColumnKind = "params" | "metrics" | "tags";
@@ -89,4 +90,18 @@ export function differingKeys(rows: RunRow[], kind: ColumnKind): Set<string> {
     if (values.size > 1) differing.add(key);
   }
   return differing;
+}
+
+interface SearchPage {
+  runs?: Run[];
+}
+
+// A run as the runs table last fetched it (runs/search answers with whole runs), so the run page can
+// draw at once on a click from the table while runs/get refreshes it.
+export function cachedRun(client: QueryClient, runId: string): { run: Run; updatedAt: number } | undefined {
+  for (const [queryKey, data] of client.getQueriesData<InfiniteData<SearchPage>>({ queryKey: ["runs"] })) {
+    const run = data?.pages.flatMap((page) => page.runs ?? []).find((r) => r.info.run_id === runId);
+    if (run) return { run, updatedAt: client.getQueryState(queryKey)?.dataUpdatedAt ?? 0 };
+  }
+  return undefined;
 }

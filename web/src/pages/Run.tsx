@@ -8,6 +8,7 @@ import { MetricChart } from "../components/MetricChart";
 import { ErrorBox, KeyValueTable, Loading, Section, StateBadge } from "../components/common";
 import { formatDuration, formatTime, formatValue, quote } from "../lib/format";
 import { chartQueryShows, useLiveEvents } from "../lib/live";
+import { cachedRun } from "../lib/runs";
 
 interface RunActivity {
   status: string;
@@ -22,6 +23,12 @@ export function RunPage() {
   const run = useQuery({
     queryKey: ["run", runId],
     queryFn: () => api.get<{ run: Run }>("/api/2.0/mlflow/runs/get", { run_id: runId }),
+    // Opened from the runs table: its copy draws the page (and starts the charts) without waiting.
+    initialData: () => {
+      const cached = cachedRun(client, runId);
+      return cached ? { run: cached.run } : undefined;
+    },
+    initialDataUpdatedAt: () => cachedRun(client, runId)?.updatedAt,
   });
   const children = useQuery({
     queryKey: ["children", runId],

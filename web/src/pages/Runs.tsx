@@ -25,6 +25,7 @@ import {
   runName,
   toRow,
 } from "../lib/runs";
+import { loadRunPage } from "./loaders";
 
 interface SearchResponse {
   runs?: Run[];
@@ -78,6 +79,13 @@ export function RunsPage() {
   // Rows update live: the experiments' stream names runs created, logged to or finished; the loaded
   // pages are then fetched again in place (the scroll position stays).
   const client = useQueryClient();
+  // A run's page (and its charts) is the next page opened from here: fetch its chunk while idle.
+  useEffect(() => {
+    const warm = () => void loadRunPage();
+    if (typeof requestIdleCallback !== "function") return warm();
+    const handle = requestIdleCallback(warm, { timeout: 2_000 });
+    return () => cancelIdleCallback(handle);
+  }, []);
   useLiveEvents(withQuery("/api/v1/live/runs", { experiment_ids: experimentIds }), {
     runs: () => void client.invalidateQueries({ queryKey: ["runs", experimentId] }),
   });
