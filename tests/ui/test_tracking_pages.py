@@ -135,3 +135,33 @@ def test_model_version_deep_link_shows_lineage(page: Page, tracking: MlflowClien
     expect(page.get_by_role("heading", name=f"{name} version 1")).to_be_visible()
     page.get_by_role("link", name="trial-0").click()
     expect(page.get_by_role("heading", name="trial-0")).to_be_visible()
+
+
+def test_runs_table_scrolls_through_every_page_and_groups_by_a_param(page: Page, tracking: MlflowClient) -> None:
+    experiment_id = tracking.create_experiment(unique("many-runs"))
+    for i in range(230):
+        run = tracking.create_run(experiment_id, run_name=f"sweep-{i:03d}")
+        tracking.log_param(run.info.run_id, "seed", str(i % 3))
+    page.goto(f"/#/experiments/{experiment_id}")
+    table = page.get_by_role("table", name="Runs")
+    expect(table.get_by_role("row").nth(1)).to_contain_text("sweep-229")  # newest first
+    expect(page.get_by_text("100 runs (more on scroll)")).to_be_visible()
+    # Only the rows in view are in the page; scrolling to the end fetches the rest, page by page.
+    assert table.get_by_role("row").count() < 100
+    for _ in range(20):
+        table.evaluate("element => { element.scrollTop = element.scrollHeight; }")
+        if page.get_by_text("230 runs", exact=True).is_visible():
+            break
+        page.wait_for_timeout(100)
+    expect(page.get_by_text("230 runs", exact=True)).to_be_visible()
+    table.evaluate("element => { element.scrollTop = element.scrollHeight; }")
+    expect(table.get_by_role("row").filter(has_text="sweep-000")).to_have_count(1)
+    # The first rows' checkboxes still work after the scroll back up.
+    table.evaluate("element => { element.scrollTop = 0; }")
+    page.get_by_label("Select sweep-229").check()
+    expect(page.get_by_role("button", name="Compare (1)")).to_be_enabled()
+
+    page.get_by_label("Group by").select_option("params.seed")
+    # Groups come in the order of their first run (the newest, sweep-229, has seed 1).
+    expect(table.get_by_role("row").nth(1)).to_have_text("params.seed = 1 (77)")
+    expect(page.get_by_label("Select sweep-229")).to_be_checked()

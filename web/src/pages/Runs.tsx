@@ -6,12 +6,12 @@ import {
   getCoreRowModel,
   useReactTable,
 } from "@tanstack/react-table";
-import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, withQuery } from "../api/client";
 import type { Experiment, Run } from "../api/types";
 import { ColumnChooser } from "../components/ColumnChooser";
+import { type Entry, VirtualRows } from "../components/VirtualRows";
 import { ErrorBox, Loading, StateBadge } from "../components/common";
 import { formatDuration, formatTime, formatValue, identifier } from "../lib/format";
 import { useLiveEvents } from "../lib/live";
@@ -182,18 +182,20 @@ export function RunsPage() {
   const tableRows = table.getRowModel().rows;
   const byRunId = useMemo(() => new Map(tableRows.map((r) => [r.original.run.info.run_id, r])), [tableRows]);
 
-  const scroller = useRef<HTMLDivElement>(null);
-  const virtual = useVirtualizer({
-    count: grouped.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 20,
-  });
-  const items = virtual.getVirtualItems();
-  const lastIndex = items.length ? items[items.length - 1].index : 0;
-  useEffect(() => {
-    if (lastIndex >= grouped.length - 50 && runs.hasNextPage && !runs.isFetchingNextPage) void runs.fetchNextPage();
-  }, [lastIndex, grouped.length, runs]);
+  const entries = useMemo<Entry<RunRow>[]>(
+    () =>
+      grouped.flatMap(({ row, group }): Entry<RunRow>[] => {
+        if (!row) return [{ key: "group " + group, group: group ?? "" }];
+        const tableRow = byRunId.get(row.run.info.run_id);
+        return tableRow ? [{ key: row.run.info.run_id, cells: tableRow.getVisibleCells() }] : [];
+      }),
+    // The cells follow the columns (and the selection their checkboxes show).
+    [grouped, byRunId, tableColumns],
+  );
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = runs;
+  const fetchMore = useCallback(() => {
+    if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
 
   const width = tableColumns.reduce((sum, c) => sum + (c.size ?? 120), 0);
   const template = tableColumns.map((c) => `${c.size ?? 120}px`).join(" ");
@@ -249,46 +251,30 @@ export function RunsPage() {
       </div>
       {runs.isLoading ? <Loading what="runs" /> : null}
       {runs.data && !rows.length ? <p className="empty">No runs match.</p> : null}
-      <div className="vtable" ref={scroller} role="table" aria-label="Runs">
-        <div className="vrow vhead" role="row" style={{ gridTemplateColumns: template, width }}>
-          {table.getHeaderGroups()[0]?.headers.map((header) => (
-            <div
-              key={header.id}
-              role="columnheader"
-              className={header.column.getCanSort() ? "sortable" : ""}
-              onClick={header.column.getToggleSortingHandler()}
-              title={String(header.column.columnDef.header ?? "")}
-            >
-              {flexRender(header.column.columnDef.header, header.getContext())}
-              {{ asc: " ▲", desc: " ▼" }[header.column.getIsSorted() as string] ?? ""}
-            </div>
-          ))}
-        </div>
-        <div style={{ height: virtual.getTotalSize(), position: "relative", width }}>
-          {items.map((item) => {
-            const entry = grouped[item.index];
-            const style = { position: "absolute" as const, top: 0, transform: `translateY(${item.start}px)`, height: ROW_HEIGHT };
-            if (!entry.row) {
-              return (
-                <div key={item.key} className="vrow vgroup" style={{ ...style, width }} role="row">
-                  {entry.group}
-                </div>
-              );
-            }
-            const row = byRunId.get(entry.row.run.info.run_id);
-            if (!row) return null;
-            return (
-              <div key={item.key} className="vrow" role="row" style={{ ...style, gridTemplateColumns: template, width }}>
-                {row.getVisibleCells().map((cell) => (
-                  <div key={cell.id} role="cell">
-                    {flexRender(cell.column.columnDef.cell, cell.getContext())}
-                  </div>
-                ))}
+      <VirtualRows
+        label="Runs"
+        entries={entries}
+        template={template}
+        width={width}
+        rowHeight={ROW_HEIGHT}
+        onNearEnd={fetchMore}
+        header={
+          <div className="vrow vhead" role="row" style={{ gridTemplateColumns: template, width }}>
+            {table.getHeaderGroups()[0]?.headers.map((header) => (
+              <div
+                key={header.id}
+                role="columnheader"
+                className={header.column.getCanSort() ? "sortable" : ""}
+                onClick={header.column.getToggleSortingHandler()}
+                title={String(header.column.columnDef.header ?? "")}
+              >
+                {flexRender(header.column.columnDef.header, header.getContext())}
+                {{ asc: " ▲", desc: " ▼" }[header.column.getIsSorted() as string] ?? ""}
               </div>
-            );
-          })}
-        </div>
-      </div>
+            ))}
+          </div>
+        }
+      />
     </div>
   );
 }
