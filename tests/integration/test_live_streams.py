@@ -101,6 +101,16 @@ def test_a_new_run_reaches_a_runs_stream_on_the_other_replica(replicas: tuple[Li
     httpx.post(f"{writer.url}{API}/runs/update", json={"run_id": run_id, "status": "FINISHED"})
     assert [(r["run_id"], r["status"]) for r in stream.next("runs")["runs"]] == [(run_id, "FINISHED")]
 
+    # A tag set or removed, a run deleted or restored: each changes what the runs table shows.
+    httpx.post(f"{writer.url}{API}/runs/set-tag", json={"run_id": run_id, "key": "team", "value": "a"})
+    assert [r["run_id"] for r in stream.next("runs")["runs"]] == [run_id]
+    httpx.post(f"{writer.url}{API}/runs/delete-tag", json={"run_id": run_id, "key": "team"})
+    assert [r["run_id"] for r in stream.next("runs")["runs"]] == [run_id]
+    httpx.post(f"{writer.url}{API}/runs/delete", json={"run_id": run_id})
+    assert [(r["run_id"], r["lifecycle_stage"]) for r in stream.next("runs")["runs"]] == [(run_id, "deleted")]
+    httpx.post(f"{writer.url}{API}/runs/restore", json={"run_id": run_id})
+    assert [(r["run_id"], r["lifecycle_stage"]) for r in stream.next("runs")["runs"]] == [(run_id, "active")]
+
 
 def test_a_new_metric_point_reaches_a_metrics_stream(replicas: tuple[LiveServer, LiveServer]) -> None:
     writer, reader = replicas
