@@ -143,6 +143,21 @@ SCROLL = """async () => {
 }"""
 
 
+# Where a click's time goes: the page notes when the click arrived, and afterwards lists each request
+# made since (path, start and end in ms after the click), from the resource timing entries.
+CLICK_CLOCK = """() => { window.__clickedAt = null; window.__drawnAt = null;
+  document.addEventListener('click', () => { window.__clickedAt = performance.now(); }, { capture: true, once: true });
+  const observer = new MutationObserver(() => {
+    const label = document.querySelector('.points-label');
+    if (label && / of /.test(label.textContent) && label.closest('.chart').querySelector('canvas')) {
+      window.__drawnAt = performance.now(); observer.disconnect(); } });
+  observer.observe(document.body, { childList: true, subtree: true, characterData: true }); }"""
+REQUESTS_SINCE_CLICK = """() => { const at = window.__clickedAt ?? 0;
+  const requests = performance.getEntriesByType('resource').filter((e) => e.startTime >= at)
+    .map((e) => [new URL(e.name).pathname, Math.round(e.startTime - at), Math.round(e.responseEnd - at)]);
+  return [...requests, ['drawn (in the page)', Math.round(window.__drawnAt - at), Math.round(window.__drawnAt - at)]]; }"""
+
+
 def transferred(page: Page, fragment: str) -> int:
     """Body bytes of the page's requests whose URL contains ``fragment`` (the resource timing entries)."""
     return int(
@@ -246,6 +261,7 @@ def runyard_figures(
         page.goto(f"/#/experiments/{ids['long']}")
         link = page.get_by_role("link", name="long-series")
         link.wait_for()
+        page.evaluate(CLICK_CLOCK)
         start = time.perf_counter()
         with page.expect_response(lambda r: "/api/v1/metrics/downsample" in r.url, timeout=t) as answer:
             link.click()
@@ -254,6 +270,7 @@ def runyard_figures(
         except PlaywrightTimeout as error:
             raise Timeout(str(error)) from error
         elapsed = (time.perf_counter() - start) * 1000
+        out["long_click_requests"] = page.evaluate(REQUESTS_SINCE_CLICK)
         response = answer.value
         body = response.body()
         out["long_bytes"] = len(body)

@@ -504,20 +504,46 @@ def _step_series_from_blocks(
     # the points at every arm's extreme steps are fetched, and compared below.
     arms = [arm for _, start, end in bounds for arm in metric_blocks.cover(start, end)]
     steps.update(metric_blocks.arm_extreme_steps(connection, stats.run_id, stats.key, arms))
+    # Every column's first, last, lowest and highest point is among the points at these steps.
     rows = metric_buckets.rows_at_steps(connection, stats.run_id, stats.key, steps)
-    # Every candidate column's extremes are among its candidates: all points at its first, last,
-    # lowest and highest steps came back.
-    extremes: dict[int, tuple[Any, Any, float, float]] = {}
-    for step, _, value, _ in rows:
-        column = bucket_of(float(step), lo, hi, width)
-        current = extremes.get(column)
-        if current is None:
-            extremes[column] = (step, step, value, value)
-        else:
-            x0, x1, v0, v1 = current
-            extremes[column] = (min(x0, step), max(x1, step), min(v0, value), max(v1, value))
-    _choose(result, XAxis.STEP, stats, width, lo, hi, extremes, rows)
+    for step, value in _m4_of_step_rows(rows, lo, hi, width):
+        result.x.append(float(step))
+        result.y.append(value)
+        result.step.append(step)
     return result
+
+
+def _m4_of_step_rows(rows: list[metric_buckets.Row], lo: float, hi: float, width: int) -> list[tuple[int, float]]:
+    """(step, value) of each column's first, last, lowest and highest row, in chart order.
+
+    On the step axis chart order is history order (step, timestamp, value): sorted that way, each
+    column's rows are consecutive, and ties go to the earliest row as in :func:`m4_indices`.
+    """
+    rows.sort()
+    kept: set[tuple[Any, ...]] = set()
+    current = -1
+    first: tuple[Any, ...] = ()
+    last = low = high = first
+    span = hi - lo
+    top = width - 1
+    for row in rows:
+        # bucket_of, inlined (the same expression, so a step lands where the reference puts it).
+        column = int((float(row[0]) - lo) / span * width) if span > 0 else 0
+        column = 0 if column < 0 else (top if column > top else column)
+        if column != current:
+            if current >= 0:
+                kept.update((first, last, low, high))
+            current = column
+            first = last = low = high = row
+            continue
+        last = row
+        if row[2] < low[2]:
+            low = row
+        elif row[2] > high[2]:
+            high = row
+    if current >= 0:
+        kept.update((first, last, low, high))
+    return [(int(row[0]), float(row[2])) for row in sorted(kept)]
 
 
 def _choose(

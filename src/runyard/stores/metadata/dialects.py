@@ -193,6 +193,22 @@ def fetch_tuples(connection: Connection, statement: ClauseElement, parameters: M
         return list(cursor.fetchall())
 
 
+def driver_rows(connection: Connection, sql: str, parameters: Sequence[Any]) -> list[Any]:
+    """The rows of driver-level ``sql`` (positional markers) as the driver's plain tuples.
+
+    SQLAlchemy's per-row result processing is skipped: for the thousands of small rows a chart
+    query reads, it costs more than the database takes to find them. The statement runs on the
+    connection's driver connection, hence in the caller's transaction.
+    """
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, tuple(parameters))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def marker(connection: Connection) -> str:
     """The driver's positional parameter marker, for statements passed straight to the driver."""
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"

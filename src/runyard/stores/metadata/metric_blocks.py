@@ -419,7 +419,7 @@ def arm_extreme_steps(connection: Connection, run_id: str, key: str, arms: Seque
             sql, parameters = dialects.subqueries_per_row(
                 connection, ("lvl", "lo", "hi"), chosen[offset : offset + _ARMS_PER_STATEMENT], subqueries, shared
             )
-            for row in connection.exec_driver_sql(sql, parameters).all():
+            for row in dialects.driver_rows(connection, sql, parameters):
                 steps.update(int(step) for step in row if step is not None)
     return steps
 
