@@ -93,7 +93,7 @@ def attempt(call: Callable[[], float], timeout_s: float, page: Page | None = Non
     except Timeout:
         result = f"> {timeout_s:.0f} s (timed out)"
     except Exception as error:
-        result = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
+        result = f"failed: {type(error).__name__}: {(str(error).splitlines() or [''])[0][:120]}"
     if page is not None and name:
         SHOTS.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(Exception):
@@ -155,7 +155,8 @@ CLICK_CLOCK = """() => { window.__clickedAt = null; window.__drawnAt = null;
 REQUESTS_SINCE_CLICK = """() => { const at = window.__clickedAt ?? 0;
   const requests = performance.getEntriesByType('resource').filter((e) => e.startTime >= at)
     .map((e) => [new URL(e.name).pathname, Math.round(e.startTime - at), Math.round(e.responseEnd - at)]);
-  return [...requests, ['drawn (in the page)', Math.round(window.__drawnAt - at), Math.round(window.__drawnAt - at)]]; }"""
+  const drawn = Math.round(window.__drawnAt - at);
+  return [...requests, ['drawn (in the page)', drawn, drawn]]; }"""
 
 
 def transferred(page: Page, fragment: str) -> int:

@@ -103,6 +103,11 @@ def test_run_page_shows_params_charts_and_artifact_previews(page: Page, tracking
     # 3,000 points on a chart a few hundred pixels wide: reduced on the server, and the figure shown.
     expect(chart.locator(".points-label")).to_have_text(re.compile(r"^[\d,]+ of 3,000 points$"))
     expect(chart.locator("canvas")).to_be_visible()
+    # Typing elsewhere on the page re-renders it; the chart is not drawn again for that.
+    canvas = chart.locator("canvas").element_handle()
+    page.get_by_label("Tag key").fill("typing")
+    page.get_by_label("Tag key").fill("")
+    assert canvas.evaluate("element => element.isConnected"), "the chart was redrawn on an unrelated change"
 
     page.get_by_role("button", name=re.compile("^config.json")).click()
     expect(page.locator(".preview-text")).to_contain_text('"dropout": 0.1')

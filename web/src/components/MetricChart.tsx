@@ -27,7 +27,10 @@ function paddingOf(element: HTMLElement): number {
   return parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
 }
 
-export function MetricChart({ runIds, keys, labels = {}, height = 240, title }: Props) {
+// One object for "no labels": a fresh {} on every render would redraw the chart each time its page renders.
+const NO_LABELS: Record<string, string> = {};
+
+export function MetricChart({ runIds, keys, labels = NO_LABELS, height = 240, title }: Props) {
   const holder = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const [width, setWidth] = useState(0);

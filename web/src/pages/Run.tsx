@@ -1,5 +1,5 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useMemo, useState } from "react";
+import { useIsFetching, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router";
 import { api } from "../api/client";
 import type { Run } from "../api/types";
@@ -16,6 +16,7 @@ interface RunActivity {
 }
 
 const CHARTS_SHOWN = 12;
+const REST_AFTER_MS = 1_000;
 
 export function RunPage() {
   const { experimentId = "", runId = "" } = useParams();
@@ -30,7 +31,24 @@ export function RunPage() {
     },
     initialDataUpdatedAt: () => cachedRun(client, runId)?.updatedAt,
   });
+  // The charts are the page's first business: its other requests start once the charts' first
+  // answers are in (or after a moment, should they be slow), instead of competing with them.
+  const chartsFetching = useIsFetching({ queryKey: ["downsample"] }) > 0;
+  const [chartsAsked, setChartsAsked] = useState(false);
+  const [restStarted, setRestStarted] = useState(false);
+  if (chartsFetching && !chartsAsked) setChartsAsked(true);
+  const noCharts = run.data !== undefined && !(run.data.run.data.metrics ?? []).length;
+  useEffect(() => {
+    if (restStarted) return;
+    if (noCharts || (chartsAsked && !chartsFetching)) {
+      setRestStarted(true);
+      return;
+    }
+    const timer = setTimeout(() => setRestStarted(true), REST_AFTER_MS);
+    return () => clearTimeout(timer);
+  }, [noCharts, chartsAsked, chartsFetching, restStarted]);
   const children = useQuery({
+    enabled: restStarted,
     queryKey: ["children", runId],
     queryFn: () =>
       api.post<{ runs?: Run[] }>("/api/2.0/mlflow/runs/search", {
@@ -191,7 +209,7 @@ export function RunPage() {
         </Section>
       ) : null}
       <Section title="Artifacts">
-        <ArtifactBrowser runId={runId} artifactUri={info.artifact_uri ?? ""} />
+        {restStarted ? <ArtifactBrowser runId={runId} artifactUri={info.artifact_uri ?? ""} /> : <Loading what="artifacts" />}
       </Section>
     </div>
   );
