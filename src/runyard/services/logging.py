@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from runyard.domain import validation
-from runyard.domain.clock import now_ms
 from runyard.domain.tracking import DatasetInput, Metric, ModelLink, Param, Tag
 from runyard.errors import InvalidParameter
 from runyard.services import runs as run_service
@@ -43,7 +42,7 @@ def log_batch(
         if model_metrics:
             logged_model_store.record_metrics(connection, model_metrics)
     run_service.apply_tags(connection, run_uuid, tags)
-    run_store.update_run(connection, run_uuid, last_activity_time=now_ms())
+    run_service.record_activity(connection, run_uuid)
 
 
 def _stored_point(metric: Metric) -> metric_store.PointRow:

@@ -132,24 +132,19 @@ def update_run(
     return store.to_run_info(updated)
 
 
+def record_activity(connection: Connection, run_id: str, **changes: Any) -> None:
+    """Store ``changes`` to the run and stamp its last activity: the live runs stream reports it."""
+    store.update_run(connection, run_id, last_activity_time=now_ms(), **changes)
+
+
 def delete_run(connection: Connection, run_id: str | None) -> None:
     row = _run_row(connection, run_id, lock=True)
-    now = now_ms()
-    # Activity too: the runs table's live stream reports the run, and the table drops it.
-    store.update_run(
-        connection, row.run_uuid, lifecycle_stage=LifecycleStage.DELETED.value, deleted_time=now, last_activity_time=now
-    )
+    record_activity(connection, row.run_uuid, lifecycle_stage=LifecycleStage.DELETED.value, deleted_time=now_ms())
 
 
 def restore_run(connection: Connection, run_id: str | None) -> None:
     row = _run_row(connection, run_id, lock=True)
-    store.update_run(
-        connection,
-        row.run_uuid,
-        lifecycle_stage=LifecycleStage.ACTIVE.value,
-        deleted_time=None,
-        last_activity_time=now_ms(),
-    )
+    record_activity(connection, row.run_uuid, lifecycle_stage=LifecycleStage.ACTIVE.value, deleted_time=None)
 
 
 def set_tag(connection: Connection, run_id: str | None, key: str, value: str) -> None:
@@ -157,7 +152,7 @@ def set_tag(connection: Connection, run_id: str | None, key: str, value: str) ->
     validation.validate_tag(tag)
     row = lock_active_run(connection, run_id)
     apply_tags(connection, row.run_uuid, [tag])
-    store.update_run(connection, row.run_uuid, last_activity_time=now_ms())  # the runs table's live stream
+    record_activity(connection, row.run_uuid)
 
 
 def apply_tags(connection: Connection, run_id: str, tags: Sequence[Tag]) -> None:
@@ -174,4 +169,4 @@ def delete_tag(connection: Connection, run_id: str | None, key: str) -> None:
     row = lock_active_run(connection, run_id)
     if store.delete_tag(connection, row.run_uuid, key) == 0:
         raise NotFound(f"No tag with name: {key} in run with id {row.run_uuid}")
-    store.update_run(connection, row.run_uuid, last_activity_time=now_ms())
+    record_activity(connection, row.run_uuid)

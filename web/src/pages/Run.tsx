@@ -21,15 +21,13 @@ const REST_AFTER_MS = 1_000;
 export function RunPage() {
   const { experimentId = "", runId = "" } = useParams();
   const client = useQueryClient();
+  const fromTable = useMemo(() => cachedRun(client, runId), [client, runId]);
   const run = useQuery({
     queryKey: ["run", runId],
     queryFn: () => api.get<{ run: Run }>("/api/2.0/mlflow/runs/get", { run_id: runId }),
     // Opened from the runs table: its copy draws the page (and starts the charts) without waiting.
-    initialData: () => {
-      const cached = cachedRun(client, runId);
-      return cached ? { run: cached.run } : undefined;
-    },
-    initialDataUpdatedAt: () => cachedRun(client, runId)?.updatedAt,
+    initialData: fromTable ? { run: fromTable.run } : undefined,
+    initialDataUpdatedAt: fromTable?.updatedAt,
   });
   // The charts are the page's first business: its other requests start once the charts' first
   // answers are in (or after a moment, should they be slow), instead of competing with them.

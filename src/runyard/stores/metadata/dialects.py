@@ -1,4 +1,4 @@
-"""Dialect differences in one place: idempotent inserts and upserts.
+"""Dialect differences in one place: idempotent inserts and upserts, and statements sent to the driver.
 
 SQLite and PostgreSQL share ``INSERT … ON CONFLICT``; MySQL/MariaDB use ``INSERT IGNORE`` and
 ``ON DUPLICATE KEY UPDATE``.
@@ -187,14 +187,11 @@ def fetch_tuples(connection: Connection, statement: ClauseElement, parameters: M
     if cached is None or cached[0] is not statement:
         cached = (statement, str(statement.compile(dialect=connection.dialect)))
         _COMPILED[id(statement)] = cached
-    dbapi_connection: Any = connection.connection.dbapi_connection
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute(cached[1], parameters)
-        return list(cursor.fetchall())
+    return driver_rows(connection, cached[1], parameters)
 
 
-def driver_rows(connection: Connection, sql: str, parameters: Sequence[Any]) -> list[Any]:
-    """The rows of driver-level ``sql`` (positional markers) as the driver's plain tuples.
+def driver_rows(connection: Connection, sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+    """The rows of driver-level ``sql`` as the driver's plain tuples.
 
     SQLAlchemy's per-row result processing is skipped: for the thousands of small rows a chart
     query reads, it costs more than the database takes to find them. The statement runs on the
@@ -203,7 +200,7 @@ def driver_rows(connection: Connection, sql: str, parameters: Sequence[Any]) -> 
     dbapi_connection: Any = connection.connection.dbapi_connection
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(sql, tuple(parameters))
+        cursor.execute(sql, parameters)
         return list(cursor.fetchall())
     finally:
         cursor.close()
@@ -256,9 +253,8 @@ def subqueries_per_row(
 
 def _driver_sql_parts(connection: Connection, table: Table, columns: Sequence[str]) -> tuple[str, str, list[str]]:
     """(quoted table, parameter marker, quoted columns) for SQL sent straight to the driver."""
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     preparer = connection.dialect.identifier_preparer
-    return preparer.format_table(table), marker, [preparer.quote(column) for column in columns]
+    return preparer.format_table(table), marker(connection), [preparer.quote(column) for column in columns]
 
 
 def executemany_insert(
